@@ -1,1 +1,44 @@
-fn main() {}
+//! The `clicktail` binary: a thin dispatcher over the workspace's crates.
+//!
+//! Each subcommand lives in its own file under `src/cmd/`; this file only
+//! parses the command line and hands over.
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+// mimalloc as the global allocator: the hot loops allocate little, but the
+// control paths (rebuilds, gateway buffers) allocate a lot of small objects
+// across threads, where mimalloc beats glibc's malloc.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Parser)]
+#[command(name = "clicktail", version, about = "Live tail for clickstreams")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Match a file of events against a file of filters, offline.
+    Match(cmd::match_cmd::MatchArgs),
+    /// Generate realistic clickstream fixtures (events, filter sets).
+    Fixtures(cmd::fixtures::FixturesArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Match(args) => cmd::match_cmd::run(args),
+        Command::Fixtures(args) => cmd::fixtures::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("clicktail: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

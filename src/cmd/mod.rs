@@ -1,0 +1,4 @@
+//! One module per subcommand.
+
+pub mod fixtures;
+pub mod match_cmd;
