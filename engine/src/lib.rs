@@ -1,1 +1,14 @@
-//! placeholder
+//! clicktail's engine: the filter language, the compiled matcher and event parsing.
+//!
+//! Layout:
+//! - [`language`]: the filter language of `FILTERS.md` (lexer, parser, syntax tree, errors);
+//! - [`event`]: parsing one event with simd-json into reused buffers, and its limits;
+//! - [`matcher`]: the compiled filter set (`FilterSet` → `Matcher`) and per-thread scratch;
+//! - `reference` (tests only): a plain one-filter-at-a-time evaluator, the oracle of the property tests.
+
+pub mod event;
+pub mod language;
+pub mod matcher;
+
+#[cfg(test)]
+mod reference;

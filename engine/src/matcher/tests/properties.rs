@@ -1,0 +1,117 @@
+//! Property tests: random filters over random events; the compiled matcher
+//! (all filters at once) must agree exactly with the reference evaluator.
+
+use proptest::prelude::*;
+
+use super::*;
+
+const KEYS: &[&str] = &["a", "b", "c", "id", "x.y"];
+const STRINGS: &[&str] = &["", "x", "X", "xy", "ab", "u-1", "u-12", "café", "a\"b", "b\\c", "Paris"];
+
+fn json_string(text: &str) -> String {
+    serde_json::to_string(text).unwrap()
+}
+
+fn scalar() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(STRINGS).prop_map(json_string),
+        // The same text with every character escaped, to exercise the prefilter bypass.
+        prop::sample::select(STRINGS).prop_map(|text| {
+            let escaped: String = text.encode_utf16().map(|unit| format!("\\u{unit:04x}")).collect();
+            format!("\"{escaped}\"")
+        }),
+        prop::sample::select(&["0", "1", "1.0", "-1", "2.5", "1e2", "100", "18446744073709551615", "-0"][..])
+            .prop_map(str::to_owned),
+        prop::sample::select(&["true", "false", "null"][..]).prop_map(str::to_owned),
+    ]
+}
+
+fn event_value() -> impl Strategy<Value = String> {
+    scalar().prop_recursive(4, 24, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(|items| format!("[{}]", items.join(","))),
+            prop::collection::btree_map(prop::sample::select(KEYS), inner, 0..4).prop_map(|entries| {
+                let fields: Vec<String> =
+                    entries.into_iter().map(|(key, value)| format!("{}:{value}", json_string(key))).collect();
+                format!("{{{}}}", fields.join(","))
+            }),
+        ]
+    })
+}
+
+fn path() -> impl Strategy<Value = String> {
+    prop::collection::vec(prop::sample::select(KEYS), 1..3).prop_map(|keys| {
+        let mut path = String::new();
+        for (index, key) in keys.iter().enumerate() {
+            if key.contains('.') {
+                path.push_str(&format!("[{}]", json_string(key)));
+            } else {
+                if index > 0 {
+                    path.push('.');
+                }
+                path.push_str(key);
+            }
+        }
+        if path.starts_with('[') {
+            format!("a{path}")
+        } else {
+            path
+        }
+    })
+}
+
+fn literal() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(STRINGS).prop_map(json_string),
+        prop::sample::select(&["0", "1", "1.0", "-1", "2.5", "100", "18446744073709551615", "true", "false", "null"][..])
+            .prop_map(str::to_owned),
+    ]
+}
+
+fn leaf() -> impl Strategy<Value = String> {
+    let ops = prop::sample::select(&["==", "!=", "<", "<=", ">", ">=", "contains", "startswith", "endswith"][..]);
+    prop_oneof![
+        4 => (path(), ops, literal()).prop_map(|(path, op, literal)| format!("{path} {op} {literal}")),
+        1 => (path(), prop::collection::vec(literal(), 1..3)).prop_map(|(path, literals)| format!("{path} in [{}]", literals.join(", "))),
+        1 => path().prop_map(|path| format!("exists({path})")),
+        1 => prop::sample::select(STRINGS).prop_map(json_string),
+        1 => (path(), prop::sample::select(&["^x", "y$", "[0-9]", "a.b"][..])).prop_map(|(path, pattern)| format!("{path} matches {}", json_string(pattern))),
+        1 => Just("*".to_owned()),
+    ]
+}
+
+fn filter() -> impl Strategy<Value = String> {
+    leaf().prop_recursive(3, 12, 3, |inner| {
+        prop_oneof![
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a}) and ({b})")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a}) or ({b})")),
+            inner.prop_map(|a| format!("not ({a})")),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn matcher_agrees_with_reference(
+        filters in prop::collection::vec(filter(), 1..8),
+        events in prop::collection::vec(event_value(), 1..4),
+    ) {
+        let filters: Vec<&str> = filters.iter().map(String::as_str).collect();
+        for event in &events {
+            let expected = reference_matches(&filters, event.as_bytes());
+            for raw_prefilter in [true, false] {
+                let got = match_with(&filters, event.as_bytes(), MatcherOptions { raw_prefilter });
+                prop_assert_eq!(&got, &expected, "event {}", event);
+            }
+        }
+    }
+
+    #[test]
+    fn printed_filters_parse_back_to_the_same_tree(source in filter()) {
+        let expr = parse_filter(&source).unwrap();
+        let printed = expr.to_string();
+        prop_assert_eq!(parse_filter(&printed).unwrap(), expr, "printed as {}", printed);
+    }
+}
