@@ -1,4 +1,5 @@
 //! One module per subcommand.
 
 pub mod fixtures;
+pub mod lines;
 pub mod match_cmd;
