@@ -4,11 +4,15 @@
 //! - [`language`]: the filter language of `FILTERS.md` (lexer, parser, syntax tree, errors);
 //! - [`event`]: parsing one event with simd-json into reused buffers, and its limits;
 //! - [`matcher`]: the compiled filter set (`FilterSet` → `Matcher`) and per-thread scratch;
+//! - [`log`]: the seam over partitioned logs (Kafka, in-memory);
+//! - [`registry`]: the seam over the filter registry (PostgreSQL, in-memory);
 //! - `reference` (tests only): a plain one-filter-at-a-time evaluator, the oracle of the property tests.
 
 pub mod event;
 pub mod language;
+pub mod log;
 pub mod matcher;
+pub mod registry;
 
 #[cfg(test)]
 mod reference;

@@ -1,0 +1,87 @@
+//! The log seam: a partitioned, append-only log of records, as Kafka is.
+//!
+//! Workers and gateways talk to topics only through these traits, so the
+//! same code runs on Kafka (`kafka/`) in production and on the in-memory log
+//! (`memory/`) in `clicktail demo` and in fast tests.
+//!
+//! Delivery contract (at-least-once): a consumer's `commit` marks every
+//! record returned by `poll` so far as processed; a worker calls it only
+//! after `flush` on its producer reported every match of those records
+//! acknowledged. Records polled but not committed are read again after a
+//! crash or a rebalance.
+
+use std::time::Duration;
+
+/// A partition of a topic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PartitionId(pub u32);
+
+/// A record read from a topic.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    pub partition: PartitionId,
+    /// Position in the partition; increases by at least one per record.
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    pub payload: Vec<u8>,
+    /// Milliseconds since the Unix epoch, as set by the producer.
+    pub timestamp_ms: i64,
+}
+
+/// A record to append.
+#[derive(Clone, Copy, Debug)]
+pub struct Message<'a> {
+    /// Records with the same key go to the same partition (when `partition` is `None`).
+    pub key: &'a [u8],
+    pub payload: &'a [u8],
+    /// An explicit partition, overriding the key's.
+    pub partition: Option<PartitionId>,
+    /// Milliseconds since the Unix epoch.
+    pub timestamp_ms: i64,
+}
+
+/// Why a log operation failed. Transient failures (a broker restart) are
+/// errors to retry, never panics.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("topic {topic:?} does not exist")]
+    UnknownTopic { topic: String },
+    #[error("the local send queue is full ({queued} messages): slow down or flush")]
+    QueueFull { queued: usize },
+    #[error("not every message was acknowledged within {timeout_ms} ms")]
+    FlushTimeout { timeout_ms: u64 },
+    #[error("log transport error: {0}")]
+    Transport(String),
+}
+
+/// Appends records to topics. Shared by the threads of a process.
+pub trait LogProducer: Send + Sync {
+    /// Queues one message; it is durable only once `flush` returns `Ok`.
+    fn send(&self, topic: &str, message: Message<'_>) -> Result<(), LogError>;
+    /// Waits until every message queued so far is acknowledged by the log,
+    /// or fails (then some may be lost and the caller must not commit).
+    fn flush(&self, timeout: Duration) -> Result<(), LogError>;
+}
+
+/// Reads records from a topic, either as a member of a group (partitions
+/// shared among members) or alone over every partition.
+pub trait LogConsumer: Send {
+    /// Appends up to `max` records to `out`, waiting at most `timeout` for
+    /// the first one. Returns how many were appended.
+    fn poll(&mut self, max: usize, timeout: Duration, out: &mut Vec<Record>) -> Result<usize, LogError>;
+    /// Marks every record returned by `poll` so far as processed.
+    fn commit(&mut self) -> Result<(), LogError>;
+}
+
+/// A log: the factory of producers and consumers for its topics.
+pub trait Log: Send + Sync {
+    fn producer(&self) -> Result<Box<dyn LogProducer>, LogError>;
+    /// A member of consumer group `group` over `topic`, resuming from the
+    /// group's committed positions (the earliest record when there are none).
+    fn group_consumer(&self, group: &str, topic: &str) -> Result<Box<dyn LogConsumer>, LogError>;
+    /// A consumer of every partition of `topic`, starting at its end: for
+    /// gateways, which each need every record and no history.
+    fn tail_consumer(&self, topic: &str) -> Result<Box<dyn LogConsumer>, LogError>;
+    /// The number of partitions of `topic`.
+    fn partition_count(&self, topic: &str) -> Result<u32, LogError>;
+}
