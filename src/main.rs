@@ -22,8 +22,20 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run everything in one process (in-memory log and registry) and serve the UI.
+    Demo(cmd::demo::DemoArgs),
     /// Match a file of events against a file of filters, offline.
     Match(cmd::match_cmd::MatchArgs),
+    /// Run filter workers: raw topic -> matches -> filtered topic.
+    Worker(cmd::worker::WorkerArgs),
+    /// Run a gateway node: admin sessions over WebSocket, ingest, UI.
+    Gateway(cmd::gateway::GatewayArgs),
+    /// Apply the registry's SQL migrations to PostgreSQL.
+    Migrate(cmd::migrate::MigrateArgs),
+    /// Manage standing filters (add, list, rm).
+    Filters(cmd::filters::FiltersArgs),
+    /// Generate load and measure the pipeline end to end.
+    Loadgen(cmd::loadgen::LoadgenArgs),
     /// Generate realistic clickstream fixtures (events, filter sets).
     Fixtures(cmd::fixtures::FixturesArgs),
 }
@@ -31,7 +43,13 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Demo(args) => cmd::demo::run(args),
         Command::Match(args) => cmd::match_cmd::run(args),
+        Command::Worker(args) => cmd::worker::run(args),
+        Command::Gateway(args) => cmd::gateway::run(args),
+        Command::Migrate(args) => cmd::migrate::run(args),
+        Command::Filters(args) => cmd::filters::run(args),
+        Command::Loadgen(args) => cmd::loadgen::run(args),
         Command::Fixtures(args) => cmd::fixtures::run(args),
     };
     match result {

@@ -1,5 +1,11 @@
-//! One module per subcommand.
+//! One module per subcommand; `lines` is shared input handling.
 
+pub mod demo;
+pub mod filters;
 pub mod fixtures;
+pub mod gateway;
 pub mod lines;
+pub mod loadgen;
 pub mod match_cmd;
+pub mod migrate;
+pub mod worker;

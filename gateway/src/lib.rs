@@ -1,0 +1,1 @@
+//! clicktail gateway (in progress).
