@@ -27,14 +27,7 @@ pub fn holds(expr: &Expr, event: &Value) -> bool {
             string_values(event).iter().any(|text| text.to_ascii_lowercase().contains(&term))
         }
         Expr::In { path, literals } => literals.iter().any(|literal| {
-            holds(
-                &Expr::Compare {
-                    path: path.clone(),
-                    op: CompareOp::Eq,
-                    literal: literal.clone(),
-                },
-                event,
-            )
+            holds(&Expr::Compare { path: path.clone(), op: CompareOp::Eq, literal: literal.clone() }, event)
         }),
         Expr::Compare { path, op, literal } => {
             let mut leaves = Vec::new();

@@ -19,11 +19,7 @@ pub struct BoundedLines<R> {
 
 impl<R: BufRead> BoundedLines<R> {
     pub fn new(reader: R, bytes_max: usize) -> Self {
-        BoundedLines {
-            reader,
-            bytes_max,
-            line: Vec::new(),
-        }
+        BoundedLines { reader, bytes_max, line: Vec::new() }
     }
 
     /// The next line; `None` at the end of the input. A last line without

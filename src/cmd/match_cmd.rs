@@ -48,21 +48,18 @@ struct Totals {
 }
 
 pub fn run(args: MatchArgs) -> anyhow::Result<ExitCode> {
-    let options = MatcherOptions {
-        raw_prefilter: !args.no_prefilter,
-    };
+    let options = MatcherOptions { raw_prefilter: !args.no_prefilter };
     let Some(filters) = load_filters(&args.filters, options)? else {
         return Ok(ExitCode::from(2));
     };
     let matcher = filters.build();
-    let limits = EventLimits {
-        bytes_max: args.event_bytes_max,
-        ..EventLimits::default()
-    };
+    let limits = EventLimits { bytes_max: args.event_bytes_max, ..EventLimits::default() };
     let input: Box<dyn Read> = if args.events.as_os_str() == "-" {
         Box::new(io::stdin().lock())
     } else {
-        Box::new(File::open(&args.events).with_context(|| format!("cannot open events file {}", args.events.display()))?)
+        Box::new(
+            File::open(&args.events).with_context(|| format!("cannot open events file {}", args.events.display()))?,
+        )
     };
     let mut lines = BoundedLines::new(BufReader::with_capacity(1 << 20, input), limits.bytes_max);
     let stdout = io::stdout().lock();
@@ -174,10 +171,7 @@ struct Progress {
 
 impl Progress {
     fn new() -> Self {
-        Progress {
-            enabled: io::stderr().is_terminal(),
-            last: Instant::now(),
-        }
+        Progress { enabled: io::stderr().is_terminal(), last: Instant::now() }
     }
 
     fn tick(&mut self, totals: &Totals, started: Instant) {

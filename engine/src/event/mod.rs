@@ -20,10 +20,7 @@ pub struct EventLimits {
 
 impl Default for EventLimits {
     fn default() -> Self {
-        EventLimits {
-            bytes_max: 1024 * 1024,
-            depth_max: 128,
-        }
+        EventLimits { bytes_max: 1024 * 1024, depth_max: 128 }
     }
 }
 
@@ -67,16 +64,9 @@ impl EventParser {
 
     /// Parses `raw` and hands its tape to `inspect`. The tape's first node
     /// is the event's root value.
-    pub fn with_parsed<R>(
-        &mut self,
-        raw: &[u8],
-        inspect: impl FnOnce(&[Node<'_>]) -> R,
-    ) -> Result<R, Malformed> {
+    pub fn with_parsed<R>(&mut self, raw: &[u8], inspect: impl FnOnce(&[Node<'_>]) -> R) -> Result<R, Malformed> {
         if raw.len() > self.limits.bytes_max {
-            return Err(Malformed::TooLarge {
-                bytes: raw.len(),
-                limit: self.limits.bytes_max,
-            });
+            return Err(Malformed::TooLarge { bytes: raw.len(), limit: self.limits.bytes_max });
         }
         self.input.clear();
         self.input.extend_from_slice(raw);
@@ -85,9 +75,9 @@ impl EventParser {
         let parsed = simd_json::fill_tape_padded(&mut self.input, raw.len(), &mut self.buffers, &mut tape);
         let result = match parsed {
             Ok(()) => Ok(inspect(&tape.0)),
-            Err(error) if *error.error() == simd_json::ErrorType::DepthLimitExceeded => Err(Malformed::TooDeep {
-                limit: self.limits.depth_max,
-            }),
+            Err(error) if *error.error() == simd_json::ErrorType::DepthLimitExceeded => {
+                Err(Malformed::TooDeep { limit: self.limits.depth_max })
+            }
             Err(error) => Err(Malformed::Invalid(error.to_string())),
         };
         self.tape = tape.reset();

@@ -40,7 +40,12 @@ fn malformed_events_are_errors() {
         b"{'a':1}",
         b"[1,2",
     ] {
-        assert!(matches!(parse(raw), Err(Malformed::Invalid(_))), "{:?} -> {:?}", String::from_utf8_lossy(raw), parse(raw));
+        assert!(
+            matches!(parse(raw), Err(Malformed::Invalid(_))),
+            "{:?} -> {:?}",
+            String::from_utf8_lossy(raw),
+            parse(raw)
+        );
     }
 }
 

@@ -12,11 +12,7 @@ pub enum Expr {
     /// Plain boolean negation (`not a`, `!a`).
     Not(Box<Expr>),
     /// `path op literal`: true when at least one value of the path satisfies it.
-    Compare {
-        path: Path,
-        op: CompareOp,
-        literal: Literal,
-    },
+    Compare { path: Path, op: CompareOp, literal: Literal },
     /// `path in [a, b]`: the same as `path == a or path == b`.
     In { path: Path, literals: Vec<Literal> },
     /// `exists(path)`: the walk reaches at least one value.

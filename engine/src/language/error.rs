@@ -16,10 +16,7 @@ pub struct FilterError {
 impl FilterError {
     /// An error at byte `offset` (0-based) of the filter.
     pub(crate) fn at(offset: usize, message: impl Into<String>) -> Self {
-        FilterError {
-            column: offset + 1,
-            message: message.into(),
-        }
+        FilterError { column: offset + 1, message: message.into() }
     }
 
     /// The 0-based byte offset of the problem.

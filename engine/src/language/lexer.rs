@@ -86,10 +86,8 @@ pub(crate) fn tokenize(source: &str) -> Result<Vec<Spanned>, FilterError> {
                 (Token::Number(number), end - offset)
             }
             (byte, _) if is_segment_start(byte) => {
-                let length = bytes[offset..]
-                    .iter()
-                    .position(|&byte| !is_segment_continue(byte))
-                    .unwrap_or(bytes.len() - offset);
+                let length =
+                    bytes[offset..].iter().position(|&byte| !is_segment_continue(byte)).unwrap_or(bytes.len() - offset);
                 (Token::Word(source[offset..offset + length].to_owned()), length)
             }
             _ => {
@@ -141,10 +139,7 @@ fn lex_number(source: &str, start: usize) -> Result<(Number, usize), FilterError
         is_integer = false;
     }
     // A number glued to a word or another number (`12abc`, `1.2.3`) is a typo, not two tokens.
-    if bytes
-        .get(position)
-        .is_some_and(|&byte| is_segment_continue(byte) || byte == b'.')
-    {
+    if bytes.get(position).is_some_and(|&byte| is_segment_continue(byte) || byte == b'.') {
         return Err(invalid());
     }
     let text = &source[start..position];

@@ -261,10 +261,9 @@ impl Parser {
                     return Ok(Expr::In { path, literals });
                 }
                 _ => {
-                    return Err(self.error_here(format!(
-                        "expected ',' or ']' in the list, found {}",
-                        self.describe_current()
-                    )))
+                    return Err(
+                        self.error_here(format!("expected ',' or ']' in the list, found {}", self.describe_current()))
+                    )
                 }
             }
         }
@@ -300,9 +299,9 @@ impl Parser {
 
 /// Rejects a `matches` pattern that Rust's `regex` crate cannot compile.
 fn check_regex(pattern: &str, offset: usize) -> Result<(), FilterError> {
-    regex::Regex::new(pattern)
-        .map(drop)
-        .map_err(|error| FilterError::at(offset, format!("invalid regular expression: {}", one_line(&error.to_string()))))
+    regex::Regex::new(pattern).map(drop).map_err(|error| {
+        FilterError::at(offset, format!("invalid regular expression: {}", one_line(&error.to_string())))
+    })
 }
 
 fn one_line(text: &str) -> String {

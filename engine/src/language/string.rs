@@ -88,14 +88,12 @@ fn decode_unicode_escape(bytes: &[u8], start: usize) -> Result<(char, usize), Fi
 
 /// Reads the four hex digits of the `\u` escape at `start`.
 fn hex4(bytes: &[u8], start: usize) -> Result<u32, FilterError> {
-    let digits = bytes
-        .get(start + 2..start + 6)
-        .ok_or_else(|| FilterError::at(start, "\\u escape needs four hex digits"))?;
+    let digits =
+        bytes.get(start + 2..start + 6).ok_or_else(|| FilterError::at(start, "\\u escape needs four hex digits"))?;
     let mut value = 0;
     for &digit in digits {
-        let nibble = (digit as char)
-            .to_digit(16)
-            .ok_or_else(|| FilterError::at(start, "\\u escape needs four hex digits"))?;
+        let nibble =
+            (digit as char).to_digit(16).ok_or_else(|| FilterError::at(start, "\\u escape needs four hex digits"))?;
         value = value * 16 + nibble;
     }
     Ok(value)

@@ -4,17 +4,11 @@
 use super::*;
 
 fn path(segments: &[&str]) -> Path {
-    Path {
-        segments: segments.iter().map(|segment| segment.to_string()).collect(),
-    }
+    Path { segments: segments.iter().map(|segment| segment.to_string()).collect() }
 }
 
 fn compare(segments: &[&str], op: CompareOp, literal: Literal) -> Expr {
-    Expr::Compare {
-        path: path(segments),
-        op,
-        literal,
-    }
+    Expr::Compare { path: path(segments), op, literal }
 }
 
 fn text(value: &str) -> Literal {
@@ -26,12 +20,27 @@ fn valid_filters_parse_to_their_trees() {
     let cases: Vec<(&str, Expr)> = vec![
         (r#"user.id == "u-123""#, compare(&["user", "id"], CompareOp::Eq, text("u-123"))),
         (r#"user.id="u-123""#, compare(&["user", "id"], CompareOp::Eq, text("u-123"))),
-        (r#"props["utm.source"] startswith "news""#, compare(&["props", "utm.source"], CompareOp::StartsWith, text("news"))),
-        (r#"a["b"]["c d"].e != 1"#, compare(&["a", "b", "c d", "e"], CompareOp::Ne, Literal::Number(Number::Integer(1)))),
+        (
+            r#"props["utm.source"] startswith "news""#,
+            compare(&["props", "utm.source"], CompareOp::StartsWith, text("news")),
+        ),
+        (
+            r#"a["b"]["c d"].e != 1"#,
+            compare(&["a", "b", "c d", "e"], CompareOp::Ne, Literal::Number(Number::Integer(1))),
+        ),
         ("a >= -2.5e3", compare(&["a"], CompareOp::Ge, Literal::Number(Number::Float(-2500.0)))),
-        ("a < 18446744073709551615", compare(&["a"], CompareOp::Lt, Literal::Number(Number::Integer(u64::MAX as i128)))),
-        ("a < 18446744073709551616", compare(&["a"], CompareOp::Lt, Literal::Number(Number::Float(18446744073709551616.0)))),
-        ("a <= -9223372036854775808", compare(&["a"], CompareOp::Le, Literal::Number(Number::Integer(i64::MIN as i128)))),
+        (
+            "a < 18446744073709551615",
+            compare(&["a"], CompareOp::Lt, Literal::Number(Number::Integer(u64::MAX as i128))),
+        ),
+        (
+            "a < 18446744073709551616",
+            compare(&["a"], CompareOp::Lt, Literal::Number(Number::Float(18446744073709551616.0))),
+        ),
+        (
+            "a <= -9223372036854775808",
+            compare(&["a"], CompareOp::Le, Literal::Number(Number::Integer(i64::MIN as i128))),
+        ),
         ("a > 1.0", compare(&["a"], CompareOp::Gt, Literal::Number(Number::Float(1.0)))),
         ("a == NULL", compare(&["a"], CompareOp::Eq, Literal::Null)),
         ("a == True", compare(&["a"], CompareOp::Eq, Literal::Bool(true))),

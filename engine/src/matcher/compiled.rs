@@ -65,7 +65,10 @@ pub struct Matcher {
 
 impl Matcher {
     /// Compiles `filters`, which must come in increasing id order.
-    pub fn build<'a>(filters: impl IntoIterator<Item = (FilterId, &'a Arc<PreparedFilter>)>, options: MatcherOptions) -> Self {
+    pub fn build<'a>(
+        filters: impl IntoIterator<Item = (FilterId, &'a Arc<PreparedFilter>)>,
+        options: MatcherOptions,
+    ) -> Self {
         let mut trie = PathTrie::new();
         let mut builders: Vec<PathIndexBuilder> = Vec::new();
         let mut term_ids: FxHashMap<&str, u32> = FxHashMap::default();
@@ -107,12 +110,7 @@ impl Matcher {
                 (Some(all), Some(mine)) => all.extend(mine.iter().cloned()),
                 _ => needles = None,
             }
-            slots.push(SlotEntry {
-                id,
-                filter: Arc::clone(filter),
-                paths,
-                terms,
-            });
+            slots.push(SlotEntry { id, filter: Arc::clone(filter), paths, terms });
         }
         let mut terms: Vec<String> = vec![String::new(); term_slots.len()];
         for (term, id) in term_ids {
@@ -179,14 +177,7 @@ impl Matcher {
     fn match_tape(&self, tape: &[Node<'_>], state: &mut MatchState, matches: &mut Vec<FilterId>) {
         state.begin_event(self.slots.len(), self.terms.terms.len());
         state.extracted.extract(&self.trie, tape);
-        let MatchState {
-            extracted,
-            marks,
-            stamp,
-            candidates,
-            regex_hits,
-            terms_found,
-        } = state;
+        let MatchState { extracted, marks, stamp, candidates, regex_hits, terms_found } = state;
         let stamp = *stamp;
         let mut fire = |slot: Slot| {
             let mark = &mut marks[slot as usize];
@@ -205,17 +196,10 @@ impl Matcher {
             }
         }
         self.always.iter().copied().for_each(&mut fire);
-        let view = EventView {
-            tape,
-            extracted,
-            terms_found,
-        };
+        let view = EventView { tape, extracted, terms_found };
         for &slot in candidates.iter() {
             let entry = &self.slots[slot as usize];
-            let bindings = FilterBindings {
-                paths: &entry.paths,
-                terms: &entry.terms,
-            };
+            let bindings = FilterBindings { paths: &entry.paths, terms: &entry.terms };
             if evaluate(&entry.filter.cond, &bindings, &view) {
                 matches.push(entry.id);
             }

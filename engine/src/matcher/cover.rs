@@ -61,8 +61,12 @@ pub(crate) fn trigger_cover(cond: &Cond) -> Option<Vec<Trigger>> {
 fn triggers(cond: &Cond, negated: bool) -> Option<(u32, Vec<Trigger>)> {
     match (cond, negated) {
         (Cond::Not(operand), _) => triggers(operand, !negated),
-        (Cond::And(operands), false) | (Cond::Or(operands), true) => cheapest(operands.iter().map(|operand| triggers(operand, negated))),
-        (Cond::Or(operands), false) | (Cond::And(operands), true) => union(operands.iter().map(|operand| triggers(operand, negated))),
+        (Cond::And(operands), false) | (Cond::Or(operands), true) => {
+            cheapest(operands.iter().map(|operand| triggers(operand, negated)))
+        }
+        (Cond::Or(operands), false) | (Cond::And(operands), true) => {
+            union(operands.iter().map(|operand| triggers(operand, negated)))
+        }
         // `not *` is never true: the empty cover.
         (Cond::All, true) => Some((0, Vec::new())),
         (Cond::All, false) | (_, true) => None,

@@ -115,17 +115,11 @@ impl PathIndexBuilder {
                 .match_kind(MatchKind::Standard)
                 .build(&self.substrings.patterns)
                 .expect("substring needles are within aho-corasick's limits");
-            self.index.substrings = Some(PatternIndex {
-                automaton,
-                slots: self.substrings.slots,
-            });
+            self.index.substrings = Some(PatternIndex { automaton, slots: self.substrings.slots });
         }
         if !self.regexes.patterns.is_empty() {
             let automaton = RegexSet::new(&self.regexes.patterns).expect("the parser checked every regex");
-            self.index.regexes = Some(PatternIndex {
-                automaton,
-                slots: self.regexes.slots,
-            });
+            self.index.regexes = Some(PatternIndex { automaton, slots: self.regexes.slots });
         }
         self.index
     }
@@ -209,13 +203,7 @@ impl TermIndex {
                 .build(&patterns)
                 .expect("full-text terms are within aho-corasick's limits")
         });
-        TermIndex {
-            terms,
-            automaton,
-            pattern_terms,
-            empty_term,
-            slots,
-        }
+        TermIndex { terms, automaton, pattern_terms, empty_term, slots }
     }
 
     pub fn is_empty(&self) -> bool {

@@ -30,9 +30,7 @@ pub(crate) struct PathTrie {
 
 impl PathTrie {
     pub fn new() -> Self {
-        PathTrie {
-            nodes: vec![TrieNode::default()],
-        }
+        PathTrie { nodes: vec![TrieNode::default()] }
     }
 
     pub fn len(&self) -> usize {
@@ -44,10 +42,7 @@ impl PathTrie {
         let mut node = ROOT;
         for segment in &path.segments {
             let next_id = PathId(self.nodes.len() as u32);
-            let child = *self.nodes[node.0 as usize]
-                .children
-                .entry(segment.as_str().into())
-                .or_insert(next_id);
+            let child = *self.nodes[node.0 as usize].children.entry(segment.as_str().into()).or_insert(next_id);
             if child == next_id {
                 self.nodes.push(TrieNode::default());
             }

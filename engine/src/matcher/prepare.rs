@@ -72,13 +72,7 @@ impl PreparedFilter {
         let cond = builder.cond(expr);
         let triggers = trigger_cover(&cond);
         let needles = needle_cover(&cond, &builder.terms);
-        PreparedFilter {
-            paths: builder.paths,
-            terms: builder.terms,
-            cond,
-            triggers,
-            needles,
-        }
+        PreparedFilter { paths: builder.paths, terms: builder.terms, cond, triggers, needles }
     }
 }
 

@@ -18,10 +18,7 @@ pub struct FilterSet {
 
 impl FilterSet {
     pub fn new(options: MatcherOptions) -> Self {
-        FilterSet {
-            filters: BTreeMap::new(),
-            options,
-        }
+        FilterSet { filters: BTreeMap::new(), options }
     }
 
     /// Parses and adds (or replaces) filter `id`.

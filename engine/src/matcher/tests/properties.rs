@@ -63,8 +63,10 @@ fn path() -> impl Strategy<Value = String> {
 fn literal() -> impl Strategy<Value = String> {
     prop_oneof![
         prop::sample::select(STRINGS).prop_map(json_string),
-        prop::sample::select(&["0", "1", "1.0", "-1", "2.5", "100", "18446744073709551615", "true", "false", "null"][..])
-            .prop_map(str::to_owned),
+        prop::sample::select(
+            &["0", "1", "1.0", "-1", "2.5", "100", "18446744073709551615", "true", "false", "null"][..]
+        )
+        .prop_map(str::to_owned),
     ]
 }
 

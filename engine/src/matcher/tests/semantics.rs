@@ -194,8 +194,5 @@ fn escaped_events_pass_the_prefilter() {
 #[test]
 fn duplicate_filters_and_overlapping_triggers_report_once() {
     let filters = [r#"a == "x" or a contains "x" or "x""#, r#"a == "x""#, r#"a == "x""#];
-    assert_eq!(
-        match_with(&filters, br#"{"a":["x","xx"]}"#, MatcherOptions::default()),
-        Some(vec![1, 2, 3])
-    );
+    assert_eq!(match_with(&filters, br#"{"a":["x","xx"]}"#, MatcherOptions::default()), Some(vec![1, 2, 3]));
 }
