@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: the command README.md gives
+# and the one .ci/run calls. It installs what it uses, starts the real
+# services (PostgreSQL, Kafka) on loopback, runs every check, stops the
+# services, and exits non-zero when anything fails.
+#
+#   scripts/test.sh            everything
+#   scripts/test.sh --quick    format, lint and unit tests only (no services)
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+quick=false
+if [[ "${1:-}" == "--quick" ]]; then
+    quick=true
+fi
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "toolchain"
+scripts/ensure-build-deps.sh
+
+step "format"
+cargo fmt --all -- --check
+
+step "lint"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+if $quick; then
+    step "unit tests (no services)"
+    CLICKTAIL_SKIP_SERVICES=1 cargo test --workspace --locked
+    exit 0
+fi
+
+step "services"
+scripts/services.sh up >/dev/null
+trap 'scripts/services.sh down >/dev/null 2>&1 || true' EXIT
+# shellcheck disable=SC1091
+source .cache/services/env
+
+step "tests (unit, property, integration against Kafka and PostgreSQL)"
+cargo test --workspace --locked
+
+for suite in tests/browser/run.sh tests/deploy/run.sh; do
+    if [[ -x "$suite" ]]; then
+        step "$suite"
+        "$suite"
+    fi
+done
+
+step "all tests passed"
