@@ -12,6 +12,9 @@
 
 use std::time::Duration;
 
+pub mod kafka;
+pub mod memory;
+
 /// A partition of a topic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PartitionId(pub u32);
@@ -71,6 +74,11 @@ pub trait LogConsumer: Send {
     fn poll(&mut self, max: usize, timeout: Duration, out: &mut Vec<Record>) -> Result<usize, LogError>;
     /// Marks every record returned by `poll` so far as processed.
     fn commit(&mut self) -> Result<(), LogError>;
+    /// Records not yet read on the assigned partitions, as of the last
+    /// `poll` (`None` when the log cannot tell cheaply).
+    fn lag(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// A log: the factory of producers and consumers for its topics.

@@ -14,6 +14,9 @@ use std::time::{Duration, SystemTime};
 
 use crate::matcher::FilterId;
 
+pub mod memory;
+pub mod postgres;
+
 /// Who a filter serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum FilterKind {
