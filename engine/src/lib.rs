@@ -6,6 +6,7 @@
 //! - [`matcher`]: the compiled filter set (`FilterSet` → `Matcher`) and per-thread scratch;
 //! - [`log`]: the seam over partitioned logs (Kafka, in-memory);
 //! - [`registry`]: the seam over the filter registry (PostgreSQL, in-memory);
+//! - [`worker`]: filter workers (raw topic → match → filtered topic), thread per core;
 //! - `reference` (tests only): a plain one-filter-at-a-time evaluator, the oracle of the property tests.
 
 pub mod event;
@@ -13,6 +14,7 @@ pub mod language;
 pub mod log;
 pub mod matcher;
 pub mod registry;
+pub mod worker;
 
 #[cfg(test)]
 mod reference;

@@ -1,0 +1,104 @@
+//! The worker's configuration: one typed struct, every default documented.
+//! `clicktail worker` fills it from flags and `CLICKTAIL_*` variables.
+
+use std::time::Duration;
+
+use crate::event::EventLimits;
+use crate::matcher::MatcherOptions;
+
+/// How a worker process consumes, matches and produces.
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    /// The raw topic to consume (default `clicks`).
+    pub raw_topic: String,
+    /// The topic matches are produced to (default `clicks.filtered`).
+    pub filtered_topic: String,
+    /// Where malformed events are copied, if anywhere (default none: they
+    /// are only counted).
+    pub dead_letter_topic: Option<String>,
+    /// The consumer group shared by every filter thread of every worker
+    /// process (default `clicktail-workers`).
+    pub group_id: String,
+    /// Filter threads; 0 means one per core (default 0).
+    pub threads: usize,
+    /// Pin filter thread `i` to core `i % cores` (default true).
+    pub pin_threads: bool,
+    /// Records per batch: one flush and one commit per batch (default 2,000).
+    pub batch_records_max: usize,
+    /// How long a poll waits for the first record of a batch (default 100 ms);
+    /// also how quickly an idle thread notices a stop request.
+    pub poll_timeout: Duration,
+    /// How long one flush may wait for acknowledgements before the batch is
+    /// treated as failed and re-read (default 60 s: longer than a broker restart).
+    pub flush_timeout: Duration,
+    /// Registry changes applied in one rebuild at most (default 100,000);
+    /// a burst beyond that is split over several rebuilds.
+    pub rebuild_changes_max: usize,
+    /// How often this process deletes expired filters; `None` disables the
+    /// sweep (default 5 s). Safe on many processes at once.
+    pub sweep_interval: Option<Duration>,
+    /// The longest wait between reconnect attempts to the log or the
+    /// registry (default 5 s); waits start at 50 ms and double.
+    pub backoff_max: Duration,
+    /// Bounds on one event (size, nesting); larger events are malformed.
+    pub event_limits: EventLimits,
+    pub matcher_options: MatcherOptions,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            raw_topic: "clicks".to_owned(),
+            filtered_topic: "clicks.filtered".to_owned(),
+            dead_letter_topic: None,
+            group_id: "clicktail-workers".to_owned(),
+            threads: 0,
+            pin_threads: true,
+            batch_records_max: 2_000,
+            poll_timeout: Duration::from_millis(100),
+            flush_timeout: Duration::from_secs(60),
+            rebuild_changes_max: 100_000,
+            sweep_interval: Some(Duration::from_secs(5)),
+            backoff_max: Duration::from_secs(5),
+            event_limits: EventLimits::default(),
+            matcher_options: MatcherOptions::default(),
+        }
+    }
+}
+
+impl WorkerConfig {
+    /// The number of filter threads to start.
+    pub fn thread_count(&self) -> usize {
+        if self.threads > 0 {
+            self.threads
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        }
+    }
+}
+
+/// Doubling waits between retries, capped: every retry loop of the worker
+/// is bounded in rate, never a hot spin against a dead service.
+pub(crate) struct Backoff {
+    next: Duration,
+    max: Duration,
+}
+
+impl Backoff {
+    pub(crate) const FIRST: Duration = Duration::from_millis(50);
+
+    pub(crate) fn new(max: Duration) -> Self {
+        Backoff { next: Self::FIRST, max }
+    }
+
+    /// The wait before the next attempt.
+    pub(crate) fn next_wait(&mut self) -> Duration {
+        let wait = self.next.min(self.max);
+        self.next = (self.next * 2).min(self.max);
+        wait
+    }
+
+    pub(crate) fn reset(&mut self) {
+        self.next = Self::FIRST;
+    }
+}

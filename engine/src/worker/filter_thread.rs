@@ -1,0 +1,262 @@
+//! One filter thread: a group consumer over the raw topic and a producer to
+//! the filtered topic, processing batches:
+//! poll → match each event → produce one record per (event, filter) →
+//! flush → commit.
+//!
+//! Offsets are committed only after `flush` reported every record of the
+//! batch acknowledged. When a flush fails, the thread does not commit: it
+//! drops its consumer (leaving the group) and joins again, so the batch is
+//! read again from the last commit. At-least-once: duplicates are possible
+//! after a failure, loss is not.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::config::{Backoff, WorkerConfig};
+use super::filtered_record::{self, FilteredRecord};
+use super::live::{LiveFilters, LiveSlot};
+use super::metrics::{self as names, WorkerStats};
+use crate::log::{Log, LogConsumer, LogError, LogProducer, Message, Record};
+use crate::matcher::{FilterId, MatchScratch, Outcome};
+
+pub(crate) struct FilterThread {
+    pub(crate) index: usize,
+    pub(crate) config: WorkerConfig,
+    pub(crate) log: Arc<dyn Log>,
+    pub(crate) live: Arc<LiveSlot>,
+    pub(crate) stats: Arc<WorkerStats>,
+    pub(crate) stop: Arc<AtomicBool>,
+    /// The core to pin to, if pinning.
+    pub(crate) core: Option<core_affinity::CoreId>,
+}
+
+/// Why a batch was not committed.
+enum BatchFailure {
+    /// Some matches may not be on the filtered topic: re-read the batch.
+    Produce(LogError),
+}
+
+/// Buffers reused from batch to batch: no allocation per event.
+struct Buffers {
+    batch: Vec<Record>,
+    matches: Vec<FilterId>,
+    key: Vec<u8>,
+    payload: Vec<u8>,
+    scratch: MatchScratch,
+}
+
+fn now_us() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
+}
+
+impl FilterThread {
+    pub(crate) fn run(self) {
+        if let Some(core) = self.core {
+            if !core_affinity::set_for_current(core) {
+                tracing::warn!(thread = self.index, core = core.id, "could not pin the filter thread");
+            }
+        }
+        let mut backoff = Backoff::new(self.config.backoff_max);
+        let Some((producer, filtered_partitions)) = self.open_producer(&mut backoff) else {
+            return;
+        };
+        if !self.wait_for_first_load() {
+            return;
+        }
+        let mut buffers = Buffers {
+            batch: Vec::with_capacity(self.config.batch_records_max),
+            matches: Vec::new(),
+            key: Vec::new(),
+            payload: Vec::new(),
+            scratch: MatchScratch::new(self.config.event_limits),
+        };
+        // One consumer per pass; a failed flush ends the pass (see module docs).
+        while !self.stopping() {
+            let mut consumer = match self.log.group_consumer(&self.config.group_id, &self.config.raw_topic) {
+                Ok(consumer) => consumer,
+                Err(error) => {
+                    tracing::warn!(thread = self.index, %error, "cannot join the consumer group; retrying");
+                    self.sleep_unless_stopped(backoff.next_wait());
+                    continue;
+                }
+            };
+            backoff.reset();
+            self.consume(consumer.as_mut(), producer.as_ref(), filtered_partitions, &mut buffers, &mut backoff);
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    fn open_producer(&self, backoff: &mut Backoff) -> Option<(Box<dyn LogProducer>, u32)> {
+        while !self.stopping() {
+            let opened = self.log.producer().and_then(|producer| {
+                let partitions = self.log.partition_count(&self.config.filtered_topic)?;
+                Ok((producer, partitions))
+            });
+            match opened {
+                Ok(opened) => return Some(opened),
+                Err(error) => {
+                    tracing::warn!(thread = self.index, %error, "cannot open the producer; retrying");
+                    self.sleep_unless_stopped(backoff.next_wait());
+                }
+            }
+        }
+        None
+    }
+
+    /// Consuming before the registry's full set is loaded would commit
+    /// events as matching nothing that standing filters should have matched.
+    fn wait_for_first_load(&self) -> bool {
+        while !self.stopping() {
+            if self.live.load().is_loaded() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        false
+    }
+
+    /// Runs batches until a stop request (then returns after committing the
+    /// last batch) or a failed flush (then returns without committing).
+    fn consume(
+        &self,
+        consumer: &mut dyn LogConsumer,
+        producer: &dyn LogProducer,
+        filtered_partitions: u32,
+        buffers: &mut Buffers,
+        backoff: &mut Backoff,
+    ) {
+        let lag_gauge = metrics::gauge!(names::CONSUMER_LAG, "thread" => self.index.to_string());
+        while !self.stopping() {
+            buffers.batch.clear();
+            if let Err(error) =
+                consumer.poll(self.config.batch_records_max, self.config.poll_timeout, &mut buffers.batch)
+            {
+                tracing::warn!(thread = self.index, %error, "poll failed; retrying");
+                metrics::counter!(names::CONSUME_ERRORS).increment(1);
+                self.sleep_unless_stopped(backoff.next_wait());
+                continue;
+            }
+            if let Some(lag) = consumer.lag() {
+                lag_gauge.set(lag as f64);
+            }
+            if buffers.batch.is_empty() {
+                continue;
+            }
+            backoff.reset();
+            let live = self.live.load();
+            match self.process_batch(&live, producer, filtered_partitions, buffers) {
+                Ok(()) => {
+                    if let Err(error) = consumer.commit() {
+                        // The records are read again by whoever owns the
+                        // partition next: duplicates, never loss.
+                        tracing::warn!(thread = self.index, %error, "commit failed");
+                        metrics::counter!(names::COMMIT_ERRORS).increment(1);
+                        WorkerStats::add(&self.stats.commit_errors, 1);
+                    } else {
+                        WorkerStats::add(&self.stats.batches_committed, 1);
+                    }
+                }
+                Err(BatchFailure::Produce(error)) => {
+                    tracing::warn!(thread = self.index, %error, "matches not acknowledged; re-reading the batch");
+                    metrics::counter!(names::PRODUCE_ERRORS).increment(1);
+                    WorkerStats::add(&self.stats.produce_errors, 1);
+                    self.sleep_unless_stopped(backoff.next_wait());
+                    return;
+                }
+            }
+        }
+    }
+
+    fn process_batch(
+        &self,
+        live: &LiveFilters,
+        producer: &dyn LogProducer,
+        filtered_partitions: u32,
+        buffers: &mut Buffers,
+    ) -> Result<(), BatchFailure> {
+        let Buffers { batch, matches, key, payload, scratch } = buffers;
+        let (mut malformed, mut matched) = (0u64, 0u64);
+        for record in batch.iter() {
+            match live.matcher.match_event(&record.payload, scratch, matches) {
+                Outcome::Parsed | Outcome::Skipped => {}
+                Outcome::Malformed(reason) => {
+                    malformed += 1;
+                    tracing::debug!(partition = record.partition.0, offset = record.offset, %reason, "malformed event skipped");
+                    self.send_dead_letter(producer, record)?;
+                    continue;
+                }
+            }
+            if matches.is_empty() {
+                continue;
+            }
+            let match_timestamp_us = now_us();
+            for &filter_id in matches.iter() {
+                filtered_record::encode_key(filter_id, key);
+                filtered_record::encode(
+                    &FilteredRecord {
+                        filter_id,
+                        ingest_timestamp_us: record.timestamp_ms.saturating_mul(1000),
+                        match_timestamp_us,
+                        event: &record.payload,
+                    },
+                    payload,
+                );
+                let message = Message {
+                    key,
+                    payload,
+                    partition: Some(filtered_record::filtered_partition(filter_id, filtered_partitions)),
+                    timestamp_ms: match_timestamp_us / 1000,
+                };
+                self.send(producer, &self.config.filtered_topic, message)?;
+                matched += 1;
+            }
+        }
+        producer.flush(self.config.flush_timeout).map_err(BatchFailure::Produce)?;
+        let events = batch.len() as u64;
+        metrics::counter!(names::EVENTS_IN).increment(events);
+        metrics::counter!(names::MALFORMED).increment(malformed);
+        metrics::counter!(names::MATCHES_OUT).increment(matched);
+        WorkerStats::add(&self.stats.events_in, events);
+        WorkerStats::add(&self.stats.malformed, malformed);
+        WorkerStats::add(&self.stats.matches_out, matched);
+        Ok(())
+    }
+
+    /// Sends one message; when the producer's local queue is full, flushes
+    /// once (waiting for acknowledgements frees the queue) and retries.
+    fn send(&self, producer: &dyn LogProducer, topic: &str, message: Message<'_>) -> Result<(), BatchFailure> {
+        match producer.send(topic, message) {
+            Err(LogError::QueueFull { .. }) => {
+                producer.flush(self.config.flush_timeout).map_err(BatchFailure::Produce)?;
+                producer.send(topic, message).map_err(BatchFailure::Produce)
+            }
+            other => other.map_err(BatchFailure::Produce),
+        }
+    }
+
+    fn send_dead_letter(&self, producer: &dyn LogProducer, record: &Record) -> Result<(), BatchFailure> {
+        let Some(topic) = &self.config.dead_letter_topic else {
+            return Ok(());
+        };
+        let message = Message {
+            key: record.key.as_deref().unwrap_or_default(),
+            payload: &record.payload,
+            partition: None,
+            timestamp_ms: record.timestamp_ms,
+        };
+        self.send(producer, topic, message)
+    }
+
+    fn sleep_unless_stopped(&self, wait: Duration) {
+        let until = std::time::Instant::now() + wait;
+        while !self.stopping() && std::time::Instant::now() < until {
+            std::thread::sleep(
+                Duration::from_millis(20).min(until.saturating_duration_since(std::time::Instant::now())),
+            );
+        }
+    }
+}

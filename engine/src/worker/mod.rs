@@ -1,0 +1,173 @@
+//! Filter workers: the raw topic in, one record per (event, filter) out to
+//! the filtered topic, filters followed live from the registry.
+//!
+//! A worker process runs one control thread and `threads` filter threads
+//! (one per core by default, each pinned). Each filter thread is a member
+//! of one consumer group over the raw topic and processes batches:
+//! poll → match → produce → flush → commit (see `filter_thread.rs` for the
+//! at-least-once argument). The control thread follows the registry and
+//! publishes each rebuilt matcher with an atomic swap; the filter threads
+//! load it once per batch, with no lock.
+//!
+//! The same code runs on Kafka + PostgreSQL (`clicktail worker`) and on
+//! the in-memory log + registry (`clicktail demo`, fast tests): see
+//! [`spawn_workers`].
+//!
+//! Layout:
+//! - `config.rs`: [`WorkerConfig`] and its defaults, the retry backoff;
+//! - `filtered_record.rs`: the filtered topic's wire format and partition mapping;
+//! - `live.rs`: the published filter set ([`LiveFilters`]);
+//! - `control.rs`: the control thread (registry → rebuild → publish, expiry sweep);
+//! - `filter_thread.rs`: one filter thread's batch loop;
+//! - `metrics.rs`: metric names, [`WorkerStats`], the `/metrics` endpoint.
+
+mod config;
+mod control;
+mod filter_thread;
+pub mod filtered_record;
+mod live;
+pub mod metrics;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+pub use config::WorkerConfig;
+pub use live::LiveFilters;
+pub use metrics::WorkerStats;
+
+use control::ControlThread;
+use filter_thread::FilterThread;
+use live::LiveSlot;
+
+use crate::log::{Log, LogError};
+use crate::matcher::FilterSet;
+use crate::registry::Registry;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("topic {topic:?} is not usable: {source} (create it first, e.g. `scripts/services.sh topics-create`)")]
+    Topic { topic: String, source: LogError },
+    #[error("cannot start worker thread {name:?}: {source}")]
+    Spawn { name: String, source: std::io::Error },
+    #[error("worker thread {name:?} panicked; see the log above")]
+    Panicked { name: String },
+}
+
+/// Runs worker threads until [`WorkerHandle::stop`] (or a drop of the handle).
+pub struct WorkerHandle {
+    stop: Arc<AtomicBool>,
+    threads: Vec<(String, JoinHandle<()>)>,
+    live: Arc<LiveSlot>,
+    stats: Arc<WorkerStats>,
+}
+
+/// Starts a control thread and the filter threads of `config` over `log`
+/// and `registry`. Returns once the threads run; they wait for the
+/// registry's first full load before consuming anything.
+///
+/// Fails when the raw or filtered topic does not exist (topics are created
+/// by the operator, never implicitly).
+pub fn spawn_workers(
+    config: WorkerConfig,
+    log: Arc<dyn Log>,
+    registry: Arc<dyn Registry>,
+) -> Result<WorkerHandle, WorkerError> {
+    for topic in [&config.raw_topic, &config.filtered_topic].into_iter().chain(config.dead_letter_topic.as_ref()) {
+        log.partition_count(topic).map_err(|source| WorkerError::Topic { topic: topic.clone(), source })?;
+    }
+    let set = FilterSet::new(config.matcher_options);
+    let live = Arc::new(LiveSlot::empty(&set));
+    let stats = Arc::new(WorkerStats::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut handle = WorkerHandle {
+        stop: Arc::clone(&stop),
+        threads: Vec::new(),
+        live: Arc::clone(&live),
+        stats: Arc::clone(&stats),
+    };
+    let control = ControlThread {
+        config: config.clone(),
+        registry,
+        live: Arc::clone(&live),
+        stats: Arc::clone(&stats),
+        stop: Arc::clone(&stop),
+    };
+    handle.spawn("clicktail-control".to_owned(), move || control.run(set))?;
+    let cores = if config.pin_threads { core_affinity::get_core_ids().unwrap_or_default() } else { Vec::new() };
+    for index in 0..config.thread_count() {
+        let thread = FilterThread {
+            index,
+            config: config.clone(),
+            log: Arc::clone(&log),
+            live: Arc::clone(&live),
+            stats: Arc::clone(&stats),
+            stop: Arc::clone(&stop),
+            core: (!cores.is_empty()).then(|| cores[index % cores.len()]),
+        };
+        handle.spawn(format!("clicktail-filter-{index}"), move || thread.run())?;
+    }
+    Ok(handle)
+}
+
+impl WorkerHandle {
+    fn spawn(&mut self, name: String, body: impl FnOnce() + Send + 'static) -> Result<(), WorkerError> {
+        let thread = std::thread::Builder::new()
+            .name(name.clone())
+            .spawn(body)
+            .map_err(|source| WorkerError::Spawn { name: name.clone(), source })?;
+        self.threads.push((name, thread));
+        Ok(())
+    }
+
+    /// The flag that stops the workers when set; register it with a signal
+    /// handler (`signal_hook::flag::register(SIGTERM, flag)`).
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.stop)
+    }
+
+    /// Asks every thread to stop: each filter thread finishes its batch,
+    /// commits and leaves the group.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    /// The filter set the threads currently match against.
+    pub fn live_filters(&self) -> Arc<LiveFilters> {
+        self.live.load()
+    }
+
+    pub fn stats(&self) -> &WorkerStats {
+        &self.stats
+    }
+
+    /// Stops (if not already asked) and waits for every thread.
+    pub fn join(mut self) -> Result<(), WorkerError> {
+        self.stop();
+        self.join_threads()
+    }
+
+    fn join_threads(&mut self) -> Result<(), WorkerError> {
+        let mut result = Ok(());
+        for (name, thread) in self.threads.drain(..) {
+            if thread.join().is_err() && result.is_ok() {
+                result = Err(WorkerError::Panicked { name });
+            }
+        }
+        result
+    }
+}
+
+impl Drop for WorkerHandle {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = self.join_threads();
+    }
+}

@@ -1,0 +1,190 @@
+//! The worker over the in-memory log and registry: the same code as on
+//! Kafka and PostgreSQL, with no services.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::filtered_record::{decode, filtered_partition};
+use super::{spawn_workers, WorkerConfig, WorkerHandle, WorkerStats};
+use crate::log::memory::MemoryLog;
+use crate::log::{Log, Message, PartitionId, Record};
+use crate::matcher::FilterId;
+use crate::registry::memory::MemoryRegistry;
+use crate::registry::{FilterKind, NewFilter, Registry};
+
+const RAW: &str = "raw";
+const FILTERED: &str = "filtered";
+const DEADLINE: Duration = Duration::from_secs(10);
+
+fn setup() -> (MemoryLog, MemoryRegistry) {
+    let log = MemoryLog::default();
+    log.create_topic(RAW, 4).unwrap();
+    log.create_topic(FILTERED, 3).unwrap();
+    (log, MemoryRegistry::default())
+}
+
+fn config(threads: usize) -> WorkerConfig {
+    WorkerConfig {
+        raw_topic: RAW.to_owned(),
+        filtered_topic: FILTERED.to_owned(),
+        threads,
+        pin_threads: false,
+        poll_timeout: Duration::from_millis(10),
+        ..WorkerConfig::default()
+    }
+}
+
+fn standing(registry: &MemoryRegistry, expression: &str) -> FilterId {
+    registry
+        .insert(NewFilter {
+            expression: expression.to_owned(),
+            kind: FilterKind::Standing,
+            owner: "test".to_owned(),
+            ttl: None,
+        })
+        .unwrap()
+}
+
+fn produce(log: &MemoryLog, events: &[&str]) {
+    let producer = log.producer().unwrap();
+    for (n, event) in events.iter().enumerate() {
+        let message = Message {
+            key: format!("user-{n}").into_bytes().leak(),
+            payload: event.as_bytes(),
+            partition: None,
+            timestamp_ms: 1_000 + n as i64,
+        };
+        producer.send(RAW, message).unwrap();
+    }
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < DEADLINE, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Reads the whole filtered topic from the start.
+fn filtered_records(log: &MemoryLog) -> Vec<Record> {
+    let mut consumer = log.group_consumer(&format!("reader-{:?}", Instant::now()), FILTERED).unwrap();
+    let mut out = Vec::new();
+    while consumer.poll(10_000, Duration::ZERO, &mut out).unwrap() > 0 {}
+    out
+}
+
+fn run(handle: &WorkerHandle, events_expected: u64) {
+    wait_until("every event to be committed", || WorkerStats::get(&handle.stats().events_in) >= events_expected);
+}
+
+#[test]
+fn matches_reach_the_filtered_topic_with_their_header_key_and_partition() {
+    let (log, registry) = setup();
+    let booking = standing(&registry, r#"type == "booking""#);
+    let all = standing(&registry, "*");
+    let handle = spawn_workers(config(2), Arc::new(log.clone()), Arc::new(registry.clone())).unwrap();
+    produce(&log, &[r#"{"type":"booking","n":1}"#, r#"{"type":"click"}"#, "not json", r#"{"type":"booking"}"#]);
+    run(&handle, 4);
+    handle.join().unwrap();
+
+    let records = filtered_records(&log);
+    let mut seen: Vec<(u64, String)> = records
+        .iter()
+        .map(|record| {
+            let decoded = decode(&record.payload).unwrap();
+            assert_eq!(record.partition, filtered_partition(decoded.filter_id, 3));
+            assert_eq!(record.key.as_deref(), Some(decoded.filter_id.0.to_string().as_bytes()));
+            assert!(decoded.ingest_timestamp_us >= 1_000_000 && decoded.ingest_timestamp_us < 1_004_000);
+            assert!(decoded.match_timestamp_us > decoded.ingest_timestamp_us);
+            (decoded.filter_id.0, String::from_utf8(decoded.event.to_vec()).unwrap())
+        })
+        .collect();
+    seen.sort();
+    let mut expected = vec![
+        (booking.0, r#"{"type":"booking","n":1}"#.to_owned()),
+        (booking.0, r#"{"type":"booking"}"#.to_owned()),
+        (all.0, r#"{"type":"booking","n":1}"#.to_owned()),
+        (all.0, r#"{"type":"click"}"#.to_owned()),
+        (all.0, r#"{"type":"booking"}"#.to_owned()),
+    ];
+    expected.sort();
+    assert_eq!(seen, expected);
+}
+
+#[test]
+fn malformed_events_are_counted_and_skipped_and_dead_lettered() {
+    let (log, registry) = setup();
+    log.create_topic("dead", 1).unwrap();
+    standing(&registry, "*");
+    let config = WorkerConfig { dead_letter_topic: Some("dead".to_owned()), ..config(1) };
+    let handle = spawn_workers(config, Arc::new(log.clone()), Arc::new(registry)).unwrap();
+    produce(&log, &["{oops", r#"{"a":1}"#, "", r#"{"a":2}"#]);
+    run(&handle, 4);
+    assert_eq!(WorkerStats::get(&handle.stats().malformed), 2);
+    assert_eq!(WorkerStats::get(&handle.stats().matches_out), 2);
+    handle.join().unwrap();
+    let mut dead = log.group_consumer("check", "dead").unwrap();
+    let mut out = Vec::new();
+    dead.poll(10, Duration::ZERO, &mut out).unwrap();
+    let mut payloads: Vec<&[u8]> = out.iter().map(|r| r.payload.as_slice()).collect();
+    payloads.sort();
+    assert_eq!(payloads, [b"".as_slice(), b"{oops".as_slice()]);
+}
+
+#[test]
+fn a_filter_inserted_while_running_goes_live_and_a_deleted_one_stops() {
+    let (log, registry) = setup();
+    let handle = spawn_workers(config(2), Arc::new(log.clone()), Arc::new(registry.clone())).unwrap();
+    wait_until("the first load", || handle.live_filters().is_loaded());
+    let id = standing(&registry, r#"user.id == "u-1""#);
+    wait_until("the new filter to be live", || handle.live_filters().contains(id));
+    produce(&log, &[r#"{"user":{"id":"u-1"}}"#]);
+    run(&handle, 1);
+    assert_eq!(WorkerStats::get(&handle.stats().matches_out), 1);
+    registry.delete(&[id]).unwrap();
+    wait_until("the filter to be gone", || !handle.live_filters().contains(id));
+    produce(&log, &[r#"{"user":{"id":"u-1"}}"#]);
+    run(&handle, 2);
+    assert_eq!(WorkerStats::get(&handle.stats().matches_out), 1);
+    handle.join().unwrap();
+}
+
+#[test]
+fn a_burst_of_changes_is_few_rebuilds() {
+    let (log, registry) = setup();
+    let handle = spawn_workers(config(1), Arc::new(log), Arc::new(registry.clone())).unwrap();
+    wait_until("the first load", || handle.live_filters().is_loaded());
+    let ids: Vec<FilterId> = (0..1_000).map(|n| standing(&registry, &format!("n == {n}"))).collect();
+    let last = *ids.last().unwrap();
+    wait_until("the burst to be live", || handle.live_filters().contains(last));
+    let rebuilds = WorkerStats::get(&handle.stats().rebuilds);
+    assert!(rebuilds < 100, "1,000 inserts took {rebuilds} rebuilds");
+    assert_eq!(handle.live_filters().ids, ids);
+    handle.join().unwrap();
+}
+
+#[test]
+fn a_restarted_worker_resumes_after_the_last_commit() {
+    let (log, registry) = setup();
+    standing(&registry, "*");
+    let handle = spawn_workers(config(1), Arc::new(log.clone()), Arc::new(registry.clone())).unwrap();
+    produce(&log, &[r#"{"n":1}"#, r#"{"n":2}"#]);
+    run(&handle, 2);
+    handle.join().unwrap();
+    let handle = spawn_workers(config(1), Arc::new(log.clone()), Arc::new(registry)).unwrap();
+    produce(&log, &[r#"{"n":3}"#]);
+    run(&handle, 1);
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(WorkerStats::get(&handle.stats().events_in), 1, "committed events are not read again");
+    handle.join().unwrap();
+    assert_eq!(filtered_records(&log).len(), 3);
+}
+
+#[test]
+fn missing_topics_fail_at_start_with_the_topic_name() {
+    let log = MemoryLog::default();
+    let error = spawn_workers(config(1), Arc::new(log), Arc::new(MemoryRegistry::default())).err().unwrap();
+    assert!(error.to_string().contains("\"raw\""), "{error}");
+    let _ = PartitionId(0);
+}
