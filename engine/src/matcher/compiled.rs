@@ -3,12 +3,10 @@
 
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
 use simd_json::Node;
 
-use super::cover::Trigger;
 use super::eval::{evaluate, EventView, FilterBindings};
-use super::index::{PathIndex, PathIndexBuilder, Slot, TermIndex};
+use super::index::{PathIndex, Slot, TermIndex};
 use super::paths::{for_each_string_value, ExtractedValues, PathId, PathTrie};
 use super::prefilter::Prefilter;
 use super::prepare::PreparedFilter;
@@ -41,102 +39,42 @@ pub enum Outcome {
     Malformed(Malformed),
 }
 
-/// One filter of the set, in id order.
-struct SlotEntry {
-    id: FilterId,
-    filter: Arc<PreparedFilter>,
+/// One filter of a matcher.
+pub(crate) struct SlotEntry {
+    pub id: FilterId,
+    pub filter: Arc<PreparedFilter>,
     /// Global path ids of the filter's local paths.
-    paths: Box<[PathId]>,
+    pub paths: Box<[PathId]>,
     /// Global term ids of the filter's local terms.
-    terms: Box<[u32]>,
+    pub terms: Box<[u32]>,
 }
 
-/// An immutable, compiled filter set.
+/// An immutable snapshot of a compiled filter set, shared by every worker
+/// thread; built by [`FilterSet::build`](super::FilterSet::build). Its parts
+/// are shared with the snapshots before and after it, so publishing one
+/// after a change copies little (see `cow_map.rs`).
+#[derive(Clone)]
 pub struct Matcher {
-    slots: Vec<SlotEntry>,
-    trie: PathTrie,
-    /// Per path id (trie node); empty for paths that trigger nothing.
-    path_indexes: Vec<PathIndex>,
-    terms: TermIndex,
+    /// By slot; `None` for free slots.
+    pub(crate) slots: Arc<Vec<Option<Arc<SlotEntry>>>>,
+    pub(crate) len: usize,
+    pub(crate) trie: Arc<PathTrie>,
+    /// By path id; `None` for paths that trigger nothing.
+    pub(crate) path_indexes: Arc<Vec<Option<Arc<PathIndex>>>>,
+    pub(crate) terms: Arc<TermIndex>,
     /// Filters with no trigger cover, evaluated for every parsed event.
-    always: Vec<Slot>,
-    prefilter: Option<Prefilter>,
+    pub(crate) always: Arc<Vec<Slot>>,
+    pub(crate) prefilter: Option<Arc<Prefilter>>,
 }
 
 impl Matcher {
-    /// Compiles `filters`, which must come in increasing id order.
-    pub fn build<'a>(
-        filters: impl IntoIterator<Item = (FilterId, &'a Arc<PreparedFilter>)>,
-        options: MatcherOptions,
-    ) -> Self {
-        let mut trie = PathTrie::new();
-        let mut builders: Vec<PathIndexBuilder> = Vec::new();
-        let mut term_ids: FxHashMap<&str, u32> = FxHashMap::default();
-        let mut term_slots: Vec<Vec<Slot>> = Vec::new();
-        let mut always = Vec::new();
-        let mut slots = Vec::new();
-        let mut needles = Some(Vec::new());
-        for (id, filter) in filters {
-            assert!(slots.last().is_none_or(|last: &SlotEntry| last.id < id), "filters arrive in increasing id order");
-            let slot = slots.len() as Slot;
-            let paths: Box<[PathId]> = filter.paths.iter().map(|path| trie.intern(path)).collect();
-            builders.resize_with(trie.len(), PathIndexBuilder::default);
-            let terms: Box<[u32]> = filter
-                .terms
-                .iter()
-                .map(|term| {
-                    *term_ids.entry(term.as_str()).or_insert_with(|| {
-                        term_slots.push(Vec::new());
-                        term_slots.len() as u32 - 1
-                    })
-                })
-                .collect();
-            match &filter.triggers {
-                None => always.push(slot),
-                Some(triggers) => {
-                    for trigger in triggers {
-                        let builder = |path: &super::prepare::LocalPath| paths[path.0 as usize].0 as usize;
-                        match trigger {
-                            Trigger::Presence(path) => builders[builder(path)].presence(slot),
-                            Trigger::Equal(path, literal) => builders[builder(path)].equal(literal, slot),
-                            Trigger::Substring(path, needle) => builders[builder(path)].substring(needle, slot),
-                            Trigger::Regex(path, regex) => builders[builder(path)].regex(regex.as_str(), slot),
-                            Trigger::Term(term) => term_slots[terms[term.0 as usize] as usize].push(slot),
-                        }
-                    }
-                }
-            }
-            match (&mut needles, &filter.needles) {
-                (Some(all), Some(mine)) => all.extend(mine.iter().cloned()),
-                _ => needles = None,
-            }
-            slots.push(SlotEntry { id, filter: Arc::clone(filter), paths, terms });
-        }
-        let mut terms: Vec<String> = vec![String::new(); term_slots.len()];
-        for (term, id) in term_ids {
-            terms[id as usize] = term.to_owned();
-        }
-        let prefilter = match needles {
-            Some(needles) if options.raw_prefilter && always.is_empty() => Some(Prefilter::new(needles)),
-            _ => None,
-        };
-        Matcher {
-            slots,
-            trie,
-            path_indexes: builders.into_iter().map(PathIndexBuilder::build).collect(),
-            terms: TermIndex::new(terms, term_slots),
-            always,
-            prefilter,
-        }
-    }
-
     /// The number of filters.
     pub fn len(&self) -> usize {
-        self.slots.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.len == 0
     }
 
     /// True when the raw-byte prefilter is in use for this set.
@@ -145,11 +83,11 @@ impl Matcher {
     }
 
     /// Approximate heap bytes of the indexes and automata (the prepared
-    /// filters, shared with the filter set, are not counted).
+    /// filters themselves are counted by `FilterSet::prepared_heap_bytes`).
     pub fn index_heap_bytes(&self) -> usize {
-        let slots = self.slots.len() * (std::mem::size_of::<SlotEntry>() + 8);
-        let indexes: usize = self.path_indexes.iter().map(PathIndex::heap_bytes).sum();
-        slots + indexes + self.prefilter.as_ref().map_or(0, Prefilter::heap_bytes)
+        let slots = self.slots.len() * (std::mem::size_of::<SlotEntry>() + 32);
+        let indexes: usize = self.path_indexes.iter().flatten().map(|index| index.heap_bytes()).sum();
+        slots + indexes + self.prefilter.as_ref().map_or(0, |prefilter| prefilter.heap_bytes())
     }
 
     /// Matches one raw event: `matches` receives the ids of the filters it
@@ -175,7 +113,7 @@ impl Matcher {
     }
 
     fn match_tape(&self, tape: &[Node<'_>], state: &mut MatchState, matches: &mut Vec<FilterId>) {
-        state.begin_event(self.slots.len(), self.terms.terms.len());
+        state.begin_event(self.slots.len(), self.terms.capacity());
         state.extracted.extract(&self.trie, tape);
         let MatchState { extracted, marks, stamp, candidates, regex_hits, terms_found } = state;
         let stamp = *stamp;
@@ -187,18 +125,20 @@ impl Matcher {
             }
         };
         for &path in extracted.touched() {
-            self.path_indexes[path.0 as usize].fire(tape, extracted.values(path), regex_hits, &mut fire);
+            if let Some(index) = &self.path_indexes[path.0 as usize] {
+                index.fire(tape, extracted.values(path), regex_hits, &mut fire);
+            }
         }
-        if !self.terms.is_empty() {
+        if self.terms.capacity() > 0 {
             for_each_string_value(tape, 0, &mut |text| self.terms.scan(text, terms_found));
             for (term, _) in terms_found.iter().enumerate().filter(|(_, found)| **found) {
-                self.terms.slots[term].iter().copied().for_each(&mut fire);
+                self.terms.slots(term).iter().copied().for_each(&mut fire);
             }
         }
         self.always.iter().copied().for_each(&mut fire);
         let view = EventView { tape, extracted, terms_found };
         for &slot in candidates.iter() {
-            let entry = &self.slots[slot as usize];
+            let entry = self.slots[slot as usize].as_ref().expect("only live slots are indexed");
             let bindings = FilterBindings { paths: &entry.paths, terms: &entry.terms };
             if evaluate(&entry.filter.cond, &bindings, &view) {
                 matches.push(entry.id);

@@ -35,10 +35,26 @@ pub(crate) enum Trigger {
     Term(LocalTerm),
 }
 
-/// A byte string that the raw event must contain (ignoring ASCII case) for
-/// the filter to be true, provided the event contains no backslash: with no
-/// escapes, a JSON string's raw bytes are its decoded text.
-pub(crate) type Needle = Vec<u8>;
+/// What the raw bytes of an event must hold for a filter to be true,
+/// provided the event contains no backslash: with no escapes, a JSON
+/// string's raw bytes are its decoded text.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Needle {
+    /// A JSON string whose text is exactly these bytes (`"u-1"` for `== "u-1"`).
+    StringValue(Vec<u8>),
+    /// These bytes, anywhere, ignoring ASCII case.
+    Bytes(Vec<u8>),
+}
+
+impl Needle {
+    /// Longer needles are rarer: cost falls with length.
+    fn cost(&self) -> u32 {
+        match self {
+            Needle::StringValue(text) => 1 + 64 / (text.len() as u32 + 2),
+            Needle::Bytes(bytes) => 1 + 64 / (bytes.len().max(1) as u32),
+        }
+    }
+}
 
 /// Relative costs of triggers, used to pick the cheaper side of an `and`.
 /// An equality on a string is nearly free and selective; "the path exists"
@@ -115,11 +131,6 @@ pub(crate) fn needle_cover(cond: &Cond, terms: &[String]) -> Option<Vec<Needle>>
     needles(cond, false, terms).map(|(_, needles)| needles)
 }
 
-/// Longer needles are rarer: cost falls with length.
-fn needle_cost(needle: &[u8]) -> u32 {
-    1 + 64 / needle.len().max(1) as u32
-}
-
 fn needles(cond: &Cond, negated: bool, terms: &[String]) -> Option<(u32, Vec<Needle>)> {
     let found: Vec<Needle> = match (cond, negated) {
         (Cond::Not(operand), _) => return needles(operand, !negated, terms),
@@ -136,18 +147,18 @@ fn needles(cond: &Cond, negated: bool, terms: &[String]) -> Option<(u32, Vec<Nee
             if term.is_empty() {
                 return None;
             }
-            vec![term.as_bytes().to_vec()]
+            vec![Needle::Bytes(term.as_bytes().to_vec())]
         }
         (Cond::Test(_, test), false) => test_needles(test)?,
     };
-    Some((found.iter().map(|needle| needle_cost(needle)).sum(), found))
+    Some((found.iter().map(Needle::cost).sum(), found))
 }
 
 fn test_needles(test: &ValueTest) -> Option<Vec<Needle>> {
-    let quoted = |prefix: &str, text: &str, suffix: &str| format!("{prefix}{text}{suffix}").into_bytes();
+    let quoted = |prefix: &str, text: &str, suffix: &str| Needle::Bytes(format!("{prefix}{text}{suffix}").into_bytes());
     match test {
         ValueTest::Equal(literals) => literals.iter().map(literal_needle).collect(),
-        ValueTest::Contains(text) if !text.is_empty() => Some(vec![text.as_bytes().to_vec()]),
+        ValueTest::Contains(text) if !text.is_empty() => Some(vec![Needle::Bytes(text.as_bytes().to_vec())]),
         ValueTest::StartsWith(text) => Some(vec![quoted("\"", text, "")]),
         ValueTest::EndsWith(text) => Some(vec![quoted("", text, "\"")]),
         ValueTest::Never => Some(Vec::new()),
@@ -159,10 +170,10 @@ fn test_needles(test: &ValueTest) -> Option<Vec<Needle>> {
 /// of escapes. Numbers have many spellings (`1`, `1.0`, `1e0`): none.
 fn literal_needle(literal: &Literal) -> Option<Needle> {
     match literal {
-        Literal::String(text) => Some(format!("\"{text}\"").into_bytes()),
-        Literal::Bool(true) => Some(b"true".to_vec()),
-        Literal::Bool(false) => Some(b"false".to_vec()),
-        Literal::Null => Some(b"null".to_vec()),
+        Literal::String(text) => Some(Needle::StringValue(text.as_bytes().to_vec())),
+        Literal::Bool(true) => Some(Needle::Bytes(b"true".to_vec())),
+        Literal::Bool(false) => Some(Needle::Bytes(b"false".to_vec())),
+        Literal::Null => Some(Needle::Bytes(b"null".to_vec())),
         Literal::Number(_) => None,
     }
 }

@@ -7,16 +7,26 @@
 //! * `matches`: one `RegexSet` per path;
 //! * everything else that needs a value (`exists`, ordering, `!=`): "the path has a value";
 //! * full-text terms: one ASCII-case-insensitive automaton over every string of the event.
+//!
+//! Each index has a control side (`PathTriggers`, `TermTriggers`), changed
+//! in place filter by filter, and a snapshot side (`PathIndex`, `TermIndex`)
+//! shared by published matchers. Equality maps are copy-on-write
+//! (`CowMap`); automata are rebuilt at publish time, only for the paths
+//! whose patterns changed.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::RegexSet;
 use rustc_hash::FxHashMap;
 use simd_json::{Node, StaticNode};
 
+use super::cow_map::CowMap;
 use super::eval::as_number;
 use crate::language::Literal;
 
-/// Index of a filter in a compiled matcher (its position in id order).
+/// Index of a filter in a matcher; stable while the filter is in the set.
 pub(crate) type Slot = u32;
 
 /// The key of a number in the equality index: its f64 bits, with -0 folded
@@ -39,17 +49,30 @@ fn constant_key(value: &Node<'_>) -> Option<usize> {
     }
 }
 
-/// The trigger index of one path.
-#[derive(Default)]
+/// Adds one registration of `slot`.
+fn push_slot(list: &mut Vec<Slot>, slot: Slot) {
+    list.push(slot);
+}
+
+/// Removes one registration of `slot`; returns whether the list is still non-empty.
+fn remove_slot(list: &mut Vec<Slot>, slot: Slot) -> bool {
+    if let Some(position) = list.iter().position(|&known| known == slot) {
+        list.swap_remove(position);
+    }
+    !list.is_empty()
+}
+
+/// The snapshot side of one path's triggers.
+#[derive(Clone, Default)]
 pub(crate) struct PathIndex {
     /// Filters to evaluate whenever the path has a value.
-    presence: Vec<Slot>,
-    strings: FxHashMap<Box<str>, Vec<Slot>>,
-    numbers: FxHashMap<u64, Vec<Slot>>,
+    presence: Arc<Vec<Slot>>,
+    strings: CowMap<Arc<str>, Vec<Slot>>,
+    numbers: CowMap<u64, Vec<Slot>>,
     /// `false`, `true`, `null`.
-    constants: [Vec<Slot>; 3],
-    substrings: Option<PatternIndex<AhoCorasick>>,
-    regexes: Option<PatternIndex<RegexSet>>,
+    constants: [Arc<Vec<Slot>>; 3],
+    substrings: Option<Arc<PatternIndex<AhoCorasick>>>,
+    regexes: Option<Arc<PatternIndex<RegexSet>>>,
 }
 
 /// An automaton over many patterns and, per pattern, the filters it triggers.
@@ -58,76 +81,116 @@ struct PatternIndex<A> {
     slots: Vec<Vec<Slot>>,
 }
 
-/// Collects the triggers of one path before the automata are built.
+/// A trigger, seen from the path it is on.
+pub(crate) enum PathTrigger<'a> {
+    Presence,
+    Equal(&'a Literal),
+    Substring(&'a str),
+    Regex(&'a str),
+}
+
+/// The control side of one path's triggers.
 #[derive(Default)]
-pub(crate) struct PathIndexBuilder {
-    index: PathIndex,
-    substrings: Patterns,
-    regexes: Patterns,
+pub(crate) struct PathTriggers {
+    snapshot: Arc<PathIndex>,
+    /// Needle → filters, the source of the substring automaton.
+    substrings: BTreeMap<String, Vec<Slot>>,
+    /// Pattern → filters, the source of the regex set.
+    regexes: BTreeMap<String, Vec<Slot>>,
+    substrings_changed: bool,
+    regexes_changed: bool,
 }
 
-/// Distinct patterns in insertion order, each with the filters it triggers.
-#[derive(Default)]
-struct Patterns {
-    positions: FxHashMap<String, usize>,
-    patterns: Vec<String>,
-    slots: Vec<Vec<Slot>>,
-}
-
-impl Patterns {
-    fn add(&mut self, pattern: &str, slot: Slot) {
-        let position = *self.positions.entry(pattern.to_owned()).or_insert_with(|| {
-            self.patterns.push(pattern.to_owned());
-            self.slots.push(Vec::new());
-            self.patterns.len() - 1
-        });
-        self.slots[position].push(slot);
-    }
-}
-
-impl PathIndexBuilder {
-    pub fn presence(&mut self, slot: Slot) {
-        self.index.presence.push(slot);
+impl PathTriggers {
+    pub fn add(&mut self, trigger: PathTrigger<'_>, slot: Slot) {
+        self.change(trigger, slot, true);
     }
 
-    pub fn equal(&mut self, literal: &Literal, slot: Slot) {
-        let index = &mut self.index;
-        match literal {
-            Literal::String(text) => index.strings.entry(text.as_str().into()).or_default().push(slot),
-            Literal::Number(number) => index.numbers.entry(number_key(number.as_f64())).or_default().push(slot),
-            Literal::Bool(false) => index.constants[0].push(slot),
-            Literal::Bool(true) => index.constants[1].push(slot),
-            Literal::Null => index.constants[2].push(slot),
+    pub fn remove(&mut self, trigger: PathTrigger<'_>, slot: Slot) {
+        self.change(trigger, slot, false);
+    }
+
+    fn change(&mut self, trigger: PathTrigger<'_>, slot: Slot, add: bool) {
+        let edit = |list: &mut Vec<Slot>| {
+            if add {
+                push_slot(list, slot);
+                true
+            } else {
+                remove_slot(list, slot)
+            }
+        };
+        match trigger {
+            PathTrigger::Presence => {
+                edit(Arc::make_mut(&mut Arc::make_mut(&mut self.snapshot).presence));
+            }
+            PathTrigger::Equal(Literal::String(text)) => {
+                Arc::make_mut(&mut self.snapshot).strings.update(text.as_str(), || text.as_str().into(), edit)
+            }
+            PathTrigger::Equal(Literal::Number(number)) => {
+                let key = number_key(number.as_f64());
+                Arc::make_mut(&mut self.snapshot).numbers.update(&key, || key, edit)
+            }
+            PathTrigger::Equal(constant) => {
+                let key = match constant {
+                    Literal::Bool(false) => 0,
+                    Literal::Bool(true) => 1,
+                    _ => 2,
+                };
+                edit(Arc::make_mut(&mut Arc::make_mut(&mut self.snapshot).constants[key]));
+            }
+            PathTrigger::Substring(needle) => {
+                edit_patterns(&mut self.substrings, needle, edit);
+                self.substrings_changed = true;
+            }
+            PathTrigger::Regex(pattern) => {
+                edit_patterns(&mut self.regexes, pattern, edit);
+                self.regexes_changed = true;
+            }
         }
     }
 
-    pub fn substring(&mut self, needle: &str, slot: Slot) {
-        self.substrings.add(needle, slot);
-    }
-
-    pub fn regex(&mut self, pattern: &str, slot: Slot) {
-        self.regexes.add(pattern, slot);
-    }
-
-    pub fn build(mut self) -> PathIndex {
-        if !self.substrings.patterns.is_empty() {
-            let automaton = AhoCorasickBuilder::new()
-                .match_kind(MatchKind::Standard)
-                .build(&self.substrings.patterns)
-                .expect("substring needles are within aho-corasick's limits");
-            self.index.substrings = Some(PatternIndex { automaton, slots: self.substrings.slots });
+    /// The snapshot, with the automata of changed patterns rebuilt.
+    pub fn publish(&mut self) -> Arc<PathIndex> {
+        if self.substrings_changed {
+            self.substrings_changed = false;
+            let (patterns, slots) = split_patterns(&self.substrings);
+            let index = (!patterns.is_empty()).then(|| {
+                let automaton = AhoCorasickBuilder::new()
+                    .match_kind(MatchKind::Standard)
+                    .build(&patterns)
+                    .expect("substring needles are within aho-corasick's limits");
+                Arc::new(PatternIndex { automaton, slots })
+            });
+            Arc::make_mut(&mut self.snapshot).substrings = index;
         }
-        if !self.regexes.patterns.is_empty() {
-            let automaton = RegexSet::new(&self.regexes.patterns).expect("the parser checked every regex");
-            self.index.regexes = Some(PatternIndex { automaton, slots: self.regexes.slots });
+        if self.regexes_changed {
+            self.regexes_changed = false;
+            let (patterns, slots) = split_patterns(&self.regexes);
+            let index = (!patterns.is_empty()).then(|| {
+                let automaton = RegexSet::new(&patterns).expect("the parser checked every regex");
+                Arc::new(PatternIndex { automaton, slots })
+            });
+            Arc::make_mut(&mut self.snapshot).regexes = index;
         }
-        self.index
+        Arc::clone(&self.snapshot)
     }
+}
+
+fn edit_patterns(patterns: &mut BTreeMap<String, Vec<Slot>>, pattern: &str, edit: impl FnOnce(&mut Vec<Slot>) -> bool) {
+    let list = patterns.entry(pattern.to_owned()).or_default();
+    if !edit(list) {
+        patterns.remove(pattern);
+    }
+}
+
+fn split_patterns(patterns: &BTreeMap<String, Vec<Slot>>) -> (Vec<&str>, Vec<Vec<Slot>>) {
+    patterns.iter().map(|(pattern, slots)| (pattern.as_str(), slots.clone())).unzip()
 }
 
 impl PathIndex {
     /// Calls `fire` with every filter that one of `values` (tape indices of
     /// the path's values) triggers. `regex_hits` is scratch space.
+    #[inline]
     pub fn fire(&self, tape: &[Node<'_>], values: &[u32], regex_hits: &mut Vec<bool>, fire: &mut impl FnMut(Slot)) {
         self.presence.iter().copied().for_each(&mut *fire);
         for &index in values {
@@ -162,55 +225,129 @@ impl PathIndex {
 
     /// Approximate heap bytes, for the memory report.
     pub fn heap_bytes(&self) -> usize {
-        let slots = |list: &Vec<Slot>| list.capacity() * 4 + std::mem::size_of::<Vec<Slot>>();
-        let strings: usize = self.strings.iter().map(|(key, list)| key.len() + 16 + slots(list)).sum();
-        let numbers: usize = self.numbers.values().map(|list| 8 + slots(list)).sum();
+        let list = |slots: &Vec<Slot>| slots.capacity() * 4 + std::mem::size_of::<Vec<Slot>>();
+        // A hashbrown entry also costs a control byte and some slack: count 1.5x.
+        let strings: usize = self.strings.keys().map(|key| key.len() + 16).sum::<usize>()
+            + self.strings.values().map(list).sum::<usize>() * 3 / 2;
+        let numbers: usize = self.numbers.values().map(|slots| 8 + list(slots)).sum::<usize>() * 3 / 2;
         let substrings = self.substrings.as_ref().map_or(0, |index| index.automaton.memory_usage());
-        strings + numbers + substrings + slots(&self.presence)
+        strings + numbers + substrings + list(&self.presence)
     }
 }
 
-/// Full-text terms of the whole filter set, numbered by global term id.
+/// Full-text terms of the filter set, reference-counted, with stable ids.
+#[derive(Default)]
+pub(crate) struct TermTriggers {
+    ids: FxHashMap<String, u32>,
+    /// Per term id: the term, its reference count and the filters it triggers.
+    entries: Vec<Option<TermEntry>>,
+    free: Vec<u32>,
+    changed: bool,
+    snapshot: Arc<TermIndex>,
+}
+
+struct TermEntry {
+    term: String,
+    references: u32,
+    slots: Vec<Slot>,
+}
+
+impl TermTriggers {
+    /// The id of `term` (lowercased), taking one reference.
+    pub fn acquire(&mut self, term: &str) -> u32 {
+        if let Some(&id) = self.ids.get(term) {
+            self.entries[id as usize].as_mut().expect("a mapped id is live").references += 1;
+            return id;
+        }
+        let id = self.free.pop().unwrap_or_else(|| {
+            self.entries.push(None);
+            self.entries.len() as u32 - 1
+        });
+        self.entries[id as usize] = Some(TermEntry { term: term.to_owned(), references: 1, slots: Vec::new() });
+        self.ids.insert(term.to_owned(), id);
+        self.changed = true;
+        id
+    }
+
+    pub fn release(&mut self, id: u32) {
+        let entry = self.entries[id as usize].as_mut().expect("released terms are live");
+        entry.references -= 1;
+        if entry.references == 0 {
+            let entry = self.entries[id as usize].take().expect("checked above");
+            self.ids.remove(&entry.term);
+            self.free.push(id);
+            self.changed = true;
+        }
+    }
+
+    pub fn add_trigger(&mut self, id: u32, slot: Slot) {
+        push_slot(&mut self.entries[id as usize].as_mut().expect("live term").slots, slot);
+        self.changed = true;
+    }
+
+    pub fn remove_trigger(&mut self, id: u32, slot: Slot) {
+        remove_slot(&mut self.entries[id as usize].as_mut().expect("live term").slots, slot);
+        self.changed = true;
+    }
+
+    /// The snapshot, rebuilt if any term or term trigger changed. Full-text
+    /// filters are few next to selective ones, so a full rebuild is cheap.
+    pub fn publish(&mut self) -> Arc<TermIndex> {
+        if self.changed {
+            self.changed = false;
+            self.snapshot = Arc::new(TermIndex::build(&self.entries));
+        }
+        Arc::clone(&self.snapshot)
+    }
+}
+
+/// The snapshot side of the full-text terms.
+#[derive(Default)]
 pub(crate) struct TermIndex {
-    /// Every distinct lowercased term; `terms_found` is indexed like it.
-    pub terms: Vec<String>,
+    /// One past the largest term id: the size of the per-event `terms_found`.
+    capacity: usize,
     /// Automaton over the non-empty terms; pattern `p` is term `pattern_terms[p]`.
     automaton: Option<AhoCorasick>,
     pattern_terms: Vec<u32>,
     /// The id of the empty term, true when the event has any string value.
     empty_term: Option<u32>,
     /// Per term id: the filters it triggers.
-    pub slots: Vec<Vec<Slot>>,
+    slots: Vec<Vec<Slot>>,
 }
 
 impl TermIndex {
-    pub fn new(terms: Vec<String>, slots: Vec<Vec<Slot>>) -> Self {
-        let mut pattern_terms = Vec::new();
+    fn build(entries: &[Option<TermEntry>]) -> Self {
+        let mut index = TermIndex { capacity: entries.len(), ..TermIndex::default() };
         let mut patterns = Vec::new();
-        let mut empty_term = None;
-        for (id, term) in terms.iter().enumerate() {
-            if term.is_empty() {
-                empty_term = Some(id as u32);
+        for (id, entry) in entries.iter().enumerate() {
+            let Some(entry) = entry else {
+                index.slots.push(Vec::new());
+                continue;
+            };
+            index.slots.push(entry.slots.clone());
+            if entry.term.is_empty() {
+                index.empty_term = Some(id as u32);
             } else {
-                pattern_terms.push(id as u32);
-                patterns.push(term.as_str());
+                index.pattern_terms.push(id as u32);
+                patterns.push(entry.term.as_str());
             }
         }
-        let automaton = (!patterns.is_empty()).then(|| {
+        index.automaton = (!patterns.is_empty()).then(|| {
             AhoCorasickBuilder::new()
                 .ascii_case_insensitive(true)
                 .match_kind(MatchKind::Standard)
                 .build(&patterns)
                 .expect("full-text terms are within aho-corasick's limits")
         });
-        TermIndex { terms, automaton, pattern_terms, empty_term, slots }
+        index
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.terms.is_empty()
+    pub fn capacity(&self) -> usize {
+        self.capacity
     }
 
     /// Marks in `found` the terms that `text`, one string value, contains.
+    #[inline]
     pub fn scan(&self, text: &str, found: &mut [bool]) {
         if let Some(empty) = self.empty_term {
             found[empty as usize] = true;
@@ -220,5 +357,9 @@ impl TermIndex {
                 found[self.pattern_terms[hit.pattern().as_usize()] as usize] = true;
             }
         }
+    }
+
+    pub fn slots(&self, term: usize) -> &[Slot] {
+        &self.slots[term]
     }
 }

@@ -13,6 +13,7 @@
 
 mod compiled;
 mod cover;
+mod cow_map;
 mod eval;
 mod index;
 mod paths;

@@ -10,46 +10,89 @@ use simd_json::Node;
 use crate::event::span;
 use crate::language::Path;
 
-/// A node of the path trie; every path that a filter reads ends at one.
+/// A path read by some filter. Ids are stable while any filter uses the
+/// path, so snapshots built at different times agree on them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct PathId(pub u32);
 
-const ROOT: PathId = PathId(0);
+/// The paths of a filter set, reference-counted by the filters that read them.
+#[derive(Default)]
+pub(crate) struct PathTable {
+    ids: FxHashMap<Path, PathId>,
+    /// Per id: the path and how many filters read it; `None` when free.
+    entries: Vec<Option<(Path, u32)>>,
+    free: Vec<PathId>,
+}
+
+impl PathTable {
+    /// The id of `path`, taking one reference; `true` when the path is new.
+    pub fn acquire(&mut self, path: &Path) -> (PathId, bool) {
+        if let Some(&id) = self.ids.get(path) {
+            self.entries[id.0 as usize].as_mut().expect("a mapped id is live").1 += 1;
+            return (id, false);
+        }
+        let id = self.free.pop().unwrap_or_else(|| {
+            self.entries.push(None);
+            PathId(self.entries.len() as u32 - 1)
+        });
+        self.entries[id.0 as usize] = Some((path.clone(), 1));
+        self.ids.insert(path.clone(), id);
+        (id, true)
+    }
+
+    /// Drops one reference; `true` when that was the last one.
+    pub fn release(&mut self, id: PathId) -> bool {
+        let entry = self.entries[id.0 as usize].as_mut().expect("released paths are live");
+        entry.1 -= 1;
+        if entry.1 > 0 {
+            return false;
+        }
+        let (path, _) = self.entries[id.0 as usize].take().expect("checked above");
+        self.ids.remove(&path);
+        self.free.push(id);
+        true
+    }
+
+    /// One past the largest id ever handed out.
+    pub fn capacity(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+const ROOT: usize = 0;
 
 #[derive(Default)]
 struct TrieNode {
-    children: FxHashMap<Box<str>, PathId>,
-    /// Some filter reads this path (as opposed to only passing through it).
-    is_path_end: bool,
+    children: FxHashMap<Box<str>, u32>,
+    /// The path that ends here, when some filter reads it.
+    path: Option<PathId>,
 }
 
-/// All the paths of a filter set, sharing prefixes.
+/// All the paths of a filter set, sharing prefixes. Rebuilt when a path
+/// appears or disappears, which is rare next to filter changes.
 pub(crate) struct PathTrie {
     nodes: Vec<TrieNode>,
+    /// Largest path id + 1, the size of per-path scratch arrays.
+    path_capacity: usize,
 }
 
 impl PathTrie {
-    pub fn new() -> Self {
-        PathTrie { nodes: vec![TrieNode::default()] }
-    }
-
-    pub fn len(&self) -> usize {
-        self.nodes.len()
-    }
-
-    /// The id of `path`, added if new.
-    pub fn intern(&mut self, path: &Path) -> PathId {
-        let mut node = ROOT;
-        for segment in &path.segments {
-            let next_id = PathId(self.nodes.len() as u32);
-            let child = *self.nodes[node.0 as usize].children.entry(segment.as_str().into()).or_insert(next_id);
-            if child == next_id {
-                self.nodes.push(TrieNode::default());
+    pub fn build(table: &PathTable) -> Self {
+        let mut nodes = vec![TrieNode::default()];
+        for (index, entry) in table.entries.iter().enumerate() {
+            let Some((path, _)) = entry else { continue };
+            let mut node = ROOT;
+            for segment in &path.segments {
+                let next = nodes.len() as u32;
+                let child = *nodes[node].children.entry(segment.as_str().into()).or_insert(next);
+                if child == next {
+                    nodes.push(TrieNode::default());
+                }
+                node = child as usize;
             }
-            node = child;
+            nodes[node].path = Some(PathId(index as u32));
         }
-        self.nodes[node.0 as usize].is_path_end = true;
-        node
+        PathTrie { nodes, path_capacity: table.capacity() }
     }
 }
 
@@ -85,17 +128,17 @@ impl ExtractedValues {
             self.values[path.0 as usize].clear();
             self.present[path.0 as usize] = false;
         }
-        if self.values.len() < trie.nodes.len() {
-            self.values.resize_with(trie.nodes.len(), Vec::new);
-            self.present.resize(trie.nodes.len(), false);
+        if self.values.len() < trie.path_capacity {
+            self.values.resize_with(trie.path_capacity, Vec::new);
+            self.present.resize(trie.path_capacity, false);
         }
         self.descend(trie, tape, 0, ROOT);
     }
 
     /// Applies the steps below `node` to the value at `index`: keys of an
     /// object, or the elements of an array (nested arrays flattened).
-    fn descend(&mut self, trie: &PathTrie, tape: &[Node<'_>], index: usize, node: PathId) {
-        let children = &trie.nodes[node.0 as usize].children;
+    fn descend(&mut self, trie: &PathTrie, tape: &[Node<'_>], index: usize, node: usize) {
+        let children = &trie.nodes[node].children;
         match tape[index] {
             Node::Object { len, .. } => {
                 let mut position = index + 1;
@@ -106,7 +149,7 @@ impl ExtractedValues {
                     };
                     position += 1;
                     if let Some(&child) = children.get(key) {
-                        self.visit(trie, tape, position, child);
+                        self.visit(trie, tape, position, child as usize);
                     }
                     position += span(tape, position);
                 }
@@ -123,13 +166,13 @@ impl ExtractedValues {
     }
 
     /// The walk of `node`'s path reached the value at `index`.
-    fn visit(&mut self, trie: &PathTrie, tape: &[Node<'_>], index: usize, node: PathId) {
-        let trie_node = &trie.nodes[node.0 as usize];
-        if trie_node.is_path_end {
-            let slot = node.0 as usize;
+    fn visit(&mut self, trie: &PathTrie, tape: &[Node<'_>], index: usize, node: usize) {
+        let trie_node = &trie.nodes[node];
+        if let Some(path) = trie_node.path {
+            let slot = path.0 as usize;
             if !self.present[slot] {
                 self.present[slot] = true;
-                self.touched.push(node);
+                self.touched.push(path);
             }
             flatten_into(tape, index, &mut self.values[slot]);
         }

@@ -37,7 +37,7 @@ pub(crate) struct LiveSlot {
 }
 
 impl LiveSlot {
-    pub(crate) fn empty(set: &FilterSet) -> Self {
+    pub(crate) fn empty(set: &mut FilterSet) -> Self {
         LiveSlot {
             current: ArcSwap::from_pointee(LiveFilters {
                 matcher: set.build(),

@@ -79,8 +79,8 @@ pub fn spawn_workers(
     for topic in [&config.raw_topic, &config.filtered_topic].into_iter().chain(config.dead_letter_topic.as_ref()) {
         log.partition_count(topic).map_err(|source| WorkerError::Topic { topic: topic.clone(), source })?;
     }
-    let set = FilterSet::new(config.matcher_options);
-    let live = Arc::new(LiveSlot::empty(&set));
+    let mut set = FilterSet::new(config.matcher_options);
+    let live = Arc::new(LiveSlot::empty(&mut set));
     let stats = Arc::new(WorkerStats::default());
     let stop = Arc::new(AtomicBool::new(false));
     let mut handle = WorkerHandle {

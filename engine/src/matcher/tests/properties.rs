@@ -117,3 +117,67 @@ proptest! {
         prop_assert_eq!(parse_filter(&printed).unwrap(), expr, "printed as {}", printed);
     }
 }
+
+/// Matches with an already built matcher.
+fn match_snapshot(matcher: &Matcher, event: &[u8]) -> Option<Vec<u64>> {
+    let mut scratch = MatchScratch::default();
+    let mut matches = Vec::new();
+    match matcher.match_event(event, &mut scratch, &mut matches) {
+        Outcome::Malformed(_) => None,
+        Outcome::Parsed | Outcome::Skipped => Some(matches.iter().map(|id| id.0).collect()),
+    }
+}
+
+/// The reference's answer for filters with explicit ids.
+fn reference_by_id(filters: &std::collections::BTreeMap<u64, String>, event: &[u8]) -> Option<Vec<u64>> {
+    let value = crate::reference::parse_event(event)?;
+    Some(
+        filters
+            .iter()
+            .filter(|(_, source)| crate::reference::holds(&parse_filter(source).unwrap(), &value))
+            .map(|(id, _)| *id)
+            .collect(),
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// Inserting, replacing and removing filters one at a time, with
+    /// snapshots published in between, gives the same answers as the
+    /// reference over the current set; older snapshots keep their answers.
+    #[test]
+    fn incremental_changes_agree_with_the_reference(
+        changes in prop::collection::vec((1..8u64, prop::option::weighted(0.7, filter()), any::<bool>()), 1..24),
+        events in prop::collection::vec(event_value(), 1..4),
+    ) {
+        let mut set = FilterSet::new(MatcherOptions::default());
+        let mut model = std::collections::BTreeMap::new();
+        let mut middle: Option<(Matcher, std::collections::BTreeMap<u64, String>)> = None;
+        for (index, (id, source, publish)) in changes.iter().enumerate() {
+            match source {
+                Some(source) => {
+                    set.insert_source(FilterId(*id), source).unwrap();
+                    model.insert(*id, source.clone());
+                }
+                None => {
+                    prop_assert_eq!(set.remove(FilterId(*id)), model.remove(id).is_some());
+                }
+            }
+            if *publish {
+                let snapshot = set.build();
+                if index >= changes.len() / 2 && middle.is_none() {
+                    middle = Some((snapshot, model.clone()));
+                }
+            }
+        }
+        let matcher = set.build();
+        prop_assert_eq!(matcher.len(), model.len());
+        for event in &events {
+            prop_assert_eq!(match_snapshot(&matcher, event.as_bytes()), reference_by_id(&model, event.as_bytes()), "event {}", event);
+            if let Some((snapshot, then)) = &middle {
+                prop_assert_eq!(match_snapshot(snapshot, event.as_bytes()), reference_by_id(then, event.as_bytes()), "old snapshot, event {}", event);
+            }
+        }
+    }
+}
