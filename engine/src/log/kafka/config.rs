@@ -1,0 +1,129 @@
+//! Every librdkafka setting the log uses, each with why. Option names and
+//! semantics: librdkafka's CONFIGURATION.md.
+
+use rdkafka::ClientConfig;
+
+/// Connection and tuning of the Kafka log.
+#[derive(Clone, Debug)]
+pub struct KafkaConfig {
+    /// `bootstrap.servers`: `host:port[,host:port...]`.
+    pub brokers: String,
+    /// `client.id` prefix, shown in broker logs and metrics (default `clicktail`).
+    pub client_id: String,
+    /// `linger.ms`: how long the producer waits to fill a batch (default 5).
+    /// A worker flushes at the end of every batch anyway, and a flush sends
+    /// at once, so this only matters inside a large batch.
+    pub linger_ms: u32,
+    /// `message.timeout.ms`: how long librdkafka keeps retrying a message
+    /// before reporting it failed (default 120,000). Longer than a broker
+    /// restart, so a restart delays a batch instead of failing it.
+    pub message_timeout_ms: u32,
+    /// `queue.buffering.max.messages`: the producer's local queue bound
+    /// (default 200,000); `send` past it returns `QueueFull`.
+    pub producer_queue_messages_max: u32,
+    /// `session.timeout.ms`: how soon the group notices a dead member
+    /// (SIGKILL) and hands its partitions over (default 6,000, the broker's
+    /// `group.min.session.timeout.ms`; librdkafka's 45,000 would stall a
+    /// crashed worker's partitions for 45 s).
+    pub session_timeout_ms: u32,
+    /// `queued.max.messages.kbytes`: the bound on records prefetched per
+    /// consumer (default 32,768 KiB).
+    pub consumer_prefetch_kbytes_max: u32,
+    /// `socket.timeout.ms` and metadata request timeout (default 10,000).
+    pub request_timeout_ms: u64,
+}
+
+impl KafkaConfig {
+    pub fn new(brokers: &str) -> Self {
+        KafkaConfig {
+            brokers: brokers.to_owned(),
+            client_id: "clicktail".to_owned(),
+            linger_ms: 5,
+            message_timeout_ms: 120_000,
+            producer_queue_messages_max: 200_000,
+            session_timeout_ms: 6_000,
+            consumer_prefetch_kbytes_max: 32_768,
+            request_timeout_ms: 10_000,
+        }
+    }
+
+    fn common(&self, role: &str) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", &self.brokers)
+            .set("client.id", format!("{}-{role}", self.client_id))
+            .set("socket.timeout.ms", self.request_timeout_ms.to_string())
+            // Reconnect quickly after a broker restart, backing off to 1 s
+            // (`reconnect.backoff.ms` / `reconnect.backoff.max.ms`).
+            .set("reconnect.backoff.ms", "50")
+            .set("reconnect.backoff.max.ms", "1000")
+            // librdkafka's own log goes through the `log` facade of rdkafka;
+            // keep its level at warnings (`log_level`, syslog levels).
+            .set("log_level", "4");
+        config
+    }
+
+    pub(crate) fn metadata_client_config(&self) -> ClientConfig {
+        self.common("metadata")
+    }
+
+    pub(crate) fn producer_config(&self) -> ClientConfig {
+        let mut config = self.common("producer");
+        config
+            // `acks=all`: a record is acknowledged once every in-sync replica
+            // has it; the worker commits raw offsets only after that.
+            .set("acks", "all")
+            // `enable.idempotence=true`: the producer's own retries (after a
+            // broker restart) neither duplicate nor reorder records.
+            .set("enable.idempotence", "true")
+            .set("linger.ms", self.linger_ms.to_string())
+            .set("message.timeout.ms", self.message_timeout_ms.to_string())
+            .set("queue.buffering.max.messages", self.producer_queue_messages_max.to_string())
+            // `compression.type=lz4`: filtered records repeat the event's
+            // JSON keys; lz4 is the cheapest codec librdkafka ships.
+            .set("compression.type", "lz4");
+        config
+    }
+
+    pub(crate) fn group_consumer_config(&self, group: &str) -> ClientConfig {
+        let mut config = self.common("consumer");
+        config
+            .set("group.id", group)
+            // `partition.assignment.strategy=cooperative-sticky`: a member
+            // joining or leaving moves only the partitions that must move;
+            // the others keep flowing through the rebalance.
+            .set("partition.assignment.strategy", "cooperative-sticky")
+            // `enable.auto.commit=false`: offsets are committed explicitly,
+            // after the batch's matches are acknowledged (at-least-once).
+            .set("enable.auto.commit", "false")
+            // `enable.auto.offset.store=false`: nothing is stored behind our back either.
+            .set("enable.auto.offset.store", "false")
+            // `auto.offset.reset=earliest`: a new group starts at the oldest
+            // record, so nothing produced before the first worker is skipped.
+            .set("auto.offset.reset", "earliest")
+            .set("session.timeout.ms", self.session_timeout_ms.to_string())
+            // `heartbeat.interval.ms`: a third of the session timeout or less.
+            .set("heartbeat.interval.ms", (self.session_timeout_ms / 3).max(100).to_string())
+            // `enable.partition.eof=false`: reaching the end of a partition is not an event.
+            .set("enable.partition.eof", "false")
+            // `fetch.wait.max.ms`: the broker answers an empty fetch after
+            // 100 ms instead of 500, keeping an idle poll responsive.
+            .set("fetch.wait.max.ms", "100")
+            .set("queued.max.messages.kbytes", self.consumer_prefetch_kbytes_max.to_string());
+        config
+    }
+
+    pub(crate) fn tail_consumer_config(&self) -> ClientConfig {
+        let mut config = self.common("tail");
+        config
+            // A group id is required by librdkafka's consumer API even with
+            // manual assignment; nothing is ever committed under it.
+            .set("group.id", format!("{}-tail-unused", self.client_id))
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("enable.partition.eof", "false")
+            .set("fetch.wait.max.ms", "100")
+            .set("queued.max.messages.kbytes", self.consumer_prefetch_kbytes_max.to_string());
+        config
+    }
+}

@@ -1,0 +1,154 @@
+//! Kafka consumers: a group member (`subscribe`, explicit commits) and a
+//! tail consumer (`assign` of every partition at its end).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::message::Message as _;
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::config::KafkaConfig;
+use super::transport;
+use crate::log::{LogConsumer, LogError, PartitionId, Record};
+
+/// How often the lag is refreshed: each refresh asks the broker for the
+/// watermarks of every assigned partition.
+const LAG_REFRESH: Duration = Duration::from_secs(1);
+
+/// Appends up to `max` records from `consumer` to `out`, recording the
+/// next position of each partition in `positions`.
+fn poll_into(
+    consumer: &BaseConsumer,
+    max: usize,
+    timeout: Duration,
+    out: &mut Vec<Record>,
+    positions: &mut BTreeMap<i32, i64>,
+) -> Result<usize, LogError> {
+    let mut read = 0;
+    let mut wait = timeout;
+    while read < max {
+        match consumer.poll(wait) {
+            None => break,
+            Some(Ok(message)) => {
+                positions.insert(message.partition(), message.offset() + 1);
+                out.push(Record {
+                    partition: PartitionId(message.partition() as u32),
+                    offset: message.offset(),
+                    key: message.key().map(<[u8]>::to_vec),
+                    payload: message.payload().unwrap_or_default().to_vec(),
+                    timestamp_ms: message.timestamp().to_millis().unwrap_or(0),
+                });
+                read += 1;
+                // Only the first record is waited for; the rest of the batch
+                // is what librdkafka has already prefetched.
+                wait = Duration::ZERO;
+            }
+            // Return what was read; the error (a broker restart...) shows
+            // again on the next poll if it persists.
+            Some(Err(_)) if read > 0 => break,
+            Some(Err(error)) => return Err(transport(error)),
+        }
+    }
+    Ok(read)
+}
+
+/// The lag of `consumer` over `topic`: high watermark minus next position,
+/// summed over the assigned partitions.
+fn measure_lag(consumer: &BaseConsumer, topic: &str, positions: &BTreeMap<i32, i64>) -> Option<u64> {
+    let assignment = consumer.assignment().ok()?;
+    let mut lag = 0u64;
+    for element in assignment.elements_for_topic(topic) {
+        let (_, high) = consumer.fetch_watermarks(topic, element.partition(), Duration::from_millis(200)).ok()?;
+        let position = positions.get(&element.partition()).copied().unwrap_or(high);
+        lag += (high - position).max(0) as u64;
+    }
+    Some(lag)
+}
+
+pub(super) struct KafkaGroupConsumer {
+    consumer: BaseConsumer,
+    topic: String,
+    /// Next offset per partition, of every record returned by `poll` since
+    /// the last successful commit.
+    uncommitted: BTreeMap<i32, i64>,
+    /// Next offset per partition ever returned, for the lag.
+    positions: BTreeMap<i32, i64>,
+    lag: Option<u64>,
+    lag_measured: Option<Instant>,
+}
+
+impl KafkaGroupConsumer {
+    pub(super) fn subscribe(config: &KafkaConfig, group: &str, topic: &str) -> Result<Self, LogError> {
+        let consumer: BaseConsumer = config.group_consumer_config(group).create().map_err(transport)?;
+        consumer.subscribe(&[topic]).map_err(transport)?;
+        Ok(KafkaGroupConsumer {
+            consumer,
+            topic: topic.to_owned(),
+            uncommitted: BTreeMap::new(),
+            positions: BTreeMap::new(),
+            lag: None,
+            lag_measured: None,
+        })
+    }
+}
+
+impl LogConsumer for KafkaGroupConsumer {
+    fn poll(&mut self, max: usize, timeout: Duration, out: &mut Vec<Record>) -> Result<usize, LogError> {
+        let read = poll_into(&self.consumer, max, timeout, out, &mut self.uncommitted)?;
+        self.positions.extend(self.uncommitted.iter());
+        if self.lag_measured.is_none_or(|at| at.elapsed() >= LAG_REFRESH) {
+            self.lag = measure_lag(&self.consumer, &self.topic, &self.positions);
+            self.lag_measured = Some(Instant::now());
+        }
+        Ok(read)
+    }
+
+    fn commit(&mut self) -> Result<(), LogError> {
+        if self.uncommitted.is_empty() {
+            return Ok(());
+        }
+        let mut offsets = TopicPartitionList::new();
+        for (partition, next) in &self.uncommitted {
+            offsets.add_partition_offset(&self.topic, *partition, Offset::Offset(*next)).map_err(transport)?;
+        }
+        // A synchronous commit: when it returns Ok the group coordinator
+        // has the offsets. If it fails (a rebalance moved the partition),
+        // the new owner re-reads from the previous commit: duplicates only.
+        self.consumer.commit(&offsets, CommitMode::Sync).map_err(transport)?;
+        self.uncommitted.clear();
+        Ok(())
+    }
+
+    fn lag(&self) -> Option<u64> {
+        self.lag
+    }
+}
+
+pub(super) struct KafkaTailConsumer {
+    consumer: BaseConsumer,
+    positions: BTreeMap<i32, i64>,
+}
+
+impl KafkaTailConsumer {
+    pub(super) fn at_end(config: &KafkaConfig, topic: &str, partitions: u32) -> Result<Self, LogError> {
+        let consumer: BaseConsumer = config.tail_consumer_config().create().map_err(transport)?;
+        let mut assignment = TopicPartitionList::new();
+        for partition in 0..partitions as i32 {
+            assignment.add_partition_offset(topic, partition, Offset::End).map_err(transport)?;
+        }
+        consumer.assign(&assignment).map_err(transport)?;
+        Ok(KafkaTailConsumer { consumer, positions: BTreeMap::new() })
+    }
+}
+
+impl LogConsumer for KafkaTailConsumer {
+    fn poll(&mut self, max: usize, timeout: Duration, out: &mut Vec<Record>) -> Result<usize, LogError> {
+        poll_into(&self.consumer, max, timeout, out, &mut self.positions)
+    }
+
+    fn commit(&mut self) -> Result<(), LogError> {
+        // A tail consumer always starts at the end: there is nothing to keep.
+        Ok(())
+    }
+}

@@ -1,0 +1,118 @@
+//! The Kafka log, over rdkafka (librdkafka, bundled and built from source).
+//!
+//! - producers are `BaseProducer`s whose delivery callback counts acks and
+//!   failures, so `flush` can report that some message was not delivered
+//!   (then the worker does not commit, and re-reads the batch);
+//! - group consumers are `BaseConsumer`s with cooperative-sticky assignment
+//!   and no automatic commit: offsets are committed explicitly, after the
+//!   batch's matches are acknowledged;
+//! - tail consumers assign every partition at its end, with no group.
+//!
+//! Every librdkafka setting is set in `config.rs`, with the reason for its
+//! value. Layout: `config.rs`, `producer.rs`, `consumer.rs`, `tests.rs`
+//! (against the real broker of `scripts/services.sh`).
+
+mod config;
+mod consumer;
+mod producer;
+
+#[cfg(test)]
+mod tests;
+
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::types::RDKafkaErrorCode;
+
+pub use config::KafkaConfig;
+
+use super::{Log, LogConsumer, LogError, LogProducer};
+
+/// The Kafka log of one cluster.
+pub struct KafkaLog {
+    config: KafkaConfig,
+    /// A group-less client for metadata requests.
+    metadata: BaseConsumer,
+}
+
+impl KafkaLog {
+    /// Creates the client (no connection is made until it is used).
+    pub fn new(config: KafkaConfig) -> Result<Self, LogError> {
+        let metadata = config.metadata_client_config().create().map_err(transport)?;
+        Ok(KafkaLog { config, metadata })
+    }
+
+    pub fn config(&self) -> &KafkaConfig {
+        &self.config
+    }
+
+    /// Creates `topic` (replication factor 1) unless it exists; for tests,
+    /// benchmarks and development. Production topics are created by the
+    /// operator, with the cluster's replication.
+    pub fn create_topic(&self, topic: &str, partitions: u32) -> Result<(), LogError> {
+        let admin: AdminClient<DefaultClientContext> =
+            self.config.metadata_client_config().create().map_err(transport)?;
+        let new_topic = NewTopic::new(topic, partitions as i32, TopicReplication::Fixed(1));
+        let options =
+            AdminOptions::new().operation_timeout(Some(Duration::from_millis(self.config.request_timeout_ms)));
+        let results = futures_executor::block_on(admin.create_topics([&new_topic], &options)).map_err(transport)?;
+        for result in results {
+            match result {
+                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((name, code)) => return Err(LogError::Transport(format!("creating topic {name:?}: {code}"))),
+            }
+        }
+        // The metadata of a new topic reaches every broker asynchronously:
+        // wait (bounded) until this client sees its partitions.
+        let deadline = std::time::Instant::now() + Duration::from_millis(self.config.request_timeout_ms);
+        loop {
+            match self.partition_count(topic) {
+                Ok(count) if count == partitions => return Ok(()),
+                _ if std::time::Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+                Ok(count) => {
+                    return Err(LogError::Transport(format!(
+                        "topic {topic:?} has {count} partitions, not {partitions}"
+                    )))
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+}
+
+pub(crate) fn transport(error: KafkaError) -> LogError {
+    LogError::Transport(error.to_string())
+}
+
+impl Log for KafkaLog {
+    fn producer(&self) -> Result<Box<dyn LogProducer>, LogError> {
+        Ok(Box::new(producer::KafkaProducer::new(&self.config)?))
+    }
+
+    fn group_consumer(&self, group: &str, topic: &str) -> Result<Box<dyn LogConsumer>, LogError> {
+        Ok(Box::new(consumer::KafkaGroupConsumer::subscribe(&self.config, group, topic)?))
+    }
+
+    fn tail_consumer(&self, topic: &str) -> Result<Box<dyn LogConsumer>, LogError> {
+        let partitions = self.partition_count(topic)?;
+        Ok(Box::new(consumer::KafkaTailConsumer::at_end(&self.config, topic, partitions)?))
+    }
+
+    fn partition_count(&self, topic: &str) -> Result<u32, LogError> {
+        let timeout = Duration::from_millis(self.config.request_timeout_ms);
+        let metadata = self.metadata.fetch_metadata(Some(topic), timeout).map_err(transport)?;
+        let unknown = || LogError::UnknownTopic { topic: topic.to_owned() };
+        let found = metadata.topics().iter().find(|t| t.name() == topic).ok_or_else(unknown)?;
+        match found.error() {
+            None if !found.partitions().is_empty() => Ok(found.partitions().len() as u32),
+            None => Err(unknown()),
+            Some(code) if RDKafkaErrorCode::from(code) == RDKafkaErrorCode::UnknownTopicOrPartition => Err(unknown()),
+            Some(code) => {
+                Err(LogError::Transport(format!("metadata for topic {topic:?}: {}", RDKafkaErrorCode::from(code))))
+            }
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! The Kafka producer: a `BaseProducer` whose delivery callback counts
+//! acknowledgements and failures, so `flush` can tell the caller whether
+//! everything it sent is durable.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::ClientContext;
+
+use super::config::KafkaConfig;
+use super::transport;
+use crate::log::{LogError, LogProducer, Message};
+
+/// Counts delivery reports (librdkafka's `dr_msg_cb`), called from `poll`/`flush`.
+#[derive(Default)]
+pub(super) struct DeliveryCounter {
+    acknowledged: AtomicU64,
+    failed: AtomicU64,
+    /// The most recent failure, for the error message.
+    last_failure: Mutex<Option<String>>,
+}
+
+impl ClientContext for DeliveryCounter {}
+
+impl ProducerContext for DeliveryCounter {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        match result {
+            Ok(_) => {
+                self.acknowledged.fetch_add(1, Ordering::Relaxed);
+            }
+            Err((error, _)) => {
+                self.failed.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut last) = self.last_failure.lock() {
+                    *last = Some(error.to_string());
+                }
+            }
+        }
+    }
+}
+
+pub(super) struct KafkaProducer {
+    producer: BaseProducer<DeliveryCounter>,
+    /// `failed` as of the last `flush`: failures after it belong to the next.
+    failures_reported: AtomicU64,
+}
+
+impl KafkaProducer {
+    pub(super) fn new(config: &KafkaConfig) -> Result<Self, LogError> {
+        let producer = config.producer_config().create_with_context(DeliveryCounter::default()).map_err(transport)?;
+        Ok(KafkaProducer { producer, failures_reported: AtomicU64::new(0) })
+    }
+}
+
+impl LogProducer for KafkaProducer {
+    fn send(&self, topic: &str, message: Message<'_>) -> Result<(), LogError> {
+        let mut record =
+            BaseRecord::to(topic).key(message.key).payload(message.payload).timestamp(message.timestamp_ms);
+        if let Some(partition) = message.partition {
+            record = record.partition(partition.0 as i32);
+        }
+        match self.producer.send(record) {
+            Ok(()) => Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                // Serve delivery reports so the queue drains, and let the
+                // caller decide (the worker flushes, then retries once).
+                self.producer.poll(Duration::ZERO);
+                Err(LogError::QueueFull { queued: self.producer.in_flight_count().max(0) as usize })
+            }
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::UnknownTopic), _))
+            | Err((KafkaError::MessageProduction(RDKafkaErrorCode::UnknownTopicOrPartition), _)) => {
+                Err(LogError::UnknownTopic { topic: topic.to_owned() })
+            }
+            Err((error, _)) => Err(transport(error)),
+        }
+    }
+
+    fn flush(&self, timeout: Duration) -> Result<(), LogError> {
+        let flushed = self.producer.flush(timeout);
+        let context = self.producer.context();
+        let failed = context.failed.load(Ordering::Relaxed);
+        let reported = self.failures_reported.swap(failed, Ordering::Relaxed);
+        if failed > reported {
+            let last = context.last_failure.lock().ok().and_then(|last| last.clone()).unwrap_or_default();
+            return Err(LogError::Transport(format!(
+                "{} message(s) were not delivered; last error: {last}",
+                failed - reported
+            )));
+        }
+        flushed.map_err(|_| LogError::FlushTimeout { timeout_ms: timeout.as_millis() as u64 })
+    }
+}

@@ -1,0 +1,97 @@
+//! Against the real broker of `scripts/services.sh` (random topic names).
+
+use std::time::{Duration, Instant};
+
+use super::{KafkaConfig, KafkaLog};
+use crate::log::{Log, LogError, Message, PartitionId};
+
+/// The broker address; a missing variable fails the test (services are
+/// part of the test setup) unless `CLICKTAIL_SKIP_SERVICES=1`.
+fn brokers() -> Option<String> {
+    match std::env::var("CLICKTAIL_KAFKA_BROKERS") {
+        Ok(brokers) => Some(brokers),
+        Err(_) if std::env::var("CLICKTAIL_SKIP_SERVICES").as_deref() == Ok("1") => None,
+        Err(_) => panic!(
+            "CLICKTAIL_KAFKA_BROKERS is not set: run `scripts/services.sh up` and `source .cache/services/env` \
+             (or set CLICKTAIL_SKIP_SERVICES=1 to skip service tests)"
+        ),
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("{prefix}-{}-{nanos}", std::process::id())
+}
+
+#[test]
+fn produced_records_are_read_by_a_group_and_a_commit_survives_a_new_member() {
+    let Some(brokers) = brokers() else { return };
+    let topic = unique("kafka-log");
+    let log = KafkaLog::new(KafkaConfig::new(&brokers)).unwrap();
+    log.create_topic(&topic, 2).unwrap();
+    assert_eq!(log.partition_count(&topic).unwrap(), 2);
+    assert!(matches!(log.partition_count("no-such-topic-here"), Err(LogError::UnknownTopic { .. })));
+    let producer = log.producer().unwrap();
+    for n in 0..10 {
+        let payload = format!("{n}");
+        let message = Message {
+            key: b"k",
+            payload: payload.as_bytes(),
+            partition: Some(PartitionId(n % 2)),
+            timestamp_ms: 1_000 + i64::from(n),
+        };
+        producer.send(&topic, message).unwrap();
+    }
+    producer.flush(Duration::from_secs(30)).unwrap();
+
+    let group = unique("group");
+    let mut seen = Vec::new();
+    {
+        let mut consumer = log.group_consumer(&group, &topic).unwrap();
+        let started = Instant::now();
+        while seen.len() < 10 && started.elapsed() < Duration::from_secs(30) {
+            consumer.poll(100, Duration::from_millis(200), &mut seen).unwrap_or(0);
+        }
+        consumer.commit().unwrap();
+    }
+    assert_eq!(seen.len(), 10);
+    assert!(seen.iter().all(|r| r.partition.0 == (r.payload[0] - b'0') as u32 % 2));
+    assert!(seen.iter().all(|r| r.timestamp_ms >= 1_000 && r.key.as_deref() == Some(b"k".as_slice())));
+
+    // Everything was committed: a new member of the group reads nothing old.
+    let mut consumer = log.group_consumer(&group, &topic).unwrap();
+    producer
+        .send(&topic, Message { key: b"", payload: b"late", partition: Some(PartitionId(0)), timestamp_ms: 5 })
+        .unwrap();
+    producer.flush(Duration::from_secs(30)).unwrap();
+    let mut after = Vec::new();
+    let started = Instant::now();
+    while after.is_empty() && started.elapsed() < Duration::from_secs(30) {
+        consumer.poll(100, Duration::from_millis(200), &mut after).unwrap_or(0);
+    }
+    assert_eq!(after.iter().map(|r| r.payload.as_slice()).collect::<Vec<_>>(), [b"late".as_slice()]);
+}
+
+#[test]
+fn a_tail_consumer_sees_only_new_records() {
+    let Some(brokers) = brokers() else { return };
+    let topic = unique("kafka-tail");
+    let log = KafkaLog::new(KafkaConfig::new(&brokers)).unwrap();
+    log.create_topic(&topic, 3).unwrap();
+    let producer = log.producer().unwrap();
+    let old = Message { key: b"", payload: b"old", partition: Some(PartitionId(1)), timestamp_ms: 1 };
+    producer.send(&topic, old).unwrap();
+    producer.flush(Duration::from_secs(30)).unwrap();
+    let mut tail = log.tail_consumer(&topic).unwrap();
+    // Let the assignment resolve `End` before producing.
+    let mut out = Vec::new();
+    tail.poll(10, Duration::from_secs(2), &mut out).unwrap();
+    assert!(out.is_empty());
+    producer.send(&topic, Message { payload: b"new", ..old }).unwrap();
+    producer.flush(Duration::from_secs(30)).unwrap();
+    let started = Instant::now();
+    while out.is_empty() && started.elapsed() < Duration::from_secs(30) {
+        tail.poll(10, Duration::from_millis(200), &mut out).unwrap();
+    }
+    assert_eq!(out.iter().map(|r| r.payload.as_slice()).collect::<Vec<_>>(), [b"new".as_slice()]);
+}
