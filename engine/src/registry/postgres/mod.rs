@@ -1,0 +1,207 @@
+//! The PostgreSQL registry: the `filters` table of `migrations/`, changes
+//! announced by a trigger's NOTIFY, one dedicated LISTEN connection per watch.
+//!
+//! - commands (`insert`, `heartbeat`, `delete`, `list`, `sweep_expired`)
+//!   share one connection, reopened after a failure;
+//! - a watch (`watch.rs`) owns its own connection: LISTEN first, then
+//!   SELECT the whole table and yield it as `Change::Reset`, then follow
+//!   notifications; after any failure it reconnects with bounded backoff
+//!   and starts again with a `Reset`, so nothing falls into the gap;
+//! - `sweep_expired` is one `DELETE ... WHERE expires < now()`: safe on
+//!   many nodes at once, since a row deleted by one node is skipped by the
+//!   others (PostgreSQL docs, "Read Committed Isolation Level").
+//!
+//! Layout: `migrations.rs` (embedded SQL, `clicktail migrate`, start-up
+//! check), `rows.rs` (row ↔ [`FilterRow`]), `watch.rs`, `tests.rs` (against
+//! the real server of `scripts/services.sh`).
+
+pub mod migrations;
+mod rows;
+mod watch;
+
+#[cfg(test)]
+mod tests;
+
+use std::str::FromStr;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use postgres::{Client, NoTls};
+
+use super::{FilterKind, FilterRow, NewFilter, Registry, RegistryError, RegistryWatch};
+use crate::language::parse_filter;
+use crate::matcher::FilterId;
+
+/// How to reach the registry.
+#[derive(Clone, Debug)]
+pub struct PostgresConfig {
+    /// A libpq-style URL or key=value string.
+    pub url: String,
+    /// Bound on opening a connection (default 5 s).
+    pub connect_timeout: Duration,
+    /// The longest wait between a watch's reconnect attempts (default 5 s;
+    /// attempts start 50 ms apart and double).
+    pub reconnect_backoff_max: Duration,
+    /// Notifications turned into changes per round trip (default 10,000).
+    pub notifications_per_fetch_max: usize,
+    /// The schema holding the tables (default: the server's search_path,
+    /// normally `public`). Lets several deployments, or parallel tests,
+    /// share one database. Letters, digits and `_` only.
+    pub schema: Option<String>,
+}
+
+impl PostgresConfig {
+    pub fn new(url: &str) -> Self {
+        PostgresConfig {
+            url: url.to_owned(),
+            connect_timeout: Duration::from_secs(5),
+            reconnect_backoff_max: Duration::from_secs(5),
+            notifications_per_fetch_max: 10_000,
+            schema: None,
+        }
+    }
+
+    /// The same server, tables in `schema`.
+    pub fn in_schema(mut self, schema: &str) -> Self {
+        self.schema = Some(schema.to_owned());
+        self
+    }
+
+    pub(crate) fn connect(&self) -> Result<Client, RegistryError> {
+        let mut config = postgres::Config::from_str(&self.url)
+            .map_err(|error| RegistryError::Unavailable(format!("invalid database URL: {error}")))?;
+        config
+            .connect_timeout(self.connect_timeout)
+            .application_name("clicktail")
+            // TCP keepalives find a server that vanished without closing
+            // the socket (libpq's `keepalives_idle`).
+            .keepalives(true)
+            .keepalives_idle(Duration::from_secs(10));
+        if let Some(schema) = &self.schema {
+            if schema.is_empty() || !schema.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                return Err(RegistryError::Unavailable(format!(
+                    "schema name {schema:?} must be letters, digits and '_'"
+                )));
+            }
+            // libpq's `options`: run-time parameters for the session.
+            config.options(&format!("-c search_path={schema}"));
+        }
+        config.connect(NoTls).map_err(|error| RegistryError::Unavailable(format!("connecting to PostgreSQL: {error}")))
+    }
+}
+
+/// Opens a connection and applies the missing migrations (`clicktail migrate`).
+pub fn migrate(config: &PostgresConfig) -> Result<Vec<i32>, RegistryError> {
+    let mut client = config.connect()?;
+    if let Some(schema) = &config.schema {
+        // Validated by `connect`.
+        client
+            .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+            .map_err(|error| RegistryError::Unavailable(format!("creating schema {schema}: {error}")))?;
+    }
+    migrations::apply(&mut client)
+}
+
+pub struct PostgresRegistry {
+    config: PostgresConfig,
+    /// The command connection; `None` after a failure, until the next command.
+    client: Mutex<Option<Client>>,
+}
+
+impl PostgresRegistry {
+    /// Connects and checks the schema: fails with a message pointing at
+    /// `clicktail migrate` when the tables are missing or outdated.
+    pub fn connect(config: PostgresConfig) -> Result<Self, RegistryError> {
+        let mut client = config.connect()?;
+        migrations::check(&mut client)?;
+        Ok(PostgresRegistry { config, client: Mutex::new(Some(client)) })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<Client>> {
+        // A panic inside a command leaves at worst a broken connection,
+        // which the next command replaces.
+        self.client.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs `command` on the command connection, reconnecting first if it
+    /// is closed. A failed command drops the connection when it is closed;
+    /// it is not retried (the caller decides: an INSERT may have committed).
+    fn with_client<T>(
+        &self,
+        command: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
+    ) -> Result<T, RegistryError> {
+        let mut slot = self.lock();
+        if slot.as_ref().is_none_or(Client::is_closed) {
+            *slot = Some(self.config.connect()?);
+        }
+        let client = slot.as_mut().expect("connected just above");
+        match command(client) {
+            Ok(value) => Ok(value),
+            Err(error) => {
+                if client.is_closed() || error.is_closed() {
+                    *slot = None;
+                }
+                Err(RegistryError::Unavailable(error.to_string()))
+            }
+        }
+    }
+}
+
+fn ids_as_i64(ids: &[FilterId]) -> Vec<i64> {
+    ids.iter().map(|id| id.0 as i64).collect()
+}
+
+fn ttl_ms(ttl: Option<Duration>) -> Option<f64> {
+    ttl.map(|ttl| ttl.as_secs_f64() * 1000.0)
+}
+
+impl Registry for PostgresRegistry {
+    fn insert(&self, filter: NewFilter) -> Result<FilterId, RegistryError> {
+        parse_filter(&filter.expression)?;
+        let ttl = match filter.kind {
+            FilterKind::Session => ttl_ms(Some(filter.ttl.unwrap_or(Duration::ZERO))),
+            FilterKind::Standing => None,
+        };
+        let id: i64 = self.with_client(|client| {
+            client
+                .query_one(
+                    "INSERT INTO filters (expression, kind, owner, expires)
+                     VALUES ($1, $2, $3, now() + $4::float8 * interval '1 millisecond')
+                     RETURNING id",
+                    &[&filter.expression, &rows::kind_name(filter.kind), &filter.owner, &ttl],
+                )
+                .map(|row| row.get(0))
+        })?;
+        Ok(FilterId(id as u64))
+    }
+
+    fn heartbeat(&self, ids: &[FilterId], ttl: Duration) -> Result<(), RegistryError> {
+        let ids = ids_as_i64(ids);
+        self.with_client(|client| {
+            client.execute(
+                "UPDATE filters SET expires = now() + $2::float8 * interval '1 millisecond'
+                 WHERE id = ANY($1) AND expires IS NOT NULL",
+                &[&ids, &ttl_ms(Some(ttl))],
+            )
+        })?;
+        Ok(())
+    }
+
+    fn delete(&self, ids: &[FilterId]) -> Result<(), RegistryError> {
+        let ids = ids_as_i64(ids);
+        self.with_client(|client| client.execute("DELETE FROM filters WHERE id = ANY($1)", &[&ids]))?;
+        Ok(())
+    }
+
+    fn list(&self) -> Result<Vec<FilterRow>, RegistryError> {
+        self.with_client(rows::select_all)?.into_iter().collect()
+    }
+
+    fn sweep_expired(&self) -> Result<u64, RegistryError> {
+        self.with_client(|client| client.execute("DELETE FROM filters WHERE expires < now()", &[]))
+    }
+
+    fn watch(&self) -> Result<Box<dyn RegistryWatch>, RegistryError> {
+        Ok(Box::new(watch::PostgresWatch::new(self.config.clone())))
+    }
+}

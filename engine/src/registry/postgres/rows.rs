@@ -1,0 +1,47 @@
+//! Reading `filters` rows into [`FilterRow`]s.
+
+use postgres::{Client, Row};
+
+use crate::matcher::FilterId;
+use crate::registry::{FilterKind, FilterRow, RegistryError};
+
+pub(super) const COLUMNS: &str = "id, expression, kind, owner, created, expires";
+
+pub(super) fn kind_name(kind: FilterKind) -> &'static str {
+    match kind {
+        FilterKind::Session => "session",
+        FilterKind::Standing => "standing",
+    }
+}
+
+pub(super) fn from_row(row: &Row) -> Result<FilterRow, RegistryError> {
+    let kind = match row.get::<_, &str>(2) {
+        "session" => FilterKind::Session,
+        "standing" => FilterKind::Standing,
+        // The table's CHECK constraint forbids it; a newer schema might not.
+        other => return Err(RegistryError::Schema(format!("unknown filter kind {other:?}"))),
+    };
+    Ok(FilterRow {
+        id: FilterId(row.get::<_, i64>(0) as u64),
+        expression: row.get(1),
+        kind,
+        owner: row.get(3),
+        created: row.get(4),
+        expires: row.get(5),
+    })
+}
+
+/// Every row, in id order. Row-level failures are kept per row.
+pub(super) fn select_all(client: &mut Client) -> Result<Vec<Result<FilterRow, RegistryError>>, postgres::Error> {
+    let rows = client.query(&format!("SELECT {COLUMNS} FROM filters ORDER BY id"), &[])?;
+    Ok(rows.iter().map(from_row).collect())
+}
+
+/// The rows among `ids` that exist now.
+pub(super) fn select_ids(
+    client: &mut Client,
+    ids: &[i64],
+) -> Result<Vec<Result<FilterRow, RegistryError>>, postgres::Error> {
+    let rows = client.query(&format!("SELECT {COLUMNS} FROM filters WHERE id = ANY($1)"), &[&ids])?;
+    Ok(rows.iter().map(from_row).collect())
+}
