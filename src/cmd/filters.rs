@@ -1,10 +1,77 @@
-//! `clicktail filters`: Manage standing filters in the registry (add, list, rm).
+//! `clicktail filters add|list|rm`: standing filters in the registry (no
+//! session, no expiry), whose matches downstream applications consume from
+//! the filtered topic by filter id.
 
 use std::process::ExitCode;
+use std::time::UNIX_EPOCH;
+
+use clap::Subcommand;
+use clicktail_engine::matcher::FilterId;
+use clicktail_engine::registry::postgres::{PostgresConfig, PostgresRegistry};
+use clicktail_engine::registry::{FilterKind, NewFilter, Registry};
 
 #[derive(clap::Args)]
-pub struct FiltersArgs {}
+pub struct FiltersArgs {
+    /// The registry's PostgreSQL URL.
+    #[arg(long, env = "CLICKTAIL_DATABASE_URL", value_name = "URL", global = true)]
+    database_url: Option<String>,
+    /// The schema of the tables (default: the server's search_path).
+    #[arg(long, env = "CLICKTAIL_DATABASE_SCHEMA", value_name = "NAME", global = true)]
+    database_schema: Option<String>,
+    #[command(subcommand)]
+    action: FiltersAction,
+}
 
-pub fn run(_args: FiltersArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`clicktail filters` is not implemented yet")
+#[derive(Subcommand)]
+enum FiltersAction {
+    /// Registers a standing filter and prints its id.
+    Add {
+        /// The filter, in the language of FILTERS.md.
+        expression: String,
+        /// Who owns it (a team, an application).
+        #[arg(long, default_value = "cli")]
+        owner: String,
+    },
+    /// Lists every filter: id, kind, owner, expiry (Unix seconds or `-`), expression.
+    List,
+    /// Deletes filters by id.
+    Rm {
+        #[arg(required = true)]
+        ids: Vec<u64>,
+    },
+}
+
+pub fn run(args: FiltersArgs) -> anyhow::Result<ExitCode> {
+    let Some(url) = args.database_url else {
+        anyhow::bail!("no registry: pass --database-url or set CLICKTAIL_DATABASE_URL");
+    };
+    let mut config = PostgresConfig::new(&url);
+    if let Some(schema) = &args.database_schema {
+        config = config.in_schema(schema);
+    }
+    let registry = PostgresRegistry::connect(config)?;
+    match args.action {
+        FiltersAction::Add { expression, owner } => {
+            let id = registry.insert(NewFilter { expression, kind: FilterKind::Standing, owner, ttl: None })?;
+            println!("{id}");
+        }
+        FiltersAction::List => {
+            for row in registry.list()? {
+                let kind = match row.kind {
+                    FilterKind::Session => "session",
+                    FilterKind::Standing => "standing",
+                };
+                let expires = row
+                    .expires
+                    .and_then(|at| at.duration_since(UNIX_EPOCH).ok())
+                    .map_or_else(|| "-".to_owned(), |d| d.as_secs().to_string());
+                println!("{}\t{kind}\t{}\t{expires}\t{}", row.id, row.owner, row.expression);
+            }
+        }
+        FiltersAction::Rm { ids } => {
+            let ids: Vec<FilterId> = ids.into_iter().map(FilterId).collect();
+            registry.delete(&ids)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,10 +1,111 @@
-//! `clicktail worker`: Run filter workers: consume the raw topic, match, produce to the filtered topic.
+//! `clicktail worker`: filter workers on Kafka and PostgreSQL. Every
+//! setting comes from a flag or its `CLICKTAIL_*` variable; `--help`
+//! prints the defaults. Stops gracefully on SIGTERM or SIGINT (each thread
+//! finishes its batch, commits and leaves the group).
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clicktail_engine::log::kafka::{KafkaConfig, KafkaLog};
+use clicktail_engine::registry::postgres::{PostgresConfig, PostgresRegistry};
+use clicktail_engine::worker::{self, WorkerConfig, WorkerStats};
 
 #[derive(clap::Args)]
-pub struct WorkerArgs {}
+pub struct WorkerArgs {
+    /// Kafka bootstrap servers.
+    #[arg(long, env = "CLICKTAIL_KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
+    brokers: String,
+    /// The registry's PostgreSQL URL.
+    #[arg(long, env = "CLICKTAIL_DATABASE_URL", value_name = "URL")]
+    database_url: String,
+    /// The schema of the registry's tables (default: the server's search_path).
+    #[arg(long, env = "CLICKTAIL_DATABASE_SCHEMA", value_name = "NAME")]
+    database_schema: Option<String>,
+    /// The raw topic to consume.
+    #[arg(long, env = "CLICKTAIL_RAW_TOPIC", default_value = "clicks")]
+    raw_topic: String,
+    /// The topic matches go to (partition = filter id % partitions).
+    #[arg(long, env = "CLICKTAIL_FILTERED_TOPIC", default_value = "clicks.filtered")]
+    filtered_topic: String,
+    /// Copy malformed events to this topic (default: only count them).
+    #[arg(long, env = "CLICKTAIL_DEAD_LETTER_TOPIC")]
+    dead_letter_topic: Option<String>,
+    /// The consumer group of every worker process.
+    #[arg(long, env = "CLICKTAIL_WORKER_GROUP", default_value = "clicktail-workers")]
+    group: String,
+    /// Filter threads; 0 = one per core.
+    #[arg(long, env = "CLICKTAIL_WORKER_THREADS", default_value_t = 0)]
+    threads: usize,
+    /// Do not pin filter threads to cores.
+    #[arg(long, env = "CLICKTAIL_WORKER_NO_PIN")]
+    no_pin: bool,
+    /// Records per batch (one flush and one commit each).
+    #[arg(long, env = "CLICKTAIL_WORKER_BATCH_RECORDS_MAX", default_value_t = 2_000)]
+    batch_records_max: usize,
+    /// How long a poll waits for the first record of a batch.
+    #[arg(long, env = "CLICKTAIL_WORKER_POLL_TIMEOUT_MS", default_value_t = 100)]
+    poll_timeout_ms: u64,
+    /// How long a flush waits for acknowledgements before the batch is re-read.
+    #[arg(long, env = "CLICKTAIL_WORKER_FLUSH_TIMEOUT_MS", default_value_t = 60_000)]
+    flush_timeout_ms: u64,
+    /// How often this process deletes expired filters; 0 disables the sweep.
+    #[arg(long, env = "CLICKTAIL_WORKER_SWEEP_INTERVAL_MS", default_value_t = 5_000)]
+    sweep_interval_ms: u64,
+    /// Where to serve Prometheus metrics (`/metrics`); empty to disable.
+    #[arg(long, env = "CLICKTAIL_METRICS_ADDR", default_value = "127.0.0.1:9464")]
+    metrics_addr: String,
+}
 
-pub fn run(_args: WorkerArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`clicktail worker` is not implemented yet")
+impl WorkerArgs {
+    fn worker_config(&self) -> WorkerConfig {
+        WorkerConfig {
+            raw_topic: self.raw_topic.clone(),
+            filtered_topic: self.filtered_topic.clone(),
+            dead_letter_topic: self.dead_letter_topic.clone(),
+            group_id: self.group.clone(),
+            threads: self.threads,
+            pin_threads: !self.no_pin,
+            batch_records_max: self.batch_records_max.max(1),
+            poll_timeout: Duration::from_millis(self.poll_timeout_ms),
+            flush_timeout: Duration::from_millis(self.flush_timeout_ms),
+            sweep_interval: (self.sweep_interval_ms > 0).then(|| Duration::from_millis(self.sweep_interval_ms)),
+            ..WorkerConfig::default()
+        }
+    }
+}
+
+pub fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("CLICKTAIL_LOG").unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .try_init();
+    if !args.metrics_addr.is_empty() {
+        let addr: SocketAddr = args.metrics_addr.parse().context("--metrics-addr is not host:port")?;
+        worker::metrics::serve_prometheus(addr)?;
+    }
+    let mut registry_config = PostgresConfig::new(&args.database_url);
+    if let Some(schema) = &args.database_schema {
+        registry_config = registry_config.in_schema(schema);
+    }
+    let registry = PostgresRegistry::connect(registry_config)?;
+    let log = KafkaLog::new(KafkaConfig::new(&args.brokers))?;
+    let config = args.worker_config();
+    let threads = config.thread_count();
+    let handle = worker::spawn_workers(config, Arc::new(log), Arc::new(registry))?;
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, handle.stop_flag()).context("installing the signal handler")?;
+    }
+    tracing::info!(threads, raw_topic = %args.raw_topic, filtered_topic = %args.filtered_topic, "worker started");
+    while !handle.is_stopping() {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    tracing::info!("stopping: finishing batches, committing, leaving the group");
+    let stats = handle.stats();
+    let (events, matches) = (WorkerStats::get(&stats.events_in), WorkerStats::get(&stats.matches_out));
+    handle.join()?;
+    tracing::info!(events, matches, "worker stopped");
+    Ok(ExitCode::SUCCESS)
 }
