@@ -1,1 +1,202 @@
-//! clicktail gateway (in progress).
+//! clicktail's gateway: one port for HTTP and WebSocket that serves admin
+//! sessions (subscribe with a criterion, receive every match), delivers
+//! filtered records by filter id, takes browser events in (`/ingest`,
+//! `tracker.js`) and serves the admin UI, health probes and metrics.
+//!
+//! Threads of a gateway node:
+//! - `event_loops` event-loop threads (mio, edge-triggered, tungstenite's
+//!   sync API over non-blocking sockets), each owning its connections;
+//! - one delivery thread tailing the filtered topic (`delivery.rs`);
+//! - one control thread for every registry call (`control.rs`);
+//! - one ingest producer thread (`ingest/producer.rs`);
+//! - one history thread tailing the raw topic, when history is on (`history.rs`).
+//!
+//! They hand work over bounded channels only; see each module for its bound.
+//!
+//! Layout:
+//! - [`config`]: [`GatewayConfig`], every limit with its default;
+//! - [`protocol`]: one file per message kind of `/ws` and `/ingest`;
+//! - `server/`: event loops, connections, bounded session queues;
+//! - `http/`: request parsing, responses, the WebSocket handshake, assets;
+//! - `delivery.rs`, `control.rs`, `history.rs`, `ingest/`: the threads above;
+//! - `routes.rs`: filter id → owning session; `metrics.rs`: `/metrics`.
+
+pub mod config;
+mod control;
+mod delivery;
+mod error;
+mod history;
+pub mod http;
+mod ids;
+mod ingest;
+mod metrics;
+pub mod protocol;
+mod routes;
+mod server;
+
+mod clock;
+
+pub use config::GatewayConfig;
+pub use error::GatewayError;
+pub use metrics::Metrics;
+pub use routes::RouteTable;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use clicktail_engine::log::Log;
+use clicktail_engine::registry::Registry;
+use mio::{Interest, Poll, Waker};
+
+use server::event_loop::{EventLoop, LoopContext, LISTENER, WAKER};
+
+/// A running gateway node. Dropping it does not stop it; call [`Gateway::stop`].
+pub struct Gateway {
+    local_address: SocketAddr,
+    metrics: Arc<Metrics>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+    wakers: Vec<server::inbox::LoopHandle>,
+}
+
+impl Gateway {
+    /// Binds, starts every thread and returns once the port accepts connections.
+    pub fn start(
+        config: GatewayConfig,
+        log: Arc<dyn Log>,
+        registry: Arc<dyn Registry>,
+    ) -> Result<Gateway, GatewayError> {
+        config.validate()?;
+        let config = Arc::new(config);
+        let metrics = Arc::new(Metrics::default());
+        let routes = Arc::new(RouteTable::default());
+        let stop = Arc::new(AtomicBool::new(false));
+
+        let std_listener = std::net::TcpListener::bind(config.listen)
+            .map_err(|source| GatewayError::Listen { address: config.listen, source })?;
+        std_listener.set_nonblocking(true).map_err(GatewayError::Poll)?;
+        let local_address = std_listener.local_addr().map_err(GatewayError::Poll)?;
+
+        let mut polls = Vec::new();
+        let mut handles = Vec::new();
+        let mut inboxes = Vec::new();
+        for _ in 0..config.event_loops {
+            let poll = Poll::new().map_err(GatewayError::Poll)?;
+            let waker = Waker::new(poll.registry(), WAKER).map_err(GatewayError::Poll)?;
+            let (handle, inbox) = server::inbox::channel(waker, config.loop_inbox_max);
+            polls.push(poll);
+            handles.push(handle);
+            inboxes.push(inbox);
+        }
+
+        // Fail at start, not later, when the topics or the registry are missing.
+        let delivery_consumer = delivery::consumer(log.as_ref(), &config.filtered_topic)?;
+        let producer = log.producer().map_err(|source| GatewayError::Log { what: "producer", source })?;
+        log.partition_count(&config.raw_topic).map_err(|source| GatewayError::Log { what: "raw topic", source })?;
+        registry.list().map_err(|source| GatewayError::Registry { what: "first contact", source })?;
+
+        let (control_sender, control_receiver) = crossbeam_channel::bounded(config.control_queue_max);
+        let (ingest_sender, ingest_receiver) = crossbeam_channel::bounded(config.ingest_queue_batches_max);
+        let history = (config.history_window_events > 0)
+            .then(|| Arc::new(history::History::new(config.history_window_events, config.history_window_bytes)));
+
+        let mut threads = Vec::new();
+        let mut spawn = |name: String, body: Box<dyn FnOnce() + Send>| -> Result<(), GatewayError> {
+            let thread = std::thread::Builder::new()
+                .name(name.clone())
+                .spawn(body)
+                .map_err(|source| GatewayError::Thread { name, source })?;
+            threads.push(thread);
+            Ok(())
+        };
+
+        for (index, (poll, inbox)) in polls.into_iter().zip(inboxes).enumerate() {
+            let listener = std_listener.try_clone().map_err(GatewayError::Poll)?;
+            let mut listener = mio::net::TcpListener::from_std(listener);
+            poll.registry().register(&mut listener, LISTENER, Interest::READABLE).map_err(GatewayError::Poll)?;
+            let event_loop = EventLoop {
+                poll,
+                listener,
+                inbox,
+                stop: stop.clone(),
+                context: LoopContext {
+                    id: ids::LoopId(index),
+                    config: config.clone(),
+                    metrics: metrics.clone(),
+                    routes: routes.clone(),
+                    control: control_sender.clone(),
+                    ingest: ingest_sender.clone(),
+                    ingest_limits: ingest::IngestLimits {
+                        batch_bytes_max: config.ingest_batch_bytes_max,
+                        batch_events_max: config.ingest_batch_events_max,
+                        event_bytes_max: config.ingest_event_bytes_max,
+                    },
+                },
+            };
+            spawn(format!("gateway-loop-{index}"), Box::new(move || event_loop.run()))?;
+        }
+        drop((control_sender, ingest_sender));
+
+        let delivery = delivery::DeliveryThread {
+            consumer: delivery_consumer,
+            routes: routes.clone(),
+            loops: handles.clone(),
+            metrics: metrics.clone(),
+            stop: stop.clone(),
+        };
+        spawn("gateway-delivery".into(), Box::new(move || delivery.run()))?;
+
+        let control = control::ControlThread {
+            registry,
+            routes: routes.clone(),
+            loops: handles.clone(),
+            metrics: metrics.clone(),
+            history: history.clone(),
+            node_name: config.node_name.clone(),
+            filter_ttl: config.filter_ttl(),
+        };
+        spawn("gateway-control".into(), Box::new(move || control.run(control_receiver)))?;
+
+        let producer_thread = ingest::producer::ProducerThread {
+            producer,
+            topic: config.raw_topic.clone(),
+            loops: handles.clone(),
+            metrics: metrics.clone(),
+            flush_timeout: std::time::Duration::from_millis(config.ingest_flush_timeout_ms),
+        };
+        spawn("gateway-ingest".into(), Box::new(move || producer_thread.run(ingest_receiver)))?;
+
+        if let Some(history) = history {
+            let (log, topic, stop) = (log.clone(), config.raw_topic.clone(), stop.clone());
+            spawn("gateway-history".into(), Box::new(move || history.feed(log, topic, stop)))?;
+        }
+
+        metrics.ready.store(true, Ordering::Relaxed);
+        tracing::info!(address = %local_address, loops = config.event_loops, "gateway listening");
+        Ok(Gateway { local_address, metrics, stop, threads, wakers: handles })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_address(&self) -> SocketAddr {
+        self.local_address
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Stops the event loops and the delivery and history threads, closing
+    /// every connection and releasing its filters; waits for them.
+    pub fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for handle in &self.wakers {
+            handle.wake();
+        }
+        drop(self.wakers);
+        for thread in self.threads {
+            let _ = thread.join();
+        }
+    }
+}

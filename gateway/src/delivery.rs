@@ -1,0 +1,105 @@
+//! The delivery thread: tails the filtered topic and hands each record's
+//! frame to the event loop of the session that owns its filter id.
+//!
+//! Every gateway node reads every filtered record (a tail consumer over all
+//! partitions, no consumer group) and forwards only those whose filter is
+//! routed here, so any node can serve any admin whichever worker matched.
+//! The frame is built once here, and the loop only queues a reference to it.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clicktail_engine::log::{Log, LogConsumer, Record};
+use tungstenite::Utf8Bytes;
+
+use crate::clock::now_ms;
+use crate::ids::ConnectionAddress;
+use crate::protocol::event;
+use crate::server::inbox::{LoopCommand, LoopHandle};
+use crate::{Metrics, RouteTable};
+use clicktail_engine::worker::filtered_record;
+
+/// Records read per poll: large enough to amortize the route lock and the
+/// wake-ups, small enough to keep the first record's wait short.
+const POLL_RECORDS_MAX: usize = 4_096;
+/// How long a poll waits for the first record; bounds shutdown latency.
+const POLL_TIMEOUT: Duration = Duration::from_millis(100);
+
+pub struct DeliveryThread {
+    pub consumer: Box<dyn LogConsumer>,
+    pub routes: Arc<RouteTable>,
+    pub loops: Vec<LoopHandle>,
+    pub metrics: Arc<Metrics>,
+    pub stop: Arc<AtomicBool>,
+}
+
+/// Creates the tail consumer up front so that `start` fails loudly when the
+/// topic is missing, instead of a thread failing quietly later.
+pub fn consumer(log: &dyn Log, topic: &str) -> Result<Box<dyn LogConsumer>, crate::GatewayError> {
+    log.tail_consumer(topic).map_err(|source| crate::GatewayError::Log { what: "tail of the filtered topic", source })
+}
+
+impl DeliveryThread {
+    pub fn run(mut self) {
+        let mut records: Vec<Record> = Vec::with_capacity(POLL_RECORDS_MAX);
+        // Frames the inbox refused, per session, reported with the next
+        // frame that gets through (bounded by the number of live sessions).
+        let mut missed: HashMap<ConnectionAddress, u64> = HashMap::new();
+        let mut touched = vec![false; self.loops.len()];
+        while !self.stop.load(Ordering::Relaxed) {
+            records.clear();
+            if let Err(error) = self.consumer.poll(POLL_RECORDS_MAX, POLL_TIMEOUT, &mut records) {
+                tracing::warn!(%error, "delivery: poll of the filtered topic failed; retrying");
+                std::thread::sleep(POLL_TIMEOUT);
+                continue;
+            }
+            if records.is_empty() {
+                continue;
+            }
+            self.metrics.records_read_total.fetch_add(records.len() as u64, Relaxed);
+            let sent_ms = now_ms();
+            let routes = self.routes.read();
+            for record in &records {
+                let Ok(decoded) = filtered_record::decode(&record.payload) else {
+                    tracing::debug!(offset = record.offset, "delivery: undecodable filtered record skipped");
+                    continue;
+                };
+                let Some(owner) = routes.get(&decoded.filter_id).copied() else {
+                    self.metrics.records_unrouted_total.fetch_add(1, Relaxed);
+                    continue;
+                };
+                let ts_ms = decoded.ingest_timestamp_us / 1_000;
+                let Some(frame) = event::frame(decoded.filter_id.0, ts_ms, sent_ms, false, decoded.event) else {
+                    continue;
+                };
+                let handle = &self.loops[owner.event_loop.0];
+                if let Some(count) = missed.remove(&owner) {
+                    if let Err(LoopCommand::Missed { count, .. }) =
+                        handle.push(LoopCommand::Missed { connection: owner.connection, count })
+                    {
+                        missed.insert(owner, count);
+                    }
+                }
+                let command = LoopCommand::Event { connection: owner.connection, frame: Utf8Bytes::from(frame) };
+                if handle.push(command).is_err() {
+                    self.metrics.frames_dropped_total.fetch_add(1, Relaxed);
+                    *missed.entry(owner).or_insert(0) += 1;
+                }
+                touched[owner.event_loop.0] = true;
+            }
+            drop(routes);
+            for (index, was_touched) in touched.iter_mut().enumerate() {
+                if std::mem::take(was_touched) {
+                    self.loops[index].wake();
+                }
+            }
+            // Forget sessions that closed before their misses were told.
+            if missed.len() > 10_000 {
+                missed.clear();
+            }
+        }
+    }
+}

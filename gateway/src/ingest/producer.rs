@@ -1,0 +1,107 @@
+//! The ingest producer thread: produces validated batches to the raw topic
+//! and acknowledges each only after the log acknowledged all its events.
+//!
+//! Batches that arrive together are produced together and covered by one
+//! `flush` (group commit): with Kafka a flush is a round trip to the broker,
+//! and one per batch would cap ingest at a few thousand batches per second.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clicktail_engine::log::{LogError, LogProducer, Message};
+use crossbeam_channel::Receiver;
+use tungstenite::Utf8Bytes;
+
+use super::{IngestJob, ReplyChannel};
+use crate::clock::now_ms;
+use crate::http::response;
+use crate::protocol::ingest_batch::{Ack, Nack};
+use crate::server::inbox::{LoopCommand, LoopHandle};
+use crate::Metrics;
+
+/// Batches gathered into one group before a flush.
+const GROUP_BATCHES_MAX: usize = 256;
+/// How long a reply may wait for room in a loop's inbox.
+const INBOX_SEND_TIMEOUT: Duration = Duration::from_secs(1);
+
+pub struct ProducerThread {
+    pub producer: Box<dyn LogProducer>,
+    pub topic: String,
+    pub loops: Vec<LoopHandle>,
+    pub metrics: Arc<Metrics>,
+    pub flush_timeout: Duration,
+}
+
+impl ProducerThread {
+    pub fn run(self, jobs: Receiver<IngestJob>) {
+        let mut group: Vec<IngestJob> = Vec::with_capacity(GROUP_BATCHES_MAX);
+        while let Ok(first) = jobs.recv() {
+            group.push(first);
+            while group.len() < GROUP_BATCHES_MAX {
+                match jobs.try_recv() {
+                    Ok(job) => group.push(job),
+                    Err(_) => break,
+                }
+            }
+            let outcome = self.produce(&group);
+            for job in group.drain(..) {
+                self.reply(job, outcome.as_ref().map(|_| ()).map_err(|error| error.to_string()));
+            }
+        }
+    }
+
+    fn produce(&self, group: &[IngestJob]) -> Result<(), LogError> {
+        let timestamp_ms = now_ms();
+        for job in group {
+            for (key, event) in &job.events {
+                let message =
+                    Message { key: key.as_bytes(), payload: event.get().as_bytes(), partition: None, timestamp_ms };
+                match self.producer.send(&self.topic, message) {
+                    Err(LogError::QueueFull { .. }) => {
+                        // The local queue is full: wait for it to drain once,
+                        // then try again; a second refusal fails the group.
+                        self.producer.flush(self.flush_timeout)?;
+                        self.producer.send(&self.topic, message)?;
+                    }
+                    other => other?,
+                }
+            }
+        }
+        self.producer.flush(self.flush_timeout)
+    }
+
+    fn reply(&self, job: IngestJob, outcome: Result<(), String>) {
+        let frame = match &outcome {
+            Ok(()) => {
+                self.metrics.ingest_batches_total.fetch_add(1, Relaxed);
+                self.metrics.ingest_events_total.fetch_add(job.events.len() as u64, Relaxed);
+                self.metrics.ingest_events_rejected_total.fetch_add(job.rejected as u64, Relaxed);
+                Ack::frame(job.batch, job.events.len(), job.rejected)
+            }
+            Err(error) => {
+                self.metrics.ingest_batches_refused_total.fetch_add(1, Relaxed);
+                tracing::warn!(%error, batch = job.batch, "ingest: batch not acknowledged by the log");
+                Nack::frame(Some(job.batch), &format!("the log did not acknowledge the batch: {error}"))
+            }
+        };
+        let command = match job.reply {
+            ReplyChannel::WebSocket => LoopCommand::Reply { connection: job.connection, frame: Utf8Bytes::from(frame) },
+            ReplyChannel::Http => {
+                let status = if outcome.is_ok() { 200 } else { 503 };
+                LoopCommand::HttpResponse {
+                    connection: job.connection,
+                    response: response::build(
+                        status,
+                        "application/json",
+                        frame.as_bytes(),
+                        &[("Access-Control-Allow-Origin", "*")],
+                    ),
+                }
+            }
+        };
+        if let Some(handle) = self.loops.get(job.event_loop) {
+            let _ = handle.send_and_wake(command, INBOX_SEND_TIMEOUT);
+        }
+    }
+}

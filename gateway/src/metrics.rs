@@ -1,0 +1,145 @@
+//! Counters an operator asks about, exported as Prometheus text at `/metrics`.
+//!
+//! Plain atomics rather than the `metrics` crate: the gateway has a dozen
+//! counters, all known up front, and the render is one `write!` each; the
+//! exporter crate would bring a second HTTP stack for no gain.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::time::Instant;
+
+/// Process-wide gateway counters (monotonic `_total`) and gauges.
+#[derive(Debug)]
+pub struct Metrics {
+    /// When the gateway started, for the rate line in `/metrics`.
+    pub started: Instant,
+    /// Open TCP connections (any kind).
+    pub connections_open: AtomicI64,
+    /// Connections closed at accept because `connections_max` was reached.
+    pub connections_refused_total: AtomicU64,
+    /// Admin WebSocket sessions open now.
+    pub admin_sessions_open: AtomicI64,
+    /// Ingest WebSocket sessions open now.
+    pub ingest_sessions_open: AtomicI64,
+    /// Upgrades refused for a bad Origin.
+    pub origin_refused_total: AtomicU64,
+    /// Upgrades refused for a missing or wrong token.
+    pub token_refused_total: AtomicU64,
+    /// Filters registered by this node now.
+    pub filters_active: AtomicI64,
+    /// Subscriptions refused (bad criterion, too many, registry down).
+    pub subscribe_refused_total: AtomicU64,
+    /// Frames written to admin sessions (events, replies).
+    pub frames_sent_total: AtomicU64,
+    /// Filtered records read from the log.
+    pub records_read_total: AtomicU64,
+    /// Filtered records whose filter id belongs to no session of this node.
+    pub records_unrouted_total: AtomicU64,
+    /// Event frames dropped because a session's queue was full.
+    pub frames_dropped_total: AtomicU64,
+    /// Bytes queued for admin sessions now.
+    pub queue_bytes: AtomicI64,
+    /// Sessions closed for not reading.
+    pub stalled_closed_total: AtomicU64,
+    /// Sessions closed for silence past the idle timeout.
+    pub idle_closed_total: AtomicU64,
+    /// Ingested events produced and acknowledged by the log.
+    pub ingest_events_total: AtomicU64,
+    /// Ingested events rejected (not a JSON object, too large).
+    pub ingest_events_rejected_total: AtomicU64,
+    /// Batches acknowledged to trackers.
+    pub ingest_batches_total: AtomicU64,
+    /// Batches refused whole (malformed, too large, busy, log failure).
+    pub ingest_batches_refused_total: AtomicU64,
+    /// Set when the delivery tail consumer is running and the registry answered.
+    pub ready: std::sync::atomic::AtomicBool,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            started: Instant::now(),
+            connections_open: AtomicI64::new(0),
+            connections_refused_total: AtomicU64::new(0),
+            admin_sessions_open: AtomicI64::new(0),
+            ingest_sessions_open: AtomicI64::new(0),
+            origin_refused_total: AtomicU64::new(0),
+            token_refused_total: AtomicU64::new(0),
+            filters_active: AtomicI64::new(0),
+            subscribe_refused_total: AtomicU64::new(0),
+            frames_sent_total: AtomicU64::new(0),
+            records_read_total: AtomicU64::new(0),
+            records_unrouted_total: AtomicU64::new(0),
+            frames_dropped_total: AtomicU64::new(0),
+            queue_bytes: AtomicI64::new(0),
+            stalled_closed_total: AtomicU64::new(0),
+            idle_closed_total: AtomicU64::new(0),
+            ingest_events_total: AtomicU64::new(0),
+            ingest_events_rejected_total: AtomicU64::new(0),
+            ingest_batches_total: AtomicU64::new(0),
+            ingest_batches_refused_total: AtomicU64::new(0),
+            ready: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+}
+
+impl Metrics {
+    /// The Prometheus text exposition format (version 0.0.4).
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(2048);
+        let mut gauge = |name: &str, help: &str, value: i64| {
+            let _ = write!(out, "# HELP clicktail_gateway_{name} {help}\n# TYPE clicktail_gateway_{name} gauge\nclicktail_gateway_{name} {value}\n");
+        };
+        gauge("connections_open", "Open TCP connections.", self.connections_open.load(Relaxed));
+        gauge("admin_sessions", "Admin WebSocket sessions open.", self.admin_sessions_open.load(Relaxed));
+        gauge("ingest_sessions", "Ingest WebSocket sessions open.", self.ingest_sessions_open.load(Relaxed));
+        gauge("filters_active", "Filters registered by this node.", self.filters_active.load(Relaxed));
+        gauge("queue_bytes", "Bytes queued for admin sessions.", self.queue_bytes.load(Relaxed));
+        gauge("ready", "1 when delivery and the registry are up.", i64::from(self.ready.load(Relaxed)));
+        let uptime_s = self.started.elapsed().as_secs_f64().max(1e-3);
+        let ingested = self.ingest_events_total.load(Relaxed);
+        let _ = write!(
+            out,
+            "# HELP clicktail_gateway_ingest_events_per_second Mean ingest rate since start.\n# TYPE clicktail_gateway_ingest_events_per_second gauge\nclicktail_gateway_ingest_events_per_second {:.3}\n",
+            ingested as f64 / uptime_s
+        );
+        let mut counter = |name: &str, help: &str, value: u64| {
+            let _ = write!(out, "# HELP clicktail_gateway_{name} {help}\n# TYPE clicktail_gateway_{name} counter\nclicktail_gateway_{name} {value}\n");
+        };
+        counter(
+            "connections_refused_total",
+            "Connections closed at the connection limit.",
+            self.connections_refused_total.load(Relaxed),
+        );
+        counter("origin_refused_total", "Upgrades refused for their Origin.", self.origin_refused_total.load(Relaxed));
+        counter("token_refused_total", "Upgrades refused for their token.", self.token_refused_total.load(Relaxed));
+        counter("subscribe_refused_total", "Subscriptions refused.", self.subscribe_refused_total.load(Relaxed));
+        counter("frames_sent_total", "Frames queued to admin sessions.", self.frames_sent_total.load(Relaxed));
+        counter("records_read_total", "Filtered records read.", self.records_read_total.load(Relaxed));
+        counter(
+            "records_unrouted_total",
+            "Filtered records for filters of other nodes.",
+            self.records_unrouted_total.load(Relaxed),
+        );
+        counter(
+            "frames_dropped_total",
+            "Event frames dropped on full session queues.",
+            self.frames_dropped_total.load(Relaxed),
+        );
+        counter("stalled_closed_total", "Sessions closed for not reading.", self.stalled_closed_total.load(Relaxed));
+        counter("idle_closed_total", "Sessions closed for silence.", self.idle_closed_total.load(Relaxed));
+        counter("ingest_events_total", "Ingested events acknowledged by the log.", ingested);
+        counter(
+            "ingest_events_rejected_total",
+            "Ingested events rejected.",
+            self.ingest_events_rejected_total.load(Relaxed),
+        );
+        counter("ingest_batches_total", "Ingest batches acknowledged.", self.ingest_batches_total.load(Relaxed));
+        counter(
+            "ingest_batches_refused_total",
+            "Ingest batches refused whole.",
+            self.ingest_batches_refused_total.load(Relaxed),
+        );
+        out
+    }
+}

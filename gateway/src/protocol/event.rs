@@ -1,0 +1,34 @@
+//! `event`: one match, built once per filtered record and shared (by
+//! reference count) by every queue it is placed in.
+//!
+//! ```json
+//! {"type":"event","filter":17,"ts_ms":1732600000000,"sent_ms":1732600000004,"event":{"type":"booking","user":{"id":"u-42"}}}
+//! ```
+//!
+//! `ts_ms` is when the event entered the log (the producer's timestamp);
+//! `sent_ms` when the gateway queued it; the UI shows `now - ts_ms` as the
+//! end-to-end latency. History replays carry `"history":true`.
+
+use std::io::Write;
+
+/// Builds the frame around the raw event bytes without re-serializing the
+/// event. `None` when the payload is not UTF-8 (it cannot go in a text frame,
+/// RFC 6455 section 5.6); such a record is counted and skipped.
+pub fn frame(filter: u64, ts_ms: i64, sent_ms: i64, history: bool, event: &[u8]) -> Option<String> {
+    std::str::from_utf8(event).ok()?;
+    let mut out = Vec::with_capacity(event.len() + 96);
+    let _ = write!(out, r#"{{"type":"event","filter":{filter},"ts_ms":{ts_ms},"sent_ms":{sent_ms},"#);
+    if history {
+        out.extend_from_slice(br#""history":true,"#);
+    }
+    out.extend_from_slice(br#""event":"#);
+    out.extend_from_slice(trim_ascii(event));
+    out.push(b'}');
+    String::from_utf8(out).ok()
+}
+
+fn trim_ascii(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |i| i + 1);
+    &bytes[start..end]
+}

@@ -1,0 +1,54 @@
+//! Which session owns which filter id on this node.
+//!
+//! Written by the control thread (subscribe, release), read by the delivery
+//! thread for every filtered record. A `RwLock` rather than an atomic swap:
+//! writes are one entry at a time at human speed, reads take a shared lock
+//! the writer holds for a single map insert, and the delivery thread takes
+//! it once per polled batch, not per record.
+
+use std::collections::HashMap;
+use std::sync::{RwLock, RwLockReadGuard};
+
+use clicktail_engine::matcher::FilterId;
+
+use crate::ids::ConnectionAddress;
+
+#[derive(Default)]
+pub struct RouteTable {
+    owners: RwLock<HashMap<FilterId, ConnectionAddress>>,
+}
+
+impl RouteTable {
+    pub fn insert(&self, filter: FilterId, owner: ConnectionAddress) {
+        self.write().insert(filter, owner);
+    }
+
+    /// Removes `filter`; returns whether it was routed here.
+    pub fn remove(&self, filter: FilterId) -> bool {
+        self.write().remove(&filter).is_some()
+    }
+
+    /// A read view for a batch of lookups.
+    pub fn read(&self) -> RwLockReadGuard<'_, HashMap<FilterId, ConnectionAddress>> {
+        // A panic elsewhere cannot leave the map half-updated (each update
+        // is one map call), so a poisoned lock still guards a valid map.
+        self.owners.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Every filter id routed here, for the heartbeat.
+    pub fn ids(&self) -> Vec<FilterId> {
+        self.read().keys().copied().collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.read().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<FilterId, ConnectionAddress>> {
+        self.owners.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}

@@ -1,0 +1,95 @@
+//! An admin session's requests: the dispatch of `/ws` messages by kind.
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use clicktail_engine::language::parse_filter;
+use clicktail_engine::matcher::FilterId;
+use crossbeam_channel::TrySendError;
+use tungstenite::Utf8Bytes;
+
+use super::event_loop::LoopContext;
+use super::outbound::Outbound;
+use crate::clock::now_ms;
+use crate::control::ControlRequest;
+use crate::ids::ConnectionAddress;
+use crate::protocol::error::ErrorReply;
+use crate::protocol::heartbeat::{Heartbeat, HeartbeatAck};
+use crate::protocol::subscribe::{Subscribe, SubscribeError, REF_BYTES_MAX};
+use crate::protocol::unsubscribe::{Unsubscribe, Unsubscribed};
+use crate::protocol::ClientMessage;
+
+/// The filters of one admin session.
+#[derive(Default)]
+pub struct AdminState {
+    /// Registered and routed to this session.
+    pub filters: Vec<FilterId>,
+    /// Sent to the control thread, not answered yet (count toward the limit).
+    pub subscribes_pending: usize,
+}
+
+impl AdminState {
+    pub fn handle(&mut self, text: &str, address: ConnectionAddress, outbound: &mut Outbound, context: &LoopContext) {
+        let reply = match ClientMessage::parse(text) {
+            Ok(ClientMessage::Subscribe(request)) => self.subscribe(request, address, context),
+            Ok(ClientMessage::Unsubscribe(request)) => self.unsubscribe(request, context),
+            Ok(ClientMessage::Heartbeat(Heartbeat {})) => Some(HeartbeatAck::frame(now_ms(), self.filters.len())),
+            Err(message) => Some(ErrorReply::frame(&message)),
+        };
+        if let Some(reply) = reply {
+            outbound.offer_reply(Utf8Bytes::from(reply), &context.metrics);
+        }
+    }
+
+    /// Validates here (cheap, and the error goes back at once), registers on
+    /// the control thread (a registry round trip); the `subscribed` reply
+    /// comes back through the loop's inbox.
+    fn subscribe(&mut self, request: Subscribe, address: ConnectionAddress, context: &LoopContext) -> Option<String> {
+        let reference = request.reference.as_deref();
+        if reference.is_some_and(|text| text.len() > REF_BYTES_MAX) {
+            return Some(SubscribeError::frame(None, format!("ref is longer than {REF_BYTES_MAX} bytes"), None));
+        }
+        let refuse = |message: String, column: Option<usize>| {
+            context.metrics.subscribe_refused_total.fetch_add(1, Relaxed);
+            Some(SubscribeError::frame(reference, message, column))
+        };
+        if let Err(error) = parse_filter(&request.criterion) {
+            return refuse(error.message, Some(error.column));
+        }
+        let limit = context.config.session_filters_max;
+        if self.filters.len() + self.subscribes_pending >= limit {
+            return refuse(
+                format!("this session already has {limit} filters (the limit): unsubscribe one first"),
+                None,
+            );
+        }
+        let history = request.history.min(context.config.history_max);
+        let control_request = ControlRequest::Subscribe {
+            owner: address,
+            criterion: request.criterion,
+            history,
+            reference: request.reference,
+        };
+        match context.control.try_send(control_request) {
+            Ok(()) => {
+                self.subscribes_pending += 1;
+                None
+            }
+            Err(TrySendError::Full(ControlRequest::Subscribe { reference, .. }))
+            | Err(TrySendError::Disconnected(ControlRequest::Subscribe { reference, .. })) => {
+                context.metrics.subscribe_refused_total.fetch_add(1, Relaxed);
+                Some(SubscribeError::frame(reference.as_deref(), "the gateway is busy: retry in a moment", None))
+            }
+            Err(_) => None,
+        }
+    }
+
+    fn unsubscribe(&mut self, request: Unsubscribe, context: &LoopContext) -> Option<String> {
+        let filter = FilterId(request.filter);
+        let Some(position) = self.filters.iter().position(|owned| *owned == filter) else {
+            return Some(ErrorReply::frame(&format!("filter {filter} is not a filter of this session")));
+        };
+        self.filters.swap_remove(position);
+        context.release(vec![filter]);
+        Some(Unsubscribed::frame(filter.0))
+    }
+}

@@ -1,0 +1,422 @@
+//! One event-loop thread: accepts connections, reads and writes every
+//! socket it owns without blocking (mio, edge-triggered), and applies the
+//! commands other threads put in its inbox.
+//!
+//! Each loop registers the shared listener in its own poll: the kernel
+//! wakes every loop on a new connection and the losers of the `accept` race
+//! see `WouldBlock`. That spreads connections over loops without a hand-off
+//! thread.
+
+use std::collections::HashMap;
+use std::io::ErrorKind;
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::{self, Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clicktail_engine::matcher::FilterId;
+use crossbeam_channel::Sender;
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+use tungstenite::protocol::{Role, WebSocketConfig};
+use tungstenite::{Utf8Bytes, WebSocket};
+
+use super::admin::AdminState;
+use super::http_connection::{HttpConnection, HttpPhase, HttpStep, SocketRole};
+use super::inbox::{LoopCommand, LoopInbox};
+use super::outbound::Outbound;
+use super::websocket::{Incoming, Phase, WsConnection};
+use crate::control::ControlRequest;
+use crate::ids::{ConnectionAddress, ConnectionId, LoopId};
+use crate::ingest::{validate, IngestJob, IngestLimits, ReplyChannel, ValidBatch};
+use crate::protocol::hello::Hello;
+use crate::protocol::ingest_batch::Nack;
+use crate::{GatewayConfig, Metrics, RouteTable};
+
+pub const LISTENER: Token = Token(usize::MAX);
+pub const WAKER: Token = Token(usize::MAX - 1);
+
+/// Readiness events taken from the poll per call.
+const EVENTS_CAPACITY: usize = 1_024;
+/// How often timers (idle, stalled, pings, HTTP deadlines) are checked.
+const TICK: Duration = Duration::from_millis(250);
+
+/// What every connection handler of a loop may use.
+pub struct LoopContext {
+    pub id: LoopId,
+    pub config: Arc<GatewayConfig>,
+    pub metrics: Arc<Metrics>,
+    pub routes: Arc<RouteTable>,
+    pub control: Sender<ControlRequest>,
+    pub ingest: Sender<IngestJob>,
+    pub ingest_limits: IngestLimits,
+}
+
+impl LoopContext {
+    /// Unroutes `filters` now, and asks the control thread to delete their
+    /// rows. Should that queue be full, the rows simply expire: with no
+    /// route, no heartbeat keeps them alive.
+    pub fn release(&self, filters: Vec<FilterId>) {
+        for filter in &filters {
+            if self.routes.remove(*filter) {
+                self.metrics.filters_active.fetch_sub(1, Relaxed);
+            }
+        }
+        if !filters.is_empty() && self.control.try_send(ControlRequest::Release { filters }).is_err() {
+            tracing::warn!("control queue full: released filters will expire instead of being deleted");
+        }
+    }
+
+    /// The tungstenite limits for a socket of `role` (RFC 6455 sizes).
+    fn websocket_config(&self, role: SocketRole) -> WebSocketConfig {
+        let message_bytes_max = match role {
+            SocketRole::Admin => self.config.admin_message_bytes_max,
+            SocketRole::Ingest => self.config.ingest_batch_bytes_max,
+        };
+        let mut config = WebSocketConfig::default();
+        // Small eager read buffer: idle sessions dominate, and 4 KiB fits
+        // any admin request in one read.
+        config.read_buffer_size = 4 * 1024;
+        // Coalesce small frames into one write; `pump` flushes anyway.
+        config.write_buffer_size = 16 * 1024;
+        config.max_message_size = Some(message_bytes_max);
+        config.max_frame_size = Some(message_bytes_max);
+        config
+    }
+}
+
+enum Connection {
+    Http(HttpConnection),
+    Admin(WsConnection, AdminState),
+    Ingest(WsConnection),
+}
+
+pub struct EventLoop {
+    pub poll: Poll,
+    pub listener: TcpListener,
+    pub inbox: LoopInbox,
+    pub context: LoopContext,
+    pub stop: Arc<AtomicBool>,
+}
+
+struct LoopState {
+    connections: HashMap<usize, Connection>,
+    next_connection: usize,
+    /// Connections with new frames to write after the inbox drain.
+    dirty: Vec<usize>,
+}
+
+impl EventLoop {
+    pub fn run(mut self) {
+        let mut events = Events::with_capacity(EVENTS_CAPACITY);
+        let mut state = LoopState { connections: HashMap::new(), next_connection: 0, dirty: Vec::new() };
+        let mut next_tick = Instant::now() + TICK;
+        while !self.stop.load(Ordering::Relaxed) {
+            let timeout = next_tick.saturating_duration_since(Instant::now());
+            if let Err(error) = self.poll.poll(&mut events, Some(timeout)) {
+                if error.kind() != ErrorKind::Interrupted {
+                    tracing::error!(%error, "event loop: poll failed; stopping this loop");
+                    break;
+                }
+            }
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept(&mut state),
+                    WAKER => {}
+                    Token(id) => self.on_ready(&mut state, id),
+                }
+            }
+            self.drain_inbox(&mut state);
+            let now = Instant::now();
+            if now >= next_tick {
+                next_tick = now + TICK;
+                self.tick(&mut state, now);
+            }
+        }
+        let ids: Vec<usize> = state.connections.keys().copied().collect();
+        for id in ids {
+            if let Some(connection) = state.connections.remove(&id) {
+                self.finish(connection);
+            }
+        }
+    }
+
+    fn accept(&mut self, state: &mut LoopState) {
+        loop {
+            let (mut stream, _peer) = match self.listener.accept() {
+                Ok(accepted) => accepted,
+                Err(error) if error.kind() == ErrorKind::WouldBlock => return,
+                Err(error) if error.kind() == ErrorKind::Interrupted => continue,
+                Err(error) => {
+                    // EMFILE and the like: leave the rest in the backlog
+                    // until the next tick rather than spin.
+                    tracing::warn!(%error, "accept failed");
+                    return;
+                }
+            };
+            let metrics = &self.context.metrics;
+            if metrics.connections_open.load(Relaxed) >= self.context.config.connections_max as i64 {
+                metrics.connections_refused_total.fetch_add(1, Relaxed);
+                drop(stream);
+                continue;
+            }
+            let _ = stream.set_nodelay(true);
+            let id = state.next_connection;
+            state.next_connection += 1;
+            if self.poll.registry().register(&mut stream, Token(id), Interest::READABLE | Interest::WRITABLE).is_err() {
+                continue;
+            }
+            metrics.connections_open.fetch_add(1, Relaxed);
+            state.connections.insert(id, Connection::Http(HttpConnection::new(stream, Instant::now())));
+            // Edge-triggered: bytes that arrived with the connection need a
+            // read now; no further event would announce them.
+            self.on_ready(state, id);
+        }
+    }
+
+    fn on_ready(&mut self, state: &mut LoopState, id: usize) {
+        let Some(connection) = state.connections.remove(&id) else { return };
+        let now = Instant::now();
+        let next = match connection {
+            Connection::Http(mut http) => match http.on_ready(ConnectionId(id), &self.context) {
+                HttpStep::Keep => Some(Connection::Http(http)),
+                HttpStep::Close => {
+                    self.finish(Connection::Http(http));
+                    None
+                }
+                HttpStep::Upgrade { role, leftover } => Some(self.upgrade(http, role, leftover, id, now)),
+            },
+            Connection::Admin(mut ws, mut admin) => {
+                let address = self.address(id);
+                while let Incoming::Text(text) = ws.read(now) {
+                    if ws.phase == Phase::Open {
+                        admin.handle(&text, address, &mut ws.outbound, &self.context);
+                    }
+                }
+                Some(Connection::Admin(ws, admin))
+            }
+            Connection::Ingest(mut ws) => {
+                while let Incoming::Text(text) = ws.read(now) {
+                    if ws.phase == Phase::Open {
+                        self.ingest_message(&mut ws, &text, id);
+                    }
+                }
+                Some(Connection::Ingest(ws))
+            }
+        };
+        if let Some(connection) = next {
+            self.settle(state, id, connection, now);
+        }
+    }
+
+    /// Writes what is queued, then keeps the connection or finishes it.
+    fn settle(&self, state: &mut LoopState, id: usize, mut connection: Connection, now: Instant) {
+        let metrics = &self.context.metrics;
+        let done = match &mut connection {
+            Connection::Http(_) => false,
+            Connection::Admin(ws, _) | Connection::Ingest(ws) => {
+                let frames = ws.pump(metrics, now);
+                metrics.frames_sent_total.fetch_add(frames as u64, Relaxed);
+                ws.phase == Phase::Done
+            }
+        };
+        if done {
+            self.finish(connection);
+        } else {
+            state.connections.insert(id, connection);
+        }
+    }
+
+    fn upgrade(
+        &self,
+        http: HttpConnection,
+        role: SocketRole,
+        leftover: Vec<u8>,
+        id: usize,
+        now: Instant,
+    ) -> Connection {
+        let config = &self.context.config;
+        let ws = WebSocket::from_partially_read(
+            http.stream,
+            leftover,
+            Role::Server,
+            Some(self.context.websocket_config(role)),
+        );
+        let outbound = Outbound::new(config.session_queue_frames_max, config.session_queue_bytes_max);
+        let mut connection = WsConnection::new(ws, outbound, now);
+        match role {
+            SocketRole::Admin => {
+                self.context.metrics.admin_sessions_open.fetch_add(1, Relaxed);
+                let hello = Hello {
+                    kind: "hello",
+                    node: &config.node_name,
+                    session: self.address(id).to_string(),
+                    filters_max: config.session_filters_max,
+                    queue_frames_max: config.session_queue_frames_max,
+                    queue_bytes_max: config.session_queue_bytes_max,
+                    history_max: config.history_max,
+                    message_bytes_max: config.admin_message_bytes_max,
+                };
+                connection.outbound.offer_reply(Utf8Bytes::from(hello.frame()), &self.context.metrics);
+                Connection::Admin(connection, AdminState::default())
+            }
+            SocketRole::Ingest => {
+                self.context.metrics.ingest_sessions_open.fetch_add(1, Relaxed);
+                Connection::Ingest(connection)
+            }
+        }
+    }
+
+    fn ingest_message(&self, ws: &mut WsConnection, text: &str, id: usize) {
+        let metrics = &self.context.metrics;
+        let refuse = |ws: &mut WsConnection, batch: Option<u64>, message: &str| {
+            metrics.ingest_batches_refused_total.fetch_add(1, Relaxed);
+            ws.outbound.offer_reply(Utf8Bytes::from(Nack::frame(batch, message)), metrics);
+        };
+        match validate(text.as_bytes(), &self.context.ingest_limits) {
+            Ok(ValidBatch { batch, events, rejected }) => {
+                let job = IngestJob {
+                    event_loop: self.context.id.0,
+                    connection: ConnectionId(id),
+                    reply: ReplyChannel::WebSocket,
+                    batch,
+                    events,
+                    rejected,
+                };
+                if self.context.ingest.try_send(job).is_err() {
+                    refuse(ws, Some(batch), "busy: retry later");
+                }
+            }
+            Err(error) => refuse(ws, None, &error.to_string()),
+        }
+    }
+
+    fn drain_inbox(&mut self, state: &mut LoopState) {
+        self.inbox.wake_pending.store(false, Ordering::Release);
+        let metrics = self.context.metrics.clone();
+        while let Ok(command) = self.inbox.receiver.try_recv() {
+            match command {
+                LoopCommand::Event { connection, frame } => {
+                    if let Some(Connection::Admin(ws, _)) = state.connections.get_mut(&connection.0) {
+                        if ws.phase == Phase::Open {
+                            ws.outbound.offer_event(frame, &metrics);
+                            state.dirty.push(connection.0);
+                        }
+                    }
+                }
+                LoopCommand::Missed { connection, count } => {
+                    if let Some(Connection::Admin(ws, _)) = state.connections.get_mut(&connection.0) {
+                        ws.outbound.count_dropped(count, &metrics);
+                    }
+                }
+                LoopCommand::Reply { connection, frame } => {
+                    if let Some(Connection::Admin(ws, _) | Connection::Ingest(ws)) =
+                        state.connections.get_mut(&connection.0)
+                    {
+                        ws.outbound.offer_reply(frame, &metrics);
+                        state.dirty.push(connection.0);
+                    }
+                }
+                LoopCommand::Subscribed { connection, filter, reply, history } => {
+                    match state.connections.get_mut(&connection.0) {
+                        Some(Connection::Admin(ws, admin)) if ws.phase == Phase::Open => {
+                            admin.subscribes_pending = admin.subscribes_pending.saturating_sub(1);
+                            admin.filters.push(filter);
+                            ws.outbound.offer_reply(reply, &metrics);
+                            for frame in history {
+                                ws.outbound.offer_event(frame, &metrics);
+                            }
+                            state.dirty.push(connection.0);
+                        }
+                        // The session left while its filter was being registered.
+                        _ => self.context.release(vec![filter]),
+                    }
+                }
+                LoopCommand::HttpResponse { connection, response } => {
+                    if let Some(Connection::Http(http)) = state.connections.get_mut(&connection.0) {
+                        if matches!(http.phase, HttpPhase::AwaitingIngest) {
+                            if let HttpStep::Close = http.respond(response) {
+                                if let Some(closed) = state.connections.remove(&connection.0) {
+                                    self.finish(closed);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let mut dirty = std::mem::take(&mut state.dirty);
+        dirty.sort_unstable();
+        dirty.dedup();
+        let now = Instant::now();
+        for id in dirty.drain(..) {
+            if let Some(connection) = state.connections.remove(&id) {
+                self.settle(state, id, connection, now);
+            }
+        }
+        state.dirty = dirty;
+    }
+
+    fn tick(&mut self, state: &mut LoopState, now: Instant) {
+        let config = &self.context.config;
+        let (idle, stalled, ping, http_timeout) =
+            (config.idle_timeout(), config.stalled_reader(), config.ping_interval(), config.http_timeout());
+        let metrics = self.context.metrics.clone();
+        let mut finished = Vec::new();
+        for (id, connection) in state.connections.iter_mut() {
+            match connection {
+                Connection::Http(http) => {
+                    if now.duration_since(http.opened) >= http_timeout {
+                        finished.push(*id);
+                    }
+                }
+                Connection::Admin(ws, _) | Connection::Ingest(ws) => {
+                    ws.check_timers(idle, stalled, &metrics, now);
+                    let pinged = ws.ping_if_quiet(ping, now);
+                    if ws.phase == Phase::Done {
+                        finished.push(*id);
+                    } else if pinged || ws.phase != Phase::Open || ws.blocked_since.is_some() {
+                        state.dirty.push(*id);
+                    }
+                }
+            }
+        }
+        for id in finished {
+            if let Some(connection) = state.connections.remove(&id) {
+                self.finish(connection);
+            }
+        }
+        let mut dirty = std::mem::take(&mut state.dirty);
+        for id in dirty.drain(..) {
+            if let Some(connection) = state.connections.remove(&id) {
+                self.settle(state, id, connection, now);
+            }
+        }
+        state.dirty = dirty;
+    }
+
+    /// Drops a connection and everything it owned.
+    fn finish(&self, connection: Connection) {
+        let metrics = &self.context.metrics;
+        metrics.connections_open.fetch_sub(1, Relaxed);
+        let mut stream: TcpStream = match connection {
+            Connection::Http(http) => http.stream,
+            Connection::Admin(mut ws, admin) => {
+                metrics.admin_sessions_open.fetch_sub(1, Relaxed);
+                ws.discard_queue(metrics);
+                self.context.release(admin.filters);
+                ws.ws.into_inner()
+            }
+            Connection::Ingest(mut ws) => {
+                metrics.ingest_sessions_open.fetch_sub(1, Relaxed);
+                ws.discard_queue(metrics);
+                ws.ws.into_inner()
+            }
+        };
+        let _ = self.poll.registry().deregister(&mut stream);
+    }
+
+    fn address(&self, id: usize) -> ConnectionAddress {
+        ConnectionAddress { event_loop: self.context.id, connection: ConnectionId(id) }
+    }
+}

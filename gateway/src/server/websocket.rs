@@ -1,0 +1,202 @@
+//! One WebSocket connection on an event loop: reading messages, writing the
+//! outbound queue without unbounded buffering, pings, and closing with a
+//! reason (RFC 6455 section 7).
+
+use std::io::ErrorKind;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use mio::net::TcpStream;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::frame::CloseFrame;
+use tungstenite::{Bytes, Message, Utf8Bytes, WebSocket};
+
+use super::outbound::Outbound;
+use crate::Metrics;
+
+/// Bytes handed to tungstenite between two flushes. Together with the
+/// outbound queue this bounds a session's memory: tungstenite's write
+/// buffer never holds more than this plus one frame.
+pub const WRITE_BATCH_BYTES: usize = 64 * 1024;
+
+/// How long a closing connection may take to finish the close handshake
+/// (section 7.1.1) before the socket is dropped.
+pub const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// Where the connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Open,
+    /// A close frame was queued at this instant; waiting for the peer's.
+    Closing(Instant),
+    /// Nothing more to do: drop the socket.
+    Done,
+}
+
+pub struct WsConnection {
+    pub ws: WebSocket<TcpStream>,
+    pub outbound: Outbound,
+    pub phase: Phase,
+    /// When a frame (any kind, pongs included) last arrived.
+    pub last_heard: Instant,
+    /// When the gateway last sent a ping.
+    pub last_ping: Instant,
+    /// Since when tungstenite has held unflushed bytes the socket refused.
+    pub blocked_since: Option<Instant>,
+}
+
+/// What the reader got from the socket this round.
+pub enum Incoming {
+    Text(Utf8Bytes),
+    /// The socket has nothing more for now.
+    Drained,
+}
+
+impl WsConnection {
+    pub fn new(ws: WebSocket<TcpStream>, outbound: Outbound, now: Instant) -> Self {
+        WsConnection { ws, outbound, phase: Phase::Open, last_heard: now, last_ping: now, blocked_since: None }
+    }
+
+    /// Reads the next text message. Control frames are answered by
+    /// tungstenite (a ping's pong is queued, section 5.5.2) and only
+    /// refresh `last_heard`; binary messages are refused with 1003
+    /// (section 7.4.1: a type the endpoint cannot accept).
+    pub fn read(&mut self, now: Instant) -> Incoming {
+        loop {
+            match self.ws.read() {
+                Ok(Message::Text(text)) => {
+                    self.last_heard = now;
+                    return Incoming::Text(text);
+                }
+                Ok(Message::Binary(_)) => {
+                    self.close(CloseCode::Unsupported, "binary messages are not accepted", now);
+                    return Incoming::Drained;
+                }
+                Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => self.last_heard = now,
+                Ok(Message::Close(_)) => {
+                    // tungstenite queued the reply close frame; flush it, then drop.
+                    self.last_heard = now;
+                    let _ = self.ws.flush();
+                    self.phase = Phase::Done;
+                    return Incoming::Drained;
+                }
+                Err(tungstenite::Error::Io(error)) if error.kind() == ErrorKind::WouldBlock => {
+                    return Incoming::Drained
+                }
+                Err(tungstenite::Error::Capacity(error)) => {
+                    self.close(CloseCode::Size, "message too big", now);
+                    tracing::debug!(%error, "websocket: message over the size limit");
+                    return Incoming::Drained;
+                }
+                Err(tungstenite::Error::Protocol(error)) => {
+                    tracing::debug!(%error, "websocket: protocol error");
+                    self.close(CloseCode::Protocol, "protocol error", now);
+                    return Incoming::Drained;
+                }
+                Err(tungstenite::Error::Utf8(_)) => {
+                    self.close(CloseCode::Invalid, "text frame is not UTF-8", now);
+                    return Incoming::Drained;
+                }
+                Err(_) => {
+                    // Closed, reset, or already closing: nothing left to read.
+                    self.phase = Phase::Done;
+                    return Incoming::Drained;
+                }
+            }
+        }
+    }
+
+    /// Writes queued frames until the socket refuses more. Returns how many
+    /// frames were handed over.
+    pub fn pump(&mut self, metrics: &Metrics, now: Instant) -> usize {
+        let mut written = 0;
+        loop {
+            match self.ws.flush() {
+                Ok(()) => self.blocked_since = None,
+                Err(tungstenite::Error::Io(error)) if error.kind() == ErrorKind::WouldBlock => {
+                    self.blocked_since.get_or_insert(now);
+                    return written;
+                }
+                Err(_) => {
+                    self.phase = Phase::Done;
+                    return written;
+                }
+            }
+            if self.phase != Phase::Open {
+                return written;
+            }
+            let mut batch_bytes = 0;
+            while batch_bytes < WRITE_BATCH_BYTES {
+                let Some(frame) = self.outbound.pop(metrics) else { break };
+                batch_bytes += frame.len();
+                written += 1;
+                match self.ws.write(Message::Text(frame)) {
+                    Ok(()) => {}
+                    // Buffered in tungstenite but not yet on the socket: flush below.
+                    Err(tungstenite::Error::Io(error)) if error.kind() == ErrorKind::WouldBlock => break,
+                    Err(_) => {
+                        self.phase = Phase::Done;
+                        return written;
+                    }
+                }
+            }
+            if batch_bytes == 0 {
+                return written;
+            }
+        }
+    }
+
+    /// Sends a ping when the peer has been quiet for `interval`.
+    /// Returns whether a ping was queued (it needs a flush).
+    pub fn ping_if_quiet(&mut self, interval: Duration, now: Instant) -> bool {
+        if self.phase == Phase::Open
+            && now.duration_since(self.last_heard) >= interval
+            && now.duration_since(self.last_ping) >= interval
+        {
+            self.last_ping = now;
+            let _ = self.ws.write(Message::Ping(Bytes::new()));
+            return true;
+        }
+        false
+    }
+
+    /// Starts the closing handshake with `code` and `reason` (section 7.1.2);
+    /// queued frames are discarded, the reason is what the client sees.
+    pub fn close(&mut self, code: CloseCode, reason: &str, now: Instant) {
+        if self.phase != Phase::Open {
+            return;
+        }
+        let frame = CloseFrame { code, reason: Utf8Bytes::from(reason.to_owned()) };
+        self.phase = match self.ws.close(Some(frame)) {
+            Ok(()) => Phase::Closing(now),
+            Err(tungstenite::Error::Io(error)) if error.kind() == ErrorKind::WouldBlock => Phase::Closing(now),
+            Err(_) => Phase::Done,
+        };
+        let _ = self.ws.flush();
+    }
+
+    pub fn discard_queue(&mut self, metrics: &Metrics) {
+        self.outbound.clear(metrics);
+    }
+
+    /// Closes the connection when a timer ran out (stalled reader, idle peer, close grace).
+    pub fn check_timers(&mut self, idle_timeout: Duration, stalled_reader: Duration, metrics: &Metrics, now: Instant) {
+        match self.phase {
+            Phase::Closing(since) if now.duration_since(since) >= CLOSE_GRACE => self.phase = Phase::Done,
+            Phase::Open => {
+                if self.blocked_since.is_some_and(|since| now.duration_since(since) >= stalled_reader) {
+                    metrics.stalled_closed_total.fetch_add(1, Relaxed);
+                    self.discard_queue(metrics);
+                    // The close frame waits behind what the socket already
+                    // holds; if the reader does not resume within the grace
+                    // period, the socket is dropped without it.
+                    self.close(CloseCode::Policy, "reader stalled: frames were not read in time", now);
+                } else if now.duration_since(self.last_heard) >= idle_timeout {
+                    metrics.idle_closed_total.fetch_add(1, Relaxed);
+                    self.close(CloseCode::Away, "idle timeout: no frame or pong received", now);
+                }
+            }
+            _ => {}
+        }
+    }
+}
