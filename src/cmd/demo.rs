@@ -1,10 +1,171 @@
-//! `clicktail demo`: Run everything in one process with the in-memory log and registry.
+//! `clicktail demo`: everything in one process, with no Kafka and no
+//! PostgreSQL: the in-memory log and registry, the filter workers, the
+//! gateway and a generator playing a travel website's traffic. The same
+//! engine and gateway code as production, behind the log and registry seams.
 
+use std::io::Write;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use clicktail_bench::{Clickstream, ClickstreamConfig};
+use clicktail_engine::log::memory::MemoryLog;
+use clicktail_engine::log::{Log, Message};
+use clicktail_engine::registry::memory::MemoryRegistry;
+use clicktail_engine::worker::{spawn_workers, WorkerConfig};
+use clicktail_gateway::{Gateway, GatewayConfig};
 
 #[derive(clap::Args)]
-pub struct DemoArgs {}
+pub struct DemoArgs {
+    /// Generated website events per second.
+    #[arg(long = "rate", env = "CLICKTAIL_DEMO_RATE", default_value_t = 200)]
+    pub rate: u32,
 
-pub fn run(_args: DemoArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`clicktail demo` is not implemented yet")
+    /// Distinct users of the generated site (`u-1` .. `u-N`); fewer users
+    /// make `user.id == "u-42"` match more often.
+    #[arg(long = "users", env = "CLICKTAIL_DEMO_USERS", default_value_t = 2_000)]
+    pub users: u64,
+
+    /// Partitions of each in-memory topic.
+    #[arg(long = "partitions", env = "CLICKTAIL_DEMO_PARTITIONS", default_value_t = 4)]
+    pub partitions: u32,
+
+    /// Filter worker threads.
+    #[arg(long = "workers", env = "CLICKTAIL_DEMO_WORKERS", default_value_t = 1)]
+    pub workers: usize,
+
+    /// Generator seed (default: from the clock, so each run differs).
+    #[arg(long = "seed", env = "CLICKTAIL_DEMO_SEED")]
+    pub seed: Option<u64>,
+
+    #[command(flatten)]
+    pub gateway: GatewayConfig,
+}
+
+/// How often the generator wakes to produce its share of the rate.
+const GENERATOR_TICK: Duration = Duration::from_millis(10);
+
+pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    init_tracing();
+    let mut gateway_config = args.gateway;
+    // The demo runs on loopback for one person: no token unless one is given.
+    gateway_config.no_admin_token = gateway_config.admin_token.is_none();
+
+    let memory_log = MemoryLog::default();
+    for topic in [&gateway_config.raw_topic, &gateway_config.filtered_topic] {
+        memory_log.create_topic(topic, args.partitions).with_context(|| format!("creating topic {topic}"))?;
+    }
+    let log: Arc<dyn Log> = Arc::new(memory_log);
+    let registry = Arc::new(MemoryRegistry::default());
+
+    let worker_config = WorkerConfig {
+        raw_topic: gateway_config.raw_topic.clone(),
+        filtered_topic: gateway_config.filtered_topic.clone(),
+        threads: args.workers.max(1),
+        // Two cores shared with the gateway and the generator: no pinning.
+        pin_threads: false,
+        ..WorkerConfig::default()
+    };
+    let workers = spawn_workers(worker_config, log.clone(), registry.clone()).context("starting the workers")?;
+    let raw_topic = gateway_config.raw_topic.clone();
+    let gateway = Gateway::start(gateway_config, log.clone(), registry).context("starting the gateway")?;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let generator = {
+        let (stop, log) = (stop.clone(), log.clone());
+        let seed = args.seed.unwrap_or_else(|| now_ms() as u64);
+        let config = ClickstreamConfig {
+            seed,
+            users: args.users.max(1),
+            start_ts_ms: now_ms() as u64,
+            events_per_second: args.rate.max(1),
+            ..ClickstreamConfig::default()
+        };
+        let rate = args.rate;
+        std::thread::Builder::new()
+            .name("demo-generator".into())
+            .spawn(move || generate(config, rate, log.as_ref(), &raw_topic, &stop))
+            .context("starting the generator")?
+    };
+
+    println!("clicktail demo: open http://{}/", gateway.local_address());
+    println!("  {} events/s of a travel site, users u-1..u-{}; try: type == \"booking\"", args.rate, args.users);
+    let _ = std::io::stdout().flush();
+    wait_for_signal()?;
+    stop.store(true, Ordering::Relaxed);
+    let _ = generator.join();
+    gateway.stop();
+    workers.stop();
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Produces `rate` events per second until `stop`, keyed by user id so a
+/// user's events stay in order, as the tracker's ingest does.
+fn generate(config: ClickstreamConfig, rate: u32, log: &dyn Log, topic: &str, stop: &AtomicBool) {
+    let mut clickstream = match Clickstream::new(config) {
+        Ok(clickstream) => clickstream,
+        Err(error) => {
+            tracing::error!(%error, "demo generator: bad configuration");
+            return;
+        }
+    };
+    let producer = match log.producer() {
+        Ok(producer) => producer,
+        Err(error) => {
+            tracing::error!(%error, "demo generator: no producer");
+            return;
+        }
+    };
+    let started = Instant::now();
+    let mut produced: u64 = 0;
+    let mut event = Vec::with_capacity(1024);
+    while !stop.load(Ordering::Relaxed) {
+        let due = (started.elapsed().as_secs_f64() * f64::from(rate)) as u64;
+        while produced < due {
+            event.clear();
+            clickstream.next_event(&mut event);
+            let key = user_key(&event).unwrap_or(b"anonymous");
+            let message = Message { key, payload: &event, partition: None, timestamp_ms: now_ms() };
+            if let Err(error) = producer.send(topic, message) {
+                tracing::warn!(%error, "demo generator: send failed");
+            }
+            produced += 1;
+        }
+        let _ = producer.flush(Duration::from_secs(1));
+        std::thread::sleep(GENERATOR_TICK);
+    }
+}
+
+/// The `user.id` of a generated event, found without parsing (the
+/// generator always writes `"user":{"id":"..."`).
+fn user_key(event: &[u8]) -> Option<&[u8]> {
+    const NEEDLE: &[u8] = br#""user":{"id":""#;
+    let start = memchr::memmem::find(event, NEEDLE)? + NEEDLE.len();
+    let length = memchr::memchr(b'"', &event[start..])?;
+    Some(&event[start..start + length])
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis() as i64)
+}
+
+/// Structured logs to stderr; `RUST_LOG` overrides the default `info`.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
+}
+
+/// Blocks until SIGINT or SIGTERM.
+pub fn wait_for_signal() -> anyhow::Result<()> {
+    let signalled = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, signalled.clone()).context("installing the signal handler")?;
+    }
+    while !signalled.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(())
 }

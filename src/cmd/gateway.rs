@@ -1,10 +1,45 @@
-//! `clicktail gateway`: Run a gateway node: admin sessions, delivery, browser ingest, UI.
+//! `clicktail gateway`: one gateway node on Kafka and PostgreSQL: admin
+//! sessions, delivery by filter id, browser ingest, the UI. All settings are
+//! in [`GatewayConfig`] (flags or `CLICKTAIL_*`); this file only connects
+//! the two adapters and waits for a signal.
 
 use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clicktail_engine::log::kafka::{KafkaConfig, KafkaLog};
+use clicktail_engine::registry::postgres::{PostgresConfig, PostgresRegistry};
+use clicktail_gateway::{Gateway, GatewayConfig};
 
 #[derive(clap::Args)]
-pub struct GatewayArgs {}
+pub struct GatewayArgs {
+    /// Kafka bootstrap servers (`host:port[,...]`).
+    #[arg(long = "kafka-brokers", env = "CLICKTAIL_KAFKA_BROKERS")]
+    pub kafka_brokers: String,
 
-pub fn run(_args: GatewayArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`clicktail gateway` is not implemented yet")
+    /// The registry's PostgreSQL URL.
+    #[arg(long = "database-url", env = "CLICKTAIL_DATABASE_URL")]
+    pub database_url: String,
+
+    /// The schema of the registry's tables (default: the server's search_path).
+    #[arg(long = "database-schema", env = "CLICKTAIL_DATABASE_SCHEMA")]
+    pub database_schema: Option<String>,
+
+    #[command(flatten)]
+    pub gateway: GatewayConfig,
+}
+
+pub fn run(args: GatewayArgs) -> anyhow::Result<ExitCode> {
+    super::demo::init_tracing();
+    let log = KafkaLog::new(KafkaConfig::new(&args.kafka_brokers)).context("connecting to Kafka")?;
+    let mut postgres = PostgresConfig::new(&args.database_url);
+    if let Some(schema) = &args.database_schema {
+        postgres = postgres.in_schema(schema);
+    }
+    let registry = PostgresRegistry::connect(postgres).context("connecting to the PostgreSQL registry")?;
+    let gateway = Gateway::start(args.gateway, Arc::new(log), Arc::new(registry))?;
+    println!("clicktail gateway: listening on http://{}", gateway.local_address());
+    super::demo::wait_for_signal()?;
+    gateway.stop();
+    Ok(ExitCode::SUCCESS)
 }

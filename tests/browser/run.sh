@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Browser tests of the admin UI and tracker.js in headless Chromium.
+#
+#   tests/browser/run.sh              # against a `clicktail demo` it starts
+#   tests/browser/run.sh --services   # also two gateways on real Kafka + PostgreSQL
+#
+# Installs what it needs (Debian's chromium, the npm lockfile) idempotently,
+# builds the binary, starts the processes on loopback, runs the tests and
+# exits non-zero on any failure. Screenshots land in target/artifacts/.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+ARTIFACTS="$ROOT/target/artifacts"
+DEMO_PORT="${CLICKTAIL_BROWSER_DEMO_PORT:-18080}"
+WITH_SERVICES=0
+[[ "${1:-}" == "--services" ]] && WITH_SERVICES=1
+mkdir -p "$ARTIFACTS"
+
+log() { printf 'browser-tests: %s\n' "$*" >&2; }
+
+if ! command -v chromium >/dev/null 2>&1; then
+  log "installing Debian's chromium"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+if [[ ! -d "$HERE/node_modules/playwright-core" ]]; then
+  log "npm ci"
+  (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+BIN="${CLICKTAIL_BIN:-$ROOT/target/debug/clicktail}"
+if [[ -z "${CLICKTAIL_BIN:-}" ]]; then
+  log "building clicktail"
+  (cd "$ROOT" && cargo build --locked --bin clicktail)
+fi
+
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+
+wait_ready() { # url, log file
+  for _ in $(seq 1 100); do
+    if curl -fsS "$1/readyz" >/dev/null 2>&1; then return 0; fi
+    sleep 0.2
+  done
+  log "not ready: $1"; cat "$2" >&2; return 1
+}
+
+"$BIN" demo --listen "127.0.0.1:$DEMO_PORT" --rate 200 >"$ARTIFACTS/demo.out" 2>"$ARTIFACTS/demo.log" &
+PIDS+=($!)
+wait_ready "http://127.0.0.1:$DEMO_PORT" "$ARTIFACTS/demo.log"
+grep -q "open http://127.0.0.1:$DEMO_PORT/" "$ARTIFACTS/demo.out"
+
+status=0
+log "UI and tracker against the demo"
+(cd "$HERE" && CLICKTAIL_GATEWAY_URL="http://127.0.0.1:$DEMO_PORT" node --test --test-concurrency=1 tests/) || status=1
+
+if [[ $WITH_SERVICES == 1 ]]; then
+  log "two gateways on Kafka + PostgreSQL"
+  CLICKTAIL_BIN="$BIN" "$HERE/multinode.sh" || status=1
+fi
+exit $status

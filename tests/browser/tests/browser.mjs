@@ -1,0 +1,49 @@
+// Shared helpers: launch Debian's Chromium through playwright-core (never a
+// downloaded browser), with a fresh profile per launch.
+import { chromium } from "playwright-core";
+import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const repoRoot = resolve(here, "../../..");
+export const artifacts = join(repoRoot, "target", "artifacts");
+mkdirSync(artifacts, { recursive: true });
+
+/** The demo (or gateway) under test, from run.sh. */
+export const gatewayUrl = process.env.CLICKTAIL_GATEWAY_URL ?? "http://127.0.0.1:18080";
+
+export async function launch() {
+  const profile = mkdtempSync(join(tmpdir(), "clicktail-chromium-"));
+  // A persistent context is how playwright takes --user-data-dir: a fresh
+  // temporary profile per launch, removed afterwards.
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    headless: true,
+    viewport: { width: 1280, height: 860 },
+    args: [
+      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    ],
+    timeout: 60_000,
+  });
+  return {
+    browser: context,
+    async close() {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls `probe` until it returns a truthy value or `ms` pass. */
+export async function eventually(probe, ms, what) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((done) => setTimeout(done, 100));
+  }
+}
