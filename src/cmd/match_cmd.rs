@@ -87,6 +87,7 @@ pub fn run(args: MatchArgs) -> anyhow::Result<ExitCode> {
             Outcome::Malformed(_) => totals.malformed += 1,
         }
         if !matched.is_empty() {
+            matched.sort_unstable();
             let event_number = number_buffer.format(totals.events).to_owned();
             for filter in &matched {
                 let written = out

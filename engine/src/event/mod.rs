@@ -62,9 +62,15 @@ impl EventParser {
         self.limits
     }
 
-    /// Parses `raw` and hands its tape to `inspect`. The tape's first node
-    /// is the event's root value.
-    pub fn with_parsed<R>(&mut self, raw: &[u8], inspect: impl FnOnce(&[Node<'_>]) -> R) -> Result<R, Malformed> {
+    /// Parses `raw` and hands its tape to `inspect`, with the byte offsets
+    /// of its structural characters (simd-json's stage 1: `{}[]:,`, the
+    /// opening quote of every string, the first byte of every other scalar).
+    /// The tape's first node is the event's root value.
+    pub fn with_parsed<R>(
+        &mut self,
+        raw: &[u8],
+        inspect: impl FnOnce(&[Node<'_>], &[u32]) -> R,
+    ) -> Result<R, Malformed> {
         if raw.len() > self.limits.bytes_max {
             return Err(Malformed::TooLarge { bytes: raw.len(), limit: self.limits.bytes_max });
         }
@@ -74,7 +80,7 @@ impl EventParser {
         let mut tape = std::mem::replace(&mut self.tape, Tape::null().reset()).reset();
         let parsed = simd_json::fill_tape_padded(&mut self.input, raw.len(), &mut self.buffers, &mut tape);
         let result = match parsed {
-            Ok(()) => Ok(inspect(&tape.0)),
+            Ok(()) => Ok(inspect(&tape.0, self.buffers.structural_indexes())),
             Err(error) if *error.error() == simd_json::ErrorType::DepthLimitExceeded => {
                 Err(Malformed::TooDeep { limit: self.limits.depth_max })
             }

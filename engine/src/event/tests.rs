@@ -3,7 +3,7 @@ use simd_json::StaticNode;
 
 fn parse(raw: &[u8]) -> Result<Vec<String>, Malformed> {
     let mut parser = EventParser::new(EventLimits { bytes_max: 64, depth_max: 4 });
-    parser.with_parsed(raw, |tape| tape.iter().map(|node| format!("{node:?}")).collect())
+    parser.with_parsed(raw, |tape, _| tape.iter().map(|node| format!("{node:?}")).collect())
 }
 
 #[test]
@@ -60,11 +60,11 @@ fn limits_are_enforced() {
 fn big_integers_become_floats_and_escapes_decode() {
     let mut parser = EventParser::new(EventLimits::default());
     let nodes = parser
-        .with_parsed(b"[18446744073709551616, -9223372036854775808, \"a\\u00e9\\n\"]", |tape| tape.to_vec().len())
+        .with_parsed(b"[18446744073709551616, -9223372036854775808, \"a\\u00e9\\n\"]", |tape, _| tape.to_vec().len())
         .unwrap();
     assert_eq!(nodes, 4);
     parser
-        .with_parsed(b"[18446744073709551616, -9223372036854775808, \"a\\u00e9\\n\"]", |tape| {
+        .with_parsed(b"[18446744073709551616, -9223372036854775808, \"a\\u00e9\\n\"]", |tape, _| {
             assert!(matches!(tape[1], Node::Static(StaticNode::F64(value)) if value == 18446744073709551616.0));
             assert!(matches!(tape[2], Node::Static(StaticNode::I64(i64::MIN))));
             assert!(matches!(tape[3], Node::String("a\u{e9}\n")));

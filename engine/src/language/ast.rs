@@ -68,9 +68,14 @@ pub enum Number {
 
 impl Number {
     /// The value as f64, the common ground of mixed comparisons.
+    #[inline]
     pub fn as_f64(self) -> f64 {
         match self {
-            Number::Integer(value) => value as f64,
+            // i64 -> f64 is one instruction; i128 -> f64 is a library call.
+            Number::Integer(value) => match i64::try_from(value) {
+                Ok(small) => small as f64,
+                Err(_) => value as f64,
+            },
             Number::Float(value) => value,
         }
     }

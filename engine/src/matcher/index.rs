@@ -346,6 +346,30 @@ impl TermIndex {
         self.capacity
     }
 
+    /// Marks in `found` the terms that some string value contains, from one
+    /// scan of the raw bytes instead of one scan per string value. Each hit
+    /// is kept only if it lies inside a string that is not a key: the
+    /// string that opens at the last structural offset before the hit
+    /// (simd-json's stage 1 records every opening quote), closes after it,
+    /// and is not followed by `:`.
+    ///
+    /// Returns false, having done nothing, when that is unsound: with a
+    /// backslash in the event (raw bytes are then not decoded text) or with
+    /// the empty term (true whenever any string exists).
+    pub fn scan_raw(&self, raw: &[u8], structurals: &[u32], found: &mut [bool]) -> bool {
+        if self.empty_term.is_some() || memchr::memchr(b'\\', raw).is_some() {
+            return false;
+        }
+        let Some(automaton) = &self.automaton else { return true };
+        for hit in automaton.find_overlapping_iter(raw) {
+            let term = self.pattern_terms[hit.pattern().as_usize()] as usize;
+            if !found[term] && inside_string_value(raw, structurals, hit.start(), hit.end()) {
+                found[term] = true;
+            }
+        }
+        true
+    }
+
     /// Marks in `found` the terms that `text`, one string value, contains.
     #[inline]
     pub fn scan(&self, text: &str, found: &mut [bool]) {
@@ -362,4 +386,18 @@ impl TermIndex {
     pub fn slots(&self, term: usize) -> &[Slot] {
         &self.slots[term]
     }
+}
+
+/// True when `raw[start..end]` lies inside the text of a string value (not
+/// a key) of an event free of backslashes.
+fn inside_string_value(raw: &[u8], structurals: &[u32], start: usize, end: usize) -> bool {
+    let following = structurals.partition_point(|&offset| (offset as usize) < start);
+    let Some(opening) = following.checked_sub(1) else { return false };
+    let quote = structurals[opening] as usize;
+    if raw[quote] != b'"' {
+        return false;
+    }
+    let closes_after_hit = memchr::memchr(b'"', &raw[quote + 1..]).is_some_and(|length| quote + 1 + length >= end);
+    let is_key = structurals.get(following).is_some_and(|&offset| raw[offset as usize] == b':');
+    closes_after_hit && !is_key
 }

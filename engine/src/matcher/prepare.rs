@@ -53,6 +53,10 @@ pub(crate) enum ValueTest {
 /// A filter compiled on its own, shared by every matcher built while it lives.
 #[derive(Debug)]
 pub struct PreparedFilter {
+    /// The filter printed back from its syntax tree: equal for filters that
+    /// differ only in spelling (`=` or `==`, spaces, case of keywords), so
+    /// the set evaluates such duplicates once.
+    pub(crate) canonical: String,
     /// The paths that the filter reads, numbered by `LocalPath`.
     pub(crate) paths: Vec<Path>,
     /// The full-text terms, ASCII-lowercased, numbered by `LocalTerm`.
@@ -72,7 +76,14 @@ impl PreparedFilter {
         let cond = builder.cond(expr);
         let triggers = trigger_cover(&cond);
         let needles = needle_cover(&cond, &builder.terms);
-        PreparedFilter { paths: builder.paths, terms: builder.terms, cond, triggers, needles }
+        PreparedFilter {
+            canonical: expr.to_string(),
+            paths: builder.paths,
+            terms: builder.terms,
+            cond,
+            triggers,
+            needles,
+        }
     }
 }
 

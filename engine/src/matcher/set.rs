@@ -10,6 +10,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use rustc_hash::FxHashMap;
+
 use super::compiled::{Matcher, MatcherOptions, SlotEntry};
 use super::cover::Trigger;
 use super::index::{PathIndex, PathTrigger, PathTriggers, Slot, TermTriggers};
@@ -23,6 +25,8 @@ use crate::language::{parse_filter, FilterError};
 pub struct FilterSet {
     options: MatcherOptions,
     by_id: BTreeMap<FilterId, Slot>,
+    /// Canonical expression → the slot that evaluates it for every id.
+    by_expression: FxHashMap<String, Slot>,
     /// By slot; shared with the last snapshot until the next change.
     slots: Arc<Vec<Option<Arc<SlotEntry>>>>,
     free_slots: Vec<Slot>,
@@ -54,6 +58,7 @@ impl FilterSet {
         FilterSet {
             options,
             by_id: BTreeMap::new(),
+            by_expression: FxHashMap::default(),
             slots: Arc::new(Vec::new()),
             free_slots: Vec::new(),
             trie: Arc::new(PathTrie::build(&paths)),
@@ -79,6 +84,12 @@ impl FilterSet {
     /// Adds (or replaces) filter `id`.
     pub fn insert(&mut self, id: FilterId, filter: Arc<PreparedFilter>) {
         self.remove(id);
+        if let Some(&slot) = self.by_expression.get(&filter.canonical) {
+            let entry = Arc::make_mut(&mut self.slots)[slot as usize].as_mut().expect("mapped slots are live");
+            Arc::make_mut(entry).ids.push(id);
+            self.by_id.insert(id, slot);
+            return;
+        }
         let slot = self.free_slots.pop().unwrap_or(self.slots.len() as Slot);
         let paths: Box<[PathId]> = filter
             .paths
@@ -93,7 +104,8 @@ impl FilterSet {
             self.path_triggers.resize_with(self.paths.capacity(), PathTriggers::default);
         }
         let terms: Box<[u32]> = filter.terms.iter().map(|term| self.terms.acquire(term)).collect();
-        let entry = SlotEntry { id, filter, paths, terms };
+        self.by_expression.insert(filter.canonical.clone(), slot);
+        let entry = SlotEntry { ids: vec![id], filter, paths, terms };
         self.register(&entry, slot, true);
         let slots = Arc::make_mut(&mut self.slots);
         if slot as usize == slots.len() {
@@ -106,7 +118,14 @@ impl FilterSet {
     /// Removes filter `id`; false when it was not there.
     pub fn remove(&mut self, id: FilterId) -> bool {
         let Some(slot) = self.by_id.remove(&id) else { return false };
-        let entry = Arc::make_mut(&mut self.slots)[slot as usize].take().expect("mapped slots are live");
+        let slots = Arc::make_mut(&mut self.slots);
+        let shared = slots[slot as usize].as_mut().expect("mapped slots are live");
+        if shared.ids.len() > 1 {
+            Arc::make_mut(shared).ids.retain(|&known| known != id);
+            return true;
+        }
+        let entry = slots[slot as usize].take().expect("checked above");
+        self.by_expression.remove(&entry.filter.canonical);
         self.register(&entry, slot, false);
         for &path in entry.paths.iter() {
             self.paths_changed |= self.paths.release(path);

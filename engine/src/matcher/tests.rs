@@ -22,7 +22,11 @@ pub(super) fn match_with(filters: &[&str], event: &[u8], options: MatcherOptions
     let mut matches = Vec::new();
     match matcher.match_event(event, &mut scratch, &mut matches) {
         Outcome::Malformed(_) => None,
-        Outcome::Parsed | Outcome::Skipped => Some(matches.iter().map(|id| id.0).collect()),
+        Outcome::Parsed | Outcome::Skipped => {
+            let mut ids: Vec<u64> = matches.iter().map(|id| id.0).collect();
+            ids.sort_unstable();
+            Some(ids)
+        }
     }
 }
 

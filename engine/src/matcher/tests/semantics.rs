@@ -119,6 +119,12 @@ const CASES: &[(&str, &str, bool)] = &[
     (r#""""#, r#"{"a":""}"#, true),
     (r#""""#, r#"{"a":1}"#, false),
     (r#""x""#, r#""box""#, true),
+    (r#""ris""#, r#"{"pa":"ris"}"#, true),
+    (r#""pa""#, r#"{"pa":"ris"}"#, false),
+    (r#""pa""#, r#"{"pa":{"pa":["ris",1,{"x":"spa"}]}}"#, true),
+    (r#""s:""#, r#"{"a":"s","b":"s:"}"#, true),
+    (r#""s:""#, r#"{"s":"x"}"#, false),
+    (r#""a,b""#, r#"["a","b"]"#, false),
     (r#""a\nb""#, r#"{"a":"xa\nbx"}"#, true),
     // Rule 8: * matches every well-formed event.
     (r#"*"#, r#"{}"#, true),
