@@ -126,7 +126,7 @@ impl Matcher {
     ) {
         state.begin_event(self.slots.len(), self.terms.capacity());
         state.extracted.extract(&self.trie, tape);
-        let MatchState { extracted, marks, stamp, candidates, regex_hits, terms_found } = state;
+        let MatchState { extracted, marks, stamp, candidates, regex_hits, terms_found, lowered } = state;
         let stamp = *stamp;
         let mut fire = |slot: Slot| {
             let mark = &mut marks[slot as usize];
@@ -141,7 +141,7 @@ impl Matcher {
             }
         }
         if self.terms.capacity() > 0 {
-            if !self.terms.scan_raw(raw, structurals, terms_found) {
+            if !self.terms.scan_raw(raw, structurals, lowered, terms_found) {
                 for_each_string_value(tape, 0, &mut |text| self.terms.scan(text, terms_found));
             }
             for (term, _) in terms_found.iter().enumerate().filter(|(_, found)| **found) {
@@ -179,6 +179,8 @@ struct MatchState {
     regex_hits: Vec<bool>,
     /// Per global term id: some string value of the event contains it.
     terms_found: Vec<bool>,
+    /// The event, ASCII-lowercased, for the full-text scan.
+    lowered: Vec<u8>,
 }
 
 impl MatchScratch {
@@ -192,6 +194,7 @@ impl MatchScratch {
                 candidates: Vec::new(),
                 regex_hits: Vec::new(),
                 terms_found: Vec::new(),
+                lowered: Vec::new(),
             },
         }
     }

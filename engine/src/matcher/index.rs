@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Input, MatchKind};
 use regex::RegexSet;
 use rustc_hash::FxHashMap;
 use simd_json::{Node, StaticNode};
@@ -306,8 +306,17 @@ impl TermTriggers {
 pub(crate) struct TermIndex {
     /// One past the largest term id: the size of the per-event `terms_found`.
     capacity: usize,
-    /// Automaton over the non-empty terms; pattern `p` is term `pattern_terms[p]`.
+    /// Automaton over the non-empty terms, for one string value at a time;
+    /// pattern `p` is term `pattern_terms[p]`.
     automaton: Option<AhoCorasick>,
+    /// The same terms, leftmost-longest and case-sensitive, for one scan of
+    /// a whole raw event lowercased: that search runs on aho-corasick's SIMD
+    /// prefilter (Teddy). An overlapping case-insensitive search over the
+    /// raw event cost 16 instructions per byte (callgrind, 1,000 mixed filters).
+    raw_automaton: Option<AhoCorasick>,
+    /// Per pattern: the other patterns that are proper prefixes of it, with
+    /// their lengths (a leftmost-longest hit hides them).
+    prefixes: Vec<Vec<(u32, usize)>>,
     pattern_terms: Vec<u32>,
     /// The id of the empty term, true when the event has any string value.
     empty_term: Option<u32>,
@@ -332,13 +341,34 @@ impl TermIndex {
                 patterns.push(entry.term.as_str());
             }
         }
-        index.automaton = (!patterns.is_empty()).then(|| {
+        if patterns.is_empty() {
+            return index;
+        }
+        let build = |kind| {
             AhoCorasickBuilder::new()
                 .ascii_case_insensitive(true)
-                .match_kind(MatchKind::Standard)
+                .match_kind(kind)
                 .build(&patterns)
                 .expect("full-text terms are within aho-corasick's limits")
-        });
+        };
+        index.automaton = Some(build(MatchKind::Standard));
+        index.raw_automaton = Some(
+            AhoCorasickBuilder::new()
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(&patterns)
+                .expect("full-text terms are within aho-corasick's limits"),
+        );
+        index.prefixes = patterns
+            .iter()
+            .map(|pattern| {
+                patterns
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, other)| other.len() < pattern.len() && pattern.starts_with(*other))
+                    .map(|(position, other)| (index.pattern_terms[position], other.len()))
+                    .collect()
+            })
+            .collect();
         index
     }
 
@@ -356,16 +386,29 @@ impl TermIndex {
     /// Returns false, having done nothing, when that is unsound: with a
     /// backslash in the event (raw bytes are then not decoded text) or with
     /// the empty term (true whenever any string exists).
-    pub fn scan_raw(&self, raw: &[u8], structurals: &[u32], found: &mut [bool]) -> bool {
+    /// `lowered` is scratch space for the lowercased event.
+    pub fn scan_raw(&self, raw: &[u8], structurals: &[u32], lowered: &mut Vec<u8>, found: &mut [bool]) -> bool {
         if self.empty_term.is_some() || memchr::memchr(b'\\', raw).is_some() {
             return false;
         }
-        let Some(automaton) = &self.automaton else { return true };
-        for hit in automaton.find_overlapping_iter(raw) {
-            let term = self.pattern_terms[hit.pattern().as_usize()] as usize;
-            if !found[term] && inside_string_value(raw, structurals, hit.start(), hit.end()) {
-                found[term] = true;
+        let Some(automaton) = &self.raw_automaton else { return true };
+        lowered.clear();
+        lowered.extend(raw.iter().map(u8::to_ascii_lowercase));
+        let mut check = |term: u32, start: usize, end: usize| {
+            if !found[term as usize] && inside_string_value(raw, structurals, start, end) {
+                found[term as usize] = true;
             }
+        };
+        // Every position where some term starts, with the longest term
+        // there; the shorter ones at the same position are its prefixes.
+        let mut from = 0;
+        while let Some(hit) = automaton.find(Input::new(lowered.as_slice()).range(from..)) {
+            let pattern = hit.pattern().as_usize();
+            check(self.pattern_terms[pattern], hit.start(), hit.end());
+            for &(term, length) in &self.prefixes[pattern] {
+                check(term, hit.start(), hit.start() + length);
+            }
+            from = hit.start() + 1;
         }
         true
     }
