@@ -57,13 +57,10 @@ impl FilterThread {
                 tracing::warn!(thread = self.index, core = core.id, "could not pin the filter thread");
             }
         }
-        let mut backoff = Backoff::new(self.config.backoff_max);
-        let Some((producer, filtered_partitions)) = self.open_producer(&mut backoff) else {
-            return;
-        };
         if !self.wait_for_first_load() {
             return;
         }
+        let mut backoff = Backoff::new(self.config.backoff_max);
         let mut buffers = Buffers {
             batch: Vec::with_capacity(self.config.batch_records_max),
             matches: Vec::new(),
@@ -71,8 +68,14 @@ impl FilterThread {
             payload: Vec::new(),
             scratch: MatchScratch::new(self.config.event_limits),
         };
-        // One consumer per pass; a failed flush ends the pass (see module docs).
+        // One producer and one consumer per pass; a failed flush ends the
+        // pass (see module docs). The producer is replaced too: after some
+        // failures (an idempotent producer's fatal error, librdkafka's
+        // `rd_kafka_fatal_error`) an instance never recovers.
         while !self.stopping() {
+            let Some((producer, filtered_partitions)) = self.open_producer(&mut backoff) else {
+                return;
+            };
             let mut consumer = match self.log.group_consumer(&self.config.group_id, &self.config.raw_topic) {
                 Ok(consumer) => consumer,
                 Err(error) => {

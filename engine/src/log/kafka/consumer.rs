@@ -18,6 +18,13 @@ const LAG_REFRESH: Duration = Duration::from_secs(1);
 
 /// Appends up to `max` records from `consumer` to `out`, recording the
 /// next position of each partition in `positions`.
+///
+/// Errors delivered by `poll` are librdkafka's error events (a broker
+/// down, a transport failure): librdkafka reconnects by itself, and during
+/// an outage it queues one event per failure, so they are logged and
+/// skipped here, within the same `timeout`. Returning each as an error
+/// would make the caller back off once per queued event and stall long
+/// after the broker is back.
 fn poll_into(
     consumer: &BaseConsumer,
     max: usize,
@@ -25,9 +32,13 @@ fn poll_into(
     out: &mut Vec<Record>,
     positions: &mut BTreeMap<i32, i64>,
 ) -> Result<usize, LogError> {
+    let deadline = Instant::now() + timeout;
     let mut read = 0;
-    let mut wait = timeout;
+    let mut skipped_errors = 0u32;
     while read < max {
+        // Only the first record is waited for; the rest of the batch is
+        // what librdkafka has already prefetched.
+        let wait = if read == 0 { deadline.saturating_duration_since(Instant::now()) } else { Duration::ZERO };
         match consumer.poll(wait) {
             None => break,
             Some(Ok(message)) => {
@@ -40,14 +51,16 @@ fn poll_into(
                     timestamp_ms: message.timestamp().to_millis().unwrap_or(0),
                 });
                 read += 1;
-                // Only the first record is waited for; the rest of the batch
-                // is what librdkafka has already prefetched.
-                wait = Duration::ZERO;
             }
-            // Return what was read; the error (a broker restart...) shows
-            // again on the next poll if it persists.
-            Some(Err(_)) if read > 0 => break,
-            Some(Err(error)) => return Err(transport(error)),
+            Some(Err(error)) => {
+                if skipped_errors == 0 {
+                    tracing::debug!(%error, "kafka consumer error event skipped");
+                }
+                skipped_errors += 1;
+                if wait.is_zero() && read == 0 {
+                    break;
+                }
+            }
         }
     }
     Ok(read)

@@ -124,26 +124,38 @@ impl PostgresRegistry {
     }
 
     /// Runs `command` on the command connection, reconnecting first if it
-    /// is closed. A failed command drops the connection when it is closed;
-    /// it is not retried (the caller decides: an INSERT may have committed).
+    /// is known to be closed. When the connection turns out closed (the
+    /// server restarted since the last command), an `idempotent` command is
+    /// run once more on a new connection; others are not (an INSERT may
+    /// have committed before the connection died): the caller decides.
     fn with_client<T>(
         &self,
-        command: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
+        idempotent: bool,
+        mut command: impl FnMut(&mut Client) -> Result<T, postgres::Error>,
     ) -> Result<T, RegistryError> {
         let mut slot = self.lock();
-        if slot.as_ref().is_none_or(Client::is_closed) {
-            *slot = Some(self.config.connect()?);
-        }
-        let client = slot.as_mut().expect("connected just above");
-        match command(client) {
-            Ok(value) => Ok(value),
-            Err(error) => {
-                if client.is_closed() || error.is_closed() {
-                    *slot = None;
+        let attempts = if idempotent { 2 } else { 1 };
+        let mut last_error = None;
+        for _ in 0..attempts {
+            if slot.as_ref().is_none_or(Client::is_closed) {
+                *slot = Some(self.config.connect()?);
+            }
+            let client = slot.as_mut().expect("connected just above");
+            match command(client) {
+                Ok(value) => return Ok(value),
+                Err(error) => {
+                    let closed = client.is_closed() || error.is_closed();
+                    if closed {
+                        *slot = None;
+                    }
+                    last_error = Some(RegistryError::Unavailable(error.to_string()));
+                    if !closed {
+                        break;
+                    }
                 }
-                Err(RegistryError::Unavailable(error.to_string()))
             }
         }
+        Err(last_error.expect("at least one attempt"))
     }
 }
 
@@ -162,7 +174,7 @@ impl Registry for PostgresRegistry {
             FilterKind::Session => ttl_ms(Some(filter.ttl.unwrap_or(Duration::ZERO))),
             FilterKind::Standing => None,
         };
-        let id: i64 = self.with_client(|client| {
+        let id: i64 = self.with_client(false, |client| {
             client
                 .query_one(
                     "INSERT INTO filters (expression, kind, owner, expires)
@@ -177,7 +189,7 @@ impl Registry for PostgresRegistry {
 
     fn heartbeat(&self, ids: &[FilterId], ttl: Duration) -> Result<(), RegistryError> {
         let ids = ids_as_i64(ids);
-        self.with_client(|client| {
+        self.with_client(true, |client| {
             client.execute(
                 "UPDATE filters SET expires = now() + $2::float8 * interval '1 millisecond'
                  WHERE id = ANY($1) AND expires IS NOT NULL",
@@ -189,16 +201,16 @@ impl Registry for PostgresRegistry {
 
     fn delete(&self, ids: &[FilterId]) -> Result<(), RegistryError> {
         let ids = ids_as_i64(ids);
-        self.with_client(|client| client.execute("DELETE FROM filters WHERE id = ANY($1)", &[&ids]))?;
+        self.with_client(true, |client| client.execute("DELETE FROM filters WHERE id = ANY($1)", &[&ids]))?;
         Ok(())
     }
 
     fn list(&self) -> Result<Vec<FilterRow>, RegistryError> {
-        self.with_client(rows::select_all)?.into_iter().collect()
+        self.with_client(true, rows::select_all)?.into_iter().collect()
     }
 
     fn sweep_expired(&self) -> Result<u64, RegistryError> {
-        self.with_client(|client| client.execute("DELETE FROM filters WHERE expires < now()", &[]))
+        self.with_client(true, |client| client.execute("DELETE FROM filters WHERE expires < now()", &[]))
     }
 
     fn watch(&self) -> Result<Box<dyn RegistryWatch>, RegistryError> {
