@@ -1,0 +1,172 @@
+//! The in-memory registry: filters in this process, with the same contract
+//! as the PostgreSQL registry (validation on insert, expiry, a `Reset`
+//! first on every watch, then changes in order). For `clicktail demo` and
+//! fast tests.
+//!
+//! Each watcher has a bounded queue ([`MemoryRegistryConfig::watch_queue_max`]).
+//! A watcher that falls that far behind is not allowed to block writers:
+//! its queue is dropped and it receives a fresh `Reset` instead, exactly
+//! what a PostgreSQL watcher gets after a reconnect.
+//!
+//! Layout: `mod.rs` (the registry), `watch.rs` (one watcher), `tests.rs`.
+
+mod watch;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use watch::{MemoryWatch, WatcherQueue};
+
+use super::{Change, FilterRow, NewFilter, Registry, RegistryError, RegistryWatch};
+use crate::language::parse_filter;
+use crate::matcher::FilterId;
+
+/// Limits of the in-memory registry.
+#[derive(Clone, Copy, Debug)]
+pub struct MemoryRegistryConfig {
+    /// Changes queued per watcher before it is resynchronised with a
+    /// `Reset` (default 65,536).
+    pub watch_queue_max: usize,
+    /// Upper bound on stored filters; inserts beyond it are rejected
+    /// (default 1,000,000).
+    pub filters_max: usize,
+}
+
+impl Default for MemoryRegistryConfig {
+    fn default() -> Self {
+        MemoryRegistryConfig { watch_queue_max: 65_536, filters_max: 1_000_000 }
+    }
+}
+
+pub(crate) struct RegistryState {
+    rows: BTreeMap<FilterId, FilterRow>,
+    /// The id of the next insert; ids are never reused, as with `bigserial`.
+    next_id: u64,
+    watchers: Vec<Arc<WatcherQueue>>,
+}
+
+impl RegistryState {
+    fn publish(&mut self, change: Change) {
+        // Watchers whose `MemoryWatch` was dropped are forgotten here.
+        self.watchers.retain(|queue| Arc::strong_count(queue) > 1);
+        for queue in &self.watchers {
+            queue.push(change.clone());
+        }
+    }
+
+    pub(crate) fn snapshot(&self) -> Vec<FilterRow> {
+        self.rows.values().cloned().collect()
+    }
+}
+
+/// An in-memory filter registry. Cheap to clone (shared state).
+#[derive(Clone)]
+pub struct MemoryRegistry {
+    state: Arc<Mutex<RegistryState>>,
+    config: MemoryRegistryConfig,
+}
+
+impl Default for MemoryRegistry {
+    fn default() -> Self {
+        MemoryRegistry::new(MemoryRegistryConfig::default())
+    }
+}
+
+impl MemoryRegistry {
+    pub fn new(config: MemoryRegistryConfig) -> Self {
+        MemoryRegistry {
+            state: Arc::new(Mutex::new(RegistryState { rows: BTreeMap::new(), next_id: 1, watchers: Vec::new() })),
+            config,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, RegistryState> {
+        // Every update below is complete before anything can panic, so a
+        // poisoned lock still guards a consistent state.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn expiry(now: SystemTime, ttl: Option<Duration>) -> Option<SystemTime> {
+    ttl.map(|ttl| now.checked_add(ttl).unwrap_or(now))
+}
+
+impl Registry for MemoryRegistry {
+    fn insert(&self, filter: NewFilter) -> Result<FilterId, RegistryError> {
+        parse_filter(&filter.expression)?;
+        let mut state = self.lock();
+        if state.rows.len() >= self.config.filters_max {
+            return Err(RegistryError::Unavailable(format!(
+                "the in-memory registry holds its maximum of {} filters",
+                self.config.filters_max
+            )));
+        }
+        let id = FilterId(state.next_id);
+        state.next_id += 1;
+        let now = SystemTime::now();
+        let row = FilterRow {
+            id,
+            expression: filter.expression,
+            kind: filter.kind,
+            owner: filter.owner,
+            created: now,
+            expires: expiry(now, filter.ttl),
+        };
+        state.rows.insert(id, row.clone());
+        state.publish(Change::Upsert(row));
+        Ok(id)
+    }
+
+    fn heartbeat(&self, ids: &[FilterId], ttl: Duration) -> Result<(), RegistryError> {
+        let mut state = self.lock();
+        let expires = expiry(SystemTime::now(), Some(ttl));
+        for id in ids {
+            // Only session filters expire; a heartbeat never gives a standing one an expiry.
+            if let Some(row) = state.rows.get_mut(id).filter(|row| row.expires.is_some()) {
+                row.expires = expires;
+            }
+        }
+        // Like the PostgreSQL trigger, an expiry change is not a change of
+        // the matched set, so watchers are not told.
+        Ok(())
+    }
+
+    fn delete(&self, ids: &[FilterId]) -> Result<(), RegistryError> {
+        let mut state = self.lock();
+        for id in ids {
+            if state.rows.remove(id).is_some() {
+                state.publish(Change::Delete(*id));
+            }
+        }
+        Ok(())
+    }
+
+    fn list(&self) -> Result<Vec<FilterRow>, RegistryError> {
+        Ok(self.lock().snapshot())
+    }
+
+    fn sweep_expired(&self) -> Result<u64, RegistryError> {
+        let mut state = self.lock();
+        let now = SystemTime::now();
+        let expired: Vec<FilterId> =
+            state.rows.values().filter(|row| row.expires.is_some_and(|at| at < now)).map(|row| row.id).collect();
+        for id in &expired {
+            state.rows.remove(id);
+            state.publish(Change::Delete(*id));
+        }
+        Ok(expired.len() as u64)
+    }
+
+    fn watch(&self) -> Result<Box<dyn RegistryWatch>, RegistryError> {
+        let mut state = self.lock();
+        let queue = Arc::new(WatcherQueue::new(self.config.watch_queue_max));
+        // Registered and snapshotted under one lock: no change falls between.
+        queue.push(Change::Reset(state.snapshot()));
+        state.watchers.push(Arc::clone(&queue));
+        Ok(Box::new(MemoryWatch::new(queue, Arc::clone(&self.state))))
+    }
+}
