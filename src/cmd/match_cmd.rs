@@ -49,7 +49,7 @@ struct Totals {
 
 pub fn run(args: MatchArgs) -> anyhow::Result<ExitCode> {
     let options = MatcherOptions { raw_prefilter: !args.no_prefilter };
-    let Some(filters) = load_filters(&args.filters, options)? else {
+    let Some(mut filters) = load_filters(&args.filters, options)? else {
         return Ok(ExitCode::from(2));
     };
     let matcher = filters.build();
