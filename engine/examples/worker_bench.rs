@@ -1,0 +1,234 @@
+//! The two worker targets of issue 3, measured on the real services:
+//!
+//! 1. drain: with 10,000 filters, the worker drains the raw topic at
+//!    ≥ 0.8× the rate of a consumer that does nothing (same run, same topic);
+//! 2. propagation: INSERT committed → live on every filter thread, p99
+//!    ≤ 50 ms, with 50,000 filters and 500 changes/s.
+//!
+//! Run through `perf/worker/run.sh`, which writes `perf/results/`.
+//! Sizes: `BENCH_EVENTS` (default 200,000), `BENCH_FILTERS` (10,000),
+//! `BENCH_PROPAGATION_FILTERS` (50,000), `BENCH_CHANGES_PER_S` (500),
+//! `BENCH_SECONDS` (10).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clicktail_engine::log::kafka::{KafkaConfig, KafkaLog};
+use clicktail_engine::log::memory::MemoryLog;
+use clicktail_engine::log::{Log, Message, Record};
+use clicktail_engine::matcher::FilterId;
+use clicktail_engine::registry::memory::MemoryRegistry;
+use clicktail_engine::registry::postgres::{migrate, PostgresConfig, PostgresRegistry};
+use clicktail_engine::registry::{FilterKind, NewFilter, Registry};
+use clicktail_engine::worker::{spawn_workers, WorkerConfig, WorkerStats};
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("{prefix}_{nanos}")
+}
+
+fn event(n: usize) -> String {
+    const TYPES: [&str; 4] = ["click", "search", "view", "booking"];
+    format!(
+        r#"{{"n":{n},"type":"{}","user":{{"id":"u-{}"}},"page":{{"url":"https://example.com/hotels/{}"}},"cart":{{"total":{}}}}}"#,
+        TYPES[n % 4],
+        n % 100_000,
+        n % 977,
+        n % 1_000
+    )
+}
+
+/// Mostly selective filters, as admins type them (DESIGN.md: most events
+/// match no filter): user ids, a few URL needles (in the Aho-Corasick
+/// automata, matching nothing here) and rare large bookings.
+fn filter(n: usize) -> String {
+    match n % 10 {
+        0 => format!(r#"page.url endswith "/hotels/{}""#, 1_000 + n),
+        1 => format!(r#"type == "booking" and cart.total > {}"#, 990 + n % 10),
+        _ => format!(r#"user.id == "u-{}""#, n * 7),
+    }
+}
+
+fn drain(brokers: &str) {
+    let events = env_or("BENCH_EVENTS", 200_000);
+    let filters = env_or("BENCH_FILTERS", 10_000);
+    let log = Arc::new(KafkaLog::new(KafkaConfig::new(brokers)).unwrap());
+    let raw = unique("bench-raw");
+    let filtered = unique("bench-filtered");
+    log.create_topic(&raw, 4).unwrap();
+    log.create_topic(&filtered, 4).unwrap();
+    let producer = log.producer().unwrap();
+    for n in 0..events {
+        let payload = event(n);
+        let key = format!("u-{}", n % 100_000);
+        let message = Message { key: key.as_bytes(), payload: payload.as_bytes(), partition: None, timestamp_ms: 0 };
+        while producer.send(&raw, message).is_err() {
+            producer.flush(Duration::from_secs(60)).unwrap();
+        }
+    }
+    producer.flush(Duration::from_secs(120)).unwrap();
+
+    // Baseline: one consumer per worker thread that reads and commits, nothing else.
+    let threads = WorkerConfig::default().thread_count();
+    let started = Instant::now();
+    let group = unique("bench-baseline");
+    let read_total = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                let mut consumer = log.group_consumer(&group, &raw).unwrap();
+                let mut batch: Vec<Record> = Vec::new();
+                while read_total.load(std::sync::atomic::Ordering::Relaxed) < events {
+                    batch.clear();
+                    let read = consumer.poll(2_000, Duration::from_millis(100), &mut batch).unwrap_or(0);
+                    consumer.commit().ok();
+                    read_total.fetch_add(read, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    let baseline = started.elapsed();
+
+    let registry = MemoryRegistry::default();
+    for n in 0..filters {
+        registry
+            .insert(NewFilter { expression: filter(n), kind: FilterKind::Standing, owner: "bench".into(), ttl: None })
+            .unwrap();
+    }
+    let config = WorkerConfig {
+        raw_topic: raw.clone(),
+        filtered_topic: filtered,
+        group_id: unique("bench-workers"),
+        ..WorkerConfig::default()
+    };
+    let handle = spawn_workers(config, log.clone(), Arc::new(registry)).unwrap();
+    while !handle.live_filters().is_loaded() {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let started = Instant::now();
+    while WorkerStats::get(&handle.stats().events_in) < events as u64 {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let worker = started.elapsed();
+    let matches = WorkerStats::get(&handle.stats().matches_out);
+    handle.join().unwrap();
+    let rate = |d: Duration| events as f64 / d.as_secs_f64();
+    println!("drain_events {events}");
+    println!("drain_filters {filters}");
+    println!("drain_threads {threads}");
+    println!("drain_matches {matches}");
+    println!("drain_baseline_events_per_s {:.0}", rate(baseline));
+    println!("drain_worker_events_per_s {:.0}", rate(worker));
+    println!("drain_ratio {:.3} (target >= 0.8)", rate(worker) / rate(baseline));
+}
+
+fn propagation(database: &str) {
+    let filters = env_or("BENCH_PROPAGATION_FILTERS", 50_000);
+    let per_second = env_or("BENCH_CHANGES_PER_S", 500);
+    let seconds = env_or("BENCH_SECONDS", 10);
+    let config = PostgresConfig::new(database).in_schema(&unique("bench"));
+    migrate(&config).unwrap();
+    // Bulk load through SQL (one statement per 5,000 rows); the registry's
+    // own insert is one round trip per filter.
+    let mut client = postgres::Client::connect(database, postgres::NoTls).unwrap();
+    let schema = config.schema.clone().unwrap();
+    for chunk in (0..filters).collect::<Vec<_>>().chunks(5_000) {
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|n| format!("('{}', 'standing', 'bench', NULL)", filter(*n).replace('\'', "''")))
+            .collect();
+        client
+            .batch_execute(&format!(
+                "INSERT INTO {schema}.filters (expression, kind, owner, expires) VALUES {}",
+                values.join(",")
+            ))
+            .unwrap();
+    }
+    let registry = Arc::new(PostgresRegistry::connect(config.clone()).unwrap());
+    let log = MemoryLog::default();
+    log.create_topic("raw", 4).unwrap();
+    log.create_topic("filtered", 4).unwrap();
+    let worker_config =
+        WorkerConfig { raw_topic: "raw".into(), filtered_topic: "filtered".into(), ..WorkerConfig::default() };
+    let handle =
+        spawn_workers(worker_config, Arc::new(log), Arc::new(PostgresRegistry::connect(config).unwrap())).unwrap();
+    while handle.live_filters().ids.len() < filters {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let (sent_tx, sent_rx) = std::sync::mpsc::channel::<(FilterId, Instant)>();
+    let writer = {
+        let registry = registry.clone();
+        std::thread::spawn(move || {
+            let interval = Duration::from_secs_f64(1.0 / per_second as f64);
+            let started = Instant::now();
+            for n in 0..per_second * seconds {
+                let due = started + interval * n as u32;
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+                let id = registry
+                    .insert(NewFilter {
+                        expression: filter(filters + n),
+                        kind: FilterKind::Session,
+                        owner: "bench".into(),
+                        ttl: Some(Duration::from_secs(600)),
+                    })
+                    .unwrap();
+                sent_tx.send((id, Instant::now())).unwrap();
+            }
+        })
+    };
+    let mut pending: Vec<(FilterId, Instant)> = Vec::new();
+    let mut latencies_us: Vec<u64> = Vec::new();
+    let mut generation = 0;
+    let mut rebuilds = 0;
+    loop {
+        pending.extend(sent_rx.try_iter());
+        let live = handle.live_filters();
+        if live.generation != generation {
+            generation = live.generation;
+            rebuilds += 1;
+            pending.retain(|(id, committed)| {
+                if live.contains(*id) {
+                    latencies_us.push(live.published_at.saturating_duration_since(*committed).as_micros() as u64);
+                    false
+                } else {
+                    true
+                }
+            });
+        }
+        if writer.is_finished() && pending.is_empty() && latencies_us.len() == per_second * seconds {
+            break;
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    writer.join().unwrap();
+    handle.join().unwrap();
+    latencies_us.sort_unstable();
+    let at =
+        |q: f64| latencies_us[((latencies_us.len() as f64 * q) as usize).min(latencies_us.len() - 1)] as f64 / 1000.0;
+    println!("propagation_base_filters {filters}");
+    println!("propagation_changes {} at {per_second}/s", latencies_us.len());
+    println!("propagation_rebuilds {rebuilds}");
+    println!("propagation_ms_p50 {:.1}", at(0.50));
+    println!("propagation_ms_p99 {:.1} (target <= 50)", at(0.99));
+    println!("propagation_ms_max {:.1}", at(1.0));
+}
+
+fn main() {
+    let brokers =
+        std::env::var("CLICKTAIL_KAFKA_BROKERS").expect("CLICKTAIL_KAFKA_BROKERS (source .cache/services/env)");
+    let database =
+        std::env::var("CLICKTAIL_DATABASE_URL").expect("CLICKTAIL_DATABASE_URL (source .cache/services/env)");
+    let which = std::env::args().nth(1).unwrap_or_else(|| "all".to_owned());
+    if which == "all" || which == "drain" {
+        drain(&brokers);
+    }
+    if which == "all" || which == "propagation" {
+        propagation(&database);
+    }
+}

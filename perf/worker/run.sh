@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Worker benchmarks of issue 3 (drain ratio with 10,000 filters; filter
+# propagation p99 with 50,000 filters at 500 changes/s) on the real
+# services; appends a dated record to perf/results/worker.md.
+#   perf/worker/run.sh [drain|propagation|all]
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$root"
+eval "$(scripts/services.sh up)"
+cargo build --release -p clicktail-engine --example worker_bench
+out="$(mktemp)"
+"$root/target/release/examples/worker_bench" "${1:-all}" | tee "$out"
+{
+  echo "## $(date -u +%Y-%m-%dT%H:%MZ) commit $(git rev-parse --short HEAD)"
+  echo
+  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/{print $2}') GiB"
+  echo
+  echo '```'
+  cat "$out"
+  echo '```'
+  echo
+} >> perf/results/worker.md
+rm -f "$out"
