@@ -142,11 +142,6 @@ pub struct GatewayConfig {
     /// subscribe is refused with "busy".
     #[arg(long = "control-queue-max", env = "CLICKTAIL_CONTROL_QUEUE_MAX", default_value_t = 16_384)]
     pub control_queue_max: usize,
-
-    /// Largest event shown whole to an admin; bigger events are still sent
-    /// whole, the UI truncates its display (see docs/protocol.md).
-    #[arg(skip = 1_048_576usize)]
-    pub delivered_event_bytes_max: usize,
 }
 
 impl GatewayConfig {

@@ -83,7 +83,12 @@ impl ControlThread {
         }
         match self.registry.heartbeat(&ids, self.filter_ttl) {
             Ok(()) => self.metrics.ready.store(true, Relaxed),
-            Err(error) => tracing::warn!(%error, filters = ids.len(), "filter heartbeat failed; retrying next period"),
+            Err(error) => {
+                // Not ready while the registry is unreachable: a load
+                // balancer should send new admins to another node.
+                self.metrics.ready.store(false, Relaxed);
+                tracing::warn!(%error, filters = ids.len(), "filter heartbeat failed; retrying next period")
+            }
         }
     }
 

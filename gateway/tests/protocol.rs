@@ -308,3 +308,26 @@ fn connection_limit_refuses_extra_connections() {
     assert!(response.is_empty(), "the third connection should be closed unanswered");
     assert_eq!(node.metrics().connections_refused_total.load(Relaxed), 1);
 }
+
+#[test]
+fn a_request_sent_right_behind_the_handshake_is_answered() {
+    let node = Node::start(config());
+    let mut stream = TcpStream::connect(node.address()).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let payload = br#"{"type":"heartbeat"}"#;
+    // One write: the opening handshake and a masked text frame (RFC 6455
+    // section 5.2; a zero masking key is valid) before the 101 arrived.
+    let mut bytes = b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".to_vec();
+    bytes.extend_from_slice(&[0x81, 0x80 | payload.len() as u8, 0, 0, 0, 0]);
+    bytes.extend_from_slice(payload);
+    stream.write_all(&bytes).unwrap();
+    let mut seen = Vec::new();
+    let mut chunk = [0u8; 1024];
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !String::from_utf8_lossy(&seen).contains("heartbeat_ack") {
+        assert!(Instant::now() < deadline, "no heartbeat_ack: {}", String::from_utf8_lossy(&seen));
+        let count = stream.read(&mut chunk).unwrap();
+        assert!(count > 0, "closed: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&chunk[..count]);
+    }
+}

@@ -184,7 +184,13 @@ impl EventLoop {
                     self.finish(Connection::Http(http));
                     None
                 }
-                HttpStep::Upgrade { role, leftover } => Some(self.upgrade(http, role, leftover, id, now)),
+                HttpStep::Upgrade { role, leftover } => {
+                    let upgraded = self.upgrade(http, role, leftover, id, now);
+                    // Frames sent right behind the handshake are already in
+                    // the buffer and no new edge will announce them: read now.
+                    state.connections.insert(id, upgraded);
+                    return self.on_ready(state, id);
+                }
             },
             Connection::Admin(mut ws, mut admin) => {
                 let address = self.address(id);
