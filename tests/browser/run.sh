@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Browser tests of the admin UI and tracker.js in headless Chromium.
 #
-#   tests/browser/run.sh              # against a `clicktail demo` it starts
-#   tests/browser/run.sh --services   # also two gateways on real Kafka + PostgreSQL
+#   tests/browser/run.sh              # against a `clicktail demo` it starts, plus
+#                                     # the multi-node test when the services' env
+#                                     # (CLICKTAIL_KAFKA_BROKERS, CLICKTAIL_DATABASE_URL)
+#                                     # is set, as scripts/test.sh sets it
+#   tests/browser/run.sh --services   # start the services (scripts/services.sh) if needed
+#   tests/browser/run.sh --no-services
 #
 # Installs what it needs (Debian's chromium, the npm lockfile) idempotently,
 # builds the binary, starts the processes on loopback, runs the tests and
@@ -14,7 +18,9 @@ ROOT="$(cd "$HERE/../.." && pwd)"
 ARTIFACTS="$ROOT/target/artifacts"
 DEMO_PORT="${CLICKTAIL_BROWSER_DEMO_PORT:-18080}"
 WITH_SERVICES=0
+[[ -n "${CLICKTAIL_KAFKA_BROKERS:-}" && -n "${CLICKTAIL_DATABASE_URL:-}" ]] && WITH_SERVICES=1
 [[ "${1:-}" == "--services" ]] && WITH_SERVICES=1
+[[ "${1:-}" == "--no-services" ]] && WITH_SERVICES=0
 mkdir -p "$ARTIFACTS"
 
 log() { printf 'browser-tests: %s\n' "$*" >&2; }
