@@ -9,8 +9,6 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 ARTIFACTS="$ROOT/target/artifacts"
 BIN="${CLICKTAIL_BIN:-$ROOT/target/debug/clicktail}"
-PORT_A="${CLICKTAIL_BROWSER_PORT_A:-18081}"
-PORT_B="${CLICKTAIL_BROWSER_PORT_B:-18082}"
 mkdir -p "$ARTIFACTS"
 log() { printf 'multinode: %s\n' "$*" >&2; }
 
@@ -39,21 +37,25 @@ common=(--database-url "$CLICKTAIL_DATABASE_URL" --database-schema "$SCHEMA"
   >"$ARTIFACTS/multinode-worker.log" 2>&1 &
 PIDS+=($!)
 for node in a b; do
-  port=$PORT_A; [[ $node == b ]] && port=$PORT_B
-  "$BIN" gateway --kafka-brokers "$CLICKTAIL_KAFKA_BROKERS" "${common[@]}" --listen "127.0.0.1:$port" \
-    --node-name "$node" --no-admin-token >"$ARTIFACTS/multinode-gateway-$node.log" 2>&1 &
+  # Port 0: the kernel picks; the address is read from the node's stdout.
+  "$BIN" gateway --kafka-brokers "$CLICKTAIL_KAFKA_BROKERS" "${common[@]}" --listen "127.0.0.1:0" \
+    --node-name "$node" --no-admin-token >"$ARTIFACTS/multinode-gateway-$node.out" \
+    2>"$ARTIFACTS/multinode-gateway-$node.log" &
   PIDS+=($!)
 done
-for port in $PORT_A $PORT_B; do
+address_of() { # node
   for _ in $(seq 1 150); do
-    curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+    url="$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$ARTIFACTS/multinode-gateway-$1.out" 2>/dev/null | head -1 || true)"
+    if [[ -n "$url" ]] && curl -fsS "$url/readyz" >/dev/null 2>&1; then echo "$url"; return 0; fi
     sleep 0.2
   done
-  curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null || { log "gateway on $port not ready"; cat "$ARTIFACTS"/multinode-*.log >&2; exit 1; }
-done
+  log "gateway $1 not ready"; cat "$ARTIFACTS"/multinode-*.log >&2; return 1
+}
+URL_A="$(address_of a)"
+URL_B="$(address_of b)"
 
-log "gateways ready on $PORT_A (admin) and $PORT_B (ingest)"
+log "gateways ready: $URL_A (admin) and $URL_B (ingest)"
 cd "$HERE"
-CLICKTAIL_GATEWAY_URL="http://127.0.0.1:$PORT_A" CLICKTAIL_INGEST_URL="http://127.0.0.1:$PORT_B" \
+CLICKTAIL_GATEWAY_URL="$URL_A" CLICKTAIL_INGEST_URL="$URL_B" \
   CLICKTAIL_FILTERS_TABLE="$SCHEMA.filters" CLICKTAIL_RAW_TOPIC="$RAW" \
   node --test --test-concurrency=1 multinode/

@@ -16,7 +16,9 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 ARTIFACTS="$ROOT/target/artifacts"
-DEMO_PORT="${CLICKTAIL_BROWSER_DEMO_PORT:-18080}"
+# Port 0: the kernel picks a free port (others may run demos on this
+# machine); the address is read from what the demo prints.
+DEMO_LISTEN="${CLICKTAIL_BROWSER_DEMO_LISTEN:-127.0.0.1:0}"
 WITH_SERVICES=0
 [[ -n "${CLICKTAIL_KAFKA_BROKERS:-}" && -n "${CLICKTAIL_DATABASE_URL:-}" ]] && WITH_SERVICES=1
 [[ "${1:-}" == "--services" ]] && WITH_SERVICES=1
@@ -48,22 +50,24 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_ready() { # url, log file
-  for _ in $(seq 1 100); do
-    if curl -fsS "$1/readyz" >/dev/null 2>&1; then return 0; fi
+# Waits for "<prefix>http://ADDRESS/" in a process's stdout; prints the URL.
+wait_address() { # stdout file, log file
+  for _ in $(seq 1 150); do
+    url="$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$1" 2>/dev/null | head -1 || true)"
+    if [[ -n "$url" ]] && curl -fsS "$url/readyz" >/dev/null 2>&1; then echo "$url"; return 0; fi
     sleep 0.2
   done
-  log "not ready: $1"; cat "$2" >&2; return 1
+  log "not ready"; cat "$2" >&2; return 1
 }
 
-"$BIN" demo --listen "127.0.0.1:$DEMO_PORT" --rate 200 >"$ARTIFACTS/demo.out" 2>"$ARTIFACTS/demo.log" &
+"$BIN" demo --listen "$DEMO_LISTEN" --rate 200 >"$ARTIFACTS/demo.out" 2>"$ARTIFACTS/demo.log" &
 PIDS+=($!)
-wait_ready "http://127.0.0.1:$DEMO_PORT" "$ARTIFACTS/demo.log"
-grep -q "open http://127.0.0.1:$DEMO_PORT/" "$ARTIFACTS/demo.out"
+DEMO_URL="$(wait_address "$ARTIFACTS/demo.out" "$ARTIFACTS/demo.log")"
+log "demo at $DEMO_URL"
 
 status=0
 log "UI and tracker against the demo"
-(cd "$HERE" && CLICKTAIL_GATEWAY_URL="http://127.0.0.1:$DEMO_PORT" node --test --test-concurrency=1 tests/) || status=1
+(cd "$HERE" && CLICKTAIL_GATEWAY_URL="$DEMO_URL" node --test --test-concurrency=1 tests/) || status=1
 
 if [[ $WITH_SERVICES == 1 ]]; then
   log "two gateways on Kafka + PostgreSQL"
