@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use clicktail_engine::log::{Log, Record};
+use clicktail_engine::registry::Registry;
 use common::{config, http, Node};
 use serde_json::{json, Value};
 use tungstenite::protocol::frame::coding::CloseCode;
@@ -330,4 +331,20 @@ fn a_request_sent_right_behind_the_handshake_is_answered() {
         assert!(count > 0, "closed: {}", String::from_utf8_lossy(&seen));
         seen.extend_from_slice(&chunk[..count]);
     }
+}
+
+#[test]
+fn heartbeats_keep_a_live_sessions_rows_past_their_ttl() {
+    // TTL 3 s (the minimum), heartbeats every second; the workers sweep
+    // expired rows every 5 s by default, so 7 s covers a sweep.
+    let node = Node::start(config());
+    let mut client = node.admin("", &[]).unwrap();
+    let filter = client.subscribe("*");
+    let first_expiry = node.registry.list().unwrap()[0].expires.unwrap();
+    std::thread::sleep(Duration::from_secs(7));
+    let rows = node.registry.list().unwrap();
+    assert_eq!(rows.len(), 1, "the row expired although its session lives");
+    assert_eq!(rows[0].id.0, filter);
+    assert!(rows[0].expires.unwrap() > first_expiry, "the expiry was not pushed forward");
+    assert!(rows[0].owner.starts_with("gateway/"), "{}", rows[0].owner);
 }
