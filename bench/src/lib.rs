@@ -15,9 +15,13 @@
 //!   serializer) and `malformed` (corrupted events for robustness tests).
 //! - [`filters`]: filter sets in the FILTERS.md language: one selective
 //!   `user.id` filter per user, and a realistic mix of every operator.
+//! - [`loadgen`]: `clicktail loadgen`, the load generator: events into the
+//!   in-memory log, Kafka or a gateway's `/ingest`, admin sessions on `/ws`
+//!   with a filter mix, end-to-end latency histograms and a report.
 
 pub mod clickstream;
 pub mod filters;
+pub mod loadgen;
 pub mod rng;
 
 pub use clickstream::{Clickstream, ClickstreamConfig, ConfigError, EventType, Generated, Malformation};

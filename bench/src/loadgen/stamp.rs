@@ -1,0 +1,181 @@
+//! The creation stamp carried inside each event, and reading it (and the
+//! gateway's own timestamps) back out of a delivered `event` frame.
+//!
+//! The stamp is a dedicated field, `"loadgen_created_us"`, appended to the
+//! generated object, rather than the event's `ts`: the generator's `ts`
+//! describes simulated traffic at millisecond precision, while latency
+//! needs the wall clock at microseconds. Frames are scanned with `memchr`
+//! for the three numbers instead of parsed: a reader thread handles tens of
+//! thousands of frames per second and must not become the bottleneck.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use memchr::memmem;
+
+/// The field appended to every generated event.
+pub const CREATED_FIELD: &str = "loadgen_created_us";
+
+/// Microseconds since the Unix epoch (0 if the clock is before 1970).
+pub fn now_us() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_micros() as u64)
+}
+
+/// Appends `,"loadgen_created_us":<created_us>` inside the object that ends
+/// `event`. Returns false (and leaves `event` alone) when `event` does not
+/// end with `}`: a deliberately malformed event stays as it was.
+pub fn stamp_created(event: &mut Vec<u8>, created_us: u64) -> bool {
+    if event.last() != Some(&b'}') {
+        return false;
+    }
+    event.pop();
+    event.extend_from_slice(b",\"");
+    event.extend_from_slice(CREATED_FIELD.as_bytes());
+    event.extend_from_slice(b"\":");
+    push_decimal(event, created_us);
+    event.push(b'}');
+    true
+}
+
+/// The timestamps of one delivered `event` frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameTimes {
+    /// When the event entered the raw topic (the log timestamp), ms.
+    pub log_ms: u64,
+    /// When the gateway queued the frame, ms.
+    pub queued_ms: u64,
+    /// The loadgen creation stamp, µs; `None` for events not made by loadgen
+    /// (e.g. `clicktail demo`'s own generator).
+    pub created_us: Option<u64>,
+    /// Whether this is a history replay (excluded from live latency).
+    pub history: bool,
+}
+
+/// What a text frame from `/ws` is, as far as load measurement cares.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AdminFrame {
+    /// A match.
+    Event(FrameTimes),
+    /// `dropped`: frames the gateway dropped for this session since the last notice.
+    Dropped { count: u64 },
+    /// `subscribed`.
+    Subscribed,
+    /// `subscribe_error`, with the gateway's message.
+    SubscribeError(String),
+    /// Anything else (`hello`, `heartbeat_ack`, `error`, ...).
+    Other,
+}
+
+/// Classifies a frame by its leading `"type"` (the gateway always writes it
+/// first) and pulls out the numbers that matter.
+pub fn read_admin_frame(frame: &[u8]) -> AdminFrame {
+    if frame.starts_with(br#"{"type":"event""#) {
+        // The stamp is searched for only after `"event":`, so a criterion or
+        // another field cannot be mistaken for it.
+        let event_start = memmem::find(frame, br#""event":"#).unwrap_or(frame.len());
+        let header = &frame[..event_start];
+        let created_us = number_after(&frame[event_start..], br#""loadgen_created_us":"#);
+        return AdminFrame::Event(FrameTimes {
+            log_ms: number_after(header, br#""ts_ms":"#).unwrap_or(0),
+            queued_ms: number_after(header, br#""sent_ms":"#).unwrap_or(0),
+            created_us,
+            history: memmem::find(header, br#""history":true"#).is_some(),
+        });
+    }
+    if frame.starts_with(br#"{"type":"dropped""#) {
+        return AdminFrame::Dropped { count: number_after(frame, br#""count":"#).unwrap_or(0) };
+    }
+    if frame.starts_with(br#"{"type":"subscribed""#) {
+        return AdminFrame::Subscribed;
+    }
+    if frame.starts_with(br#"{"type":"subscribe_error""#) {
+        let message = serde_json::from_slice::<serde_json::Value>(frame)
+            .ok()
+            .and_then(|value| value.get("message").and_then(|message| message.as_str()).map(str::to_owned))
+            .unwrap_or_default();
+        return AdminFrame::SubscribeError(message);
+    }
+    AdminFrame::Other
+}
+
+/// The unsigned decimal right after the first `needle` in `haystack`.
+fn number_after(haystack: &[u8], needle: &[u8]) -> Option<u64> {
+    let start = memmem::find(haystack, needle)? + needle.len();
+    let digits = haystack[start..].iter().take_while(|byte| byte.is_ascii_digit()).count();
+    if digits == 0 || digits > 19 {
+        return None;
+    }
+    haystack[start..start + digits]
+        .iter()
+        .try_fold(0u64, |value, digit| value.checked_mul(10)?.checked_add(u64::from(digit - b'0')))
+}
+
+fn push_decimal(out: &mut Vec<u8>, value: u64) {
+    let mut digits = [0u8; 20];
+    let mut position = digits.len();
+    let mut rest = value;
+    loop {
+        position -= 1;
+        digits[position] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[position..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stamp_is_appended_inside_the_object() {
+        let mut event = br#"{"type":"click","ts":1}"#.to_vec();
+        assert!(stamp_created(&mut event, 1_732_600_000_123_456));
+        assert_eq!(event, br#"{"type":"click","ts":1,"loadgen_created_us":1732600000123456}"#);
+        let value: serde_json::Value = serde_json::from_slice(&event).unwrap();
+        assert_eq!(value["loadgen_created_us"], 1_732_600_000_123_456u64);
+    }
+
+    #[test]
+    fn a_malformed_event_is_left_alone() {
+        let mut event = br#"{"type":"cli"#.to_vec();
+        assert!(!stamp_created(&mut event, 5));
+        assert_eq!(event, br#"{"type":"cli"#);
+    }
+
+    #[test]
+    fn event_frames_give_back_every_time() {
+        let frame = br#"{"type":"event","filter":17,"ts_ms":1000,"sent_ms":1004,"event":{"type":"booking","loadgen_created_us":999500}}"#;
+        assert_eq!(
+            read_admin_frame(frame),
+            AdminFrame::Event(FrameTimes { log_ms: 1000, queued_ms: 1004, created_us: Some(999_500), history: false })
+        );
+        let history = br#"{"type":"event","filter":1,"ts_ms":1,"sent_ms":2,"history":true,"event":{}}"#;
+        assert!(matches!(
+            read_admin_frame(history),
+            AdminFrame::Event(FrameTimes { history: true, created_us: None, .. })
+        ));
+    }
+
+    #[test]
+    fn protocol_frames_are_classified() {
+        assert_eq!(
+            read_admin_frame(br#"{"type":"dropped","count":312,"total":1290}"#),
+            AdminFrame::Dropped { count: 312 }
+        );
+        assert_eq!(read_admin_frame(br#"{"type":"subscribed","ref":"a","filter":3}"#), AdminFrame::Subscribed);
+        assert_eq!(
+            read_admin_frame(br#"{"type":"subscribe_error","message":"the gateway is busy"}"#),
+            AdminFrame::SubscribeError("the gateway is busy".into())
+        );
+        assert_eq!(read_admin_frame(br#"{"type":"hello","node":"gateway"}"#), AdminFrame::Other);
+    }
+
+    #[test]
+    fn numbers_are_bounded() {
+        assert_eq!(number_after(b"x:99999999999999999999", b"x:"), None);
+        assert_eq!(number_after(b"x:", b"x:"), None);
+        assert_eq!(number_after(b"x:42,", b"x:"), Some(42));
+    }
+}
