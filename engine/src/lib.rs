@@ -7,7 +7,8 @@
 //! - [`log`]: the seam over partitioned logs (Kafka, in-memory);
 //! - [`registry`]: the seam over the filter registry (PostgreSQL, in-memory);
 //! - [`worker`]: filter workers (raw topic → match → filtered topic), thread per core;
-//! - `reference` (tests only): a plain one-filter-at-a-time evaluator, the oracle of the property tests.
+//! - `reference` (tests, and the `reference` feature for fuzz/): a plain one-filter-at-a-time
+//!   evaluator, the oracle of the property tests and the fuzz targets.
 
 pub mod event;
 pub mod language;
@@ -16,5 +17,5 @@ pub mod matcher;
 pub mod registry;
 pub mod worker;
 
-#[cfg(test)]
-mod reference;
+#[cfg(any(test, feature = "reference"))]
+pub mod reference;

@@ -143,9 +143,10 @@ impl fmt::Display for Literal {
 impl fmt::Display for Expr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Expr::Or(operands) => write_joined(f, operands, " or "),
-            Expr::And(operands) => write_joined(f, operands, " and "),
-            Expr::Not(operand) => write!(f, "not ({operand})"),
+            Expr::Or(operands) => write_joined(f, operands, " or ", |operand| matches!(operand, Expr::Or(_))),
+            Expr::And(operands) => write_joined(f, operands, " and ", is_connective),
+            Expr::Not(operand) if is_connective(operand) => write!(f, "not ({operand})"),
+            Expr::Not(operand) => write!(f, "not {operand}"),
             Expr::Compare { path, op, literal } => write!(f, "{path} {op} {literal}"),
             Expr::In { path, literals } => {
                 write!(f, "{path} in [")?;
@@ -164,14 +165,34 @@ impl fmt::Display for Expr {
     }
 }
 
-fn write_joined(f: &mut fmt::Formatter<'_>, operands: &[Expr], separator: &str) -> fmt::Result {
+/// Writes the operands of `and` / `or`, parenthesizing only those that
+/// `needs_parentheses` (the ones that would otherwise regroup). Every pair of
+/// parentheses counts toward `NESTING_MAX` when the text is parsed again, so
+/// printing one around every operand (and `not (...)` around every negated
+/// one) turned valid filters nested near the limit into rejected ones.
+fn write_joined(
+    f: &mut fmt::Formatter<'_>,
+    operands: &[Expr],
+    separator: &str,
+    needs_parentheses: impl Fn(&Expr) -> bool,
+) -> fmt::Result {
     for (index, operand) in operands.iter().enumerate() {
         if index > 0 {
             f.write_str(separator)?;
         }
-        write!(f, "({operand})")?;
+        if needs_parentheses(operand) {
+            write!(f, "({operand})")?;
+        } else {
+            write!(f, "{operand}")?;
+        }
     }
     Ok(())
+}
+
+/// `and` and `or` need parentheses under `not` (which binds tighter) and
+/// under `and` (an `or` binds looser; an `and` would merge with its parent).
+fn is_connective(expr: &Expr) -> bool {
+    matches!(expr, Expr::Or(_) | Expr::And(_))
 }
 
 /// True when `segment` can be written bare in a path (`[A-Za-z_$@][A-Za-z0-9_$@-]*`).

@@ -76,6 +76,36 @@ fn valid_filters_parse_to_their_trees() {
 }
 
 #[test]
+fn printed_filters_parse_back_to_the_same_tree() {
+    // Found by fuzz/ (parse_filter): `not (...)` around every negated operand
+    // and parentheses around every operand of `and` / `or` doubled the nesting,
+    // so a filter of 129 to 256 `!` printed to one that nests too deep.
+    let deep_not = format!("{}a == 1", "!".repeat(NESTING_MAX));
+    let deep_mixed = format!("{}a == 1 or b == 1{}", "!(".repeat(NESTING_MAX / 2), ")".repeat(NESTING_MAX / 2));
+    let cases: Vec<(&str, Option<&str>)> = vec![
+        ("a=1&&b=1", Some("a == 1 and b == 1")),
+        ("!a=1", Some("not a == 1")),
+        ("!(a=1 || b=1)", Some("not (a == 1 or b == 1)")),
+        ("!!*", Some("not not *")),
+        ("* or * and *", Some("* or * and *")),
+        ("(* or *) and *", Some("(* or *) and *")),
+        ("(* or *) or *", Some("(* or *) or *")),
+        ("(* and *) and *", Some("(* and *) and *")),
+        ("not * and (* or not exists(a))", Some("not * and (* or not exists(a))")),
+        (&deep_not, None),
+        (&deep_mixed, None),
+    ];
+    for (source, expected) in cases {
+        let expr = parse_filter(source).unwrap_or_else(|error| panic!("{source:?}: {error}"));
+        let printed = expr.to_string();
+        if let Some(expected) = expected {
+            assert_eq!(printed, expected, "{source:?}");
+        }
+        assert_eq!(parse_filter(&printed), Ok(expr), "{source:?} printed as {printed:?}");
+    }
+}
+
+#[test]
 fn invalid_filters_are_rejected_at_their_column() {
     let long = format!("a == \"{}\"", "x".repeat(FILTER_BYTES_MAX));
     let deep = format!("{}*{}", "(".repeat(NESTING_MAX + 1), ")".repeat(NESTING_MAX + 1));
