@@ -7,7 +7,7 @@ use simd_json::Node;
 
 use super::eval::{evaluate, EventView, FilterBindings};
 use super::index::{PathIndex, Slot, TermIndex};
-use super::paths::{for_each_string_value, ExtractedValues, PathId, PathTrie};
+use super::paths::{ExtractedValues, PathId, PathTrie};
 use super::prefilter::Prefilter;
 use super::prepare::PreparedFilter;
 use super::FilterId;
@@ -126,7 +126,7 @@ impl Matcher {
     ) {
         state.begin_event(self.slots.len(), self.terms.capacity());
         state.extracted.extract(&self.trie, tape);
-        let MatchState { extracted, marks, stamp, candidates, regex_hits, terms_found, lowered } = state;
+        let MatchState { extracted, marks, stamp, candidates, regex_hits, terms_found, term_text } = state;
         let stamp = *stamp;
         let mut fire = |slot: Slot| {
             let mark = &mut marks[slot as usize];
@@ -141,9 +141,7 @@ impl Matcher {
             }
         }
         if self.terms.capacity() > 0 {
-            if !self.terms.scan_raw(raw, structurals, lowered, terms_found) {
-                for_each_string_value(tape, 0, &mut |text| self.terms.scan(text, terms_found));
-            }
+            self.terms.scan(raw, tape, structurals, term_text, terms_found);
             for (term, _) in terms_found.iter().enumerate().filter(|(_, found)| **found) {
                 self.terms.slots(term).iter().copied().for_each(&mut fire);
             }
@@ -179,8 +177,8 @@ struct MatchState {
     regex_hits: Vec<bool>,
     /// Per global term id: some string value of the event contains it.
     terms_found: Vec<bool>,
-    /// The event, ASCII-lowercased, for the full-text scan.
-    lowered: Vec<u8>,
+    /// The text searched for full-text terms (see `TermIndex::scan`).
+    term_text: Vec<u8>,
 }
 
 impl MatchScratch {
@@ -194,7 +192,7 @@ impl MatchScratch {
                 candidates: Vec::new(),
                 regex_hits: Vec::new(),
                 terms_found: Vec::new(),
-                lowered: Vec::new(),
+                term_text: Vec::new(),
             },
         }
     }

@@ -24,6 +24,7 @@ use simd_json::{Node, StaticNode};
 
 use super::cow_map::CowMap;
 use super::eval::as_number;
+use super::paths::for_each_string_value;
 use crate::language::Literal;
 
 /// Index of a filter in a matcher; stable while the filter is in the set.
@@ -306,14 +307,12 @@ impl TermTriggers {
 pub(crate) struct TermIndex {
     /// One past the largest term id: the size of the per-event `terms_found`.
     capacity: usize,
-    /// Automaton over the non-empty terms, for one string value at a time;
-    /// pattern `p` is term `pattern_terms[p]`.
+    /// The non-empty terms (already lowercase), leftmost-longest and
+    /// case-sensitive, searched in a lowercased copy of the event: that
+    /// search runs on aho-corasick's SIMD prefilter (Teddy). Pattern `p` is
+    /// term `pattern_terms[p]`. An overlapping case-insensitive search cost
+    /// 16 instructions per byte (callgrind, 1,000 mixed filters).
     automaton: Option<AhoCorasick>,
-    /// The same terms, leftmost-longest and case-sensitive, for one scan of
-    /// a whole raw event lowercased: that search runs on aho-corasick's SIMD
-    /// prefilter (Teddy). An overlapping case-insensitive search over the
-    /// raw event cost 16 instructions per byte (callgrind, 1,000 mixed filters).
-    raw_automaton: Option<AhoCorasick>,
     /// Per pattern: the other patterns that are proper prefixes of it, with
     /// their lengths (a leftmost-longest hit hides them).
     prefixes: Vec<Vec<(u32, usize)>>,
@@ -323,6 +322,10 @@ pub(crate) struct TermIndex {
     /// Per term id: the filters it triggers.
     slots: Vec<Vec<Slot>>,
 }
+
+/// Separates string values in the text searched for terms: never part of
+/// UTF-8, so no term can match across two values.
+const VALUE_SEPARATOR: u8 = 0xFF;
 
 impl TermIndex {
     fn build(entries: &[Option<TermEntry>]) -> Self {
@@ -344,15 +347,7 @@ impl TermIndex {
         if patterns.is_empty() {
             return index;
         }
-        let build = |kind| {
-            AhoCorasickBuilder::new()
-                .ascii_case_insensitive(true)
-                .match_kind(kind)
-                .build(&patterns)
-                .expect("full-text terms are within aho-corasick's limits")
-        };
-        index.automaton = Some(build(MatchKind::Standard));
-        index.raw_automaton = Some(
+        index.automaton = Some(
             AhoCorasickBuilder::new()
                 .match_kind(MatchKind::LeftmostLongest)
                 .build(&patterns)
@@ -376,53 +371,46 @@ impl TermIndex {
         self.capacity
     }
 
-    /// Marks in `found` the terms that some string value contains, from one
-    /// scan of the raw bytes instead of one scan per string value. Each hit
-    /// is kept only if it lies inside a string that is not a key: the
-    /// string that opens at the last structural offset before the hit
-    /// (simd-json's stage 1 records every opening quote), closes after it,
-    /// and is not followed by `:`.
+    /// Marks in `found` the terms that some string value of the event
+    /// contains. `text` is scratch space.
     ///
-    /// Returns false, having done nothing, when that is unsound: with a
-    /// backslash in the event (raw bytes are then not decoded text) or with
-    /// the empty term (true whenever any string exists).
-    /// `lowered` is scratch space for the lowercased event.
-    pub fn scan_raw(&self, raw: &[u8], structurals: &[u32], lowered: &mut Vec<u8>, found: &mut [bool]) -> bool {
-        if self.empty_term.is_some() || memchr::memchr(b'\\', raw).is_some() {
-            return false;
+    /// Without a backslash (and without the empty term), the raw event is
+    /// searched once and a hit counts only inside a string that is not a
+    /// key: the string that opens at the last structural offset before the
+    /// hit (simd-json's stage 1 records every opening quote), closes after
+    /// it, and is not followed by `:`. Otherwise the decoded string values
+    /// are joined, separated by a byte that UTF-8 never uses, and searched
+    /// once.
+    pub fn scan(&self, raw: &[u8], tape: &[Node<'_>], structurals: &[u32], text: &mut Vec<u8>, found: &mut [bool]) {
+        text.clear();
+        let from_raw = self.empty_term.is_none() && memchr::memchr(b'\\', raw).is_none();
+        if from_raw {
+            text.extend(raw.iter().map(u8::to_ascii_lowercase));
+        } else {
+            for_each_string_value(tape, 0, &mut |value| {
+                text.extend(value.bytes().map(|byte| byte.to_ascii_lowercase()));
+                text.push(VALUE_SEPARATOR);
+            });
+            if let Some(empty) = self.empty_term {
+                found[empty as usize] = !text.is_empty();
+            }
         }
-        let Some(automaton) = &self.raw_automaton else { return true };
-        lowered.clear();
-        lowered.extend(raw.iter().map(u8::to_ascii_lowercase));
+        let Some(automaton) = &self.automaton else { return };
         let mut check = |term: u32, start: usize, end: usize| {
-            if !found[term as usize] && inside_string_value(raw, structurals, start, end) {
+            if !found[term as usize] && (!from_raw || inside_string_value(raw, structurals, start, end)) {
                 found[term as usize] = true;
             }
         };
         // Every position where some term starts, with the longest term
         // there; the shorter ones at the same position are its prefixes.
         let mut from = 0;
-        while let Some(hit) = automaton.find(Input::new(lowered.as_slice()).range(from..)) {
+        while let Some(hit) = automaton.find(Input::new(text.as_slice()).range(from..)) {
             let pattern = hit.pattern().as_usize();
             check(self.pattern_terms[pattern], hit.start(), hit.end());
             for &(term, length) in &self.prefixes[pattern] {
                 check(term, hit.start(), hit.start() + length);
             }
             from = hit.start() + 1;
-        }
-        true
-    }
-
-    /// Marks in `found` the terms that `text`, one string value, contains.
-    #[inline]
-    pub fn scan(&self, text: &str, found: &mut [bool]) {
-        if let Some(empty) = self.empty_term {
-            found[empty as usize] = true;
-        }
-        if let Some(automaton) = &self.automaton {
-            for hit in automaton.find_overlapping_iter(text) {
-                found[self.pattern_terms[hit.pattern().as_usize()] as usize] = true;
-            }
         }
     }
 
