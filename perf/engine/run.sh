@@ -87,6 +87,7 @@ print("\n".join(rows))
 PY
 fi
 
+[[ -s "$out" ]] || printf '# Engine benchmarks (perf/engine/run.sh)\n' > "$out"
 {
     echo
     echo "## $(head -n 1 "$report" | cut -c7-22)"
