@@ -27,10 +27,21 @@ function shopPage() {
     </script>`;
 }
 
+function offlinePage(offlineRun) {
+  return `<!doctype html><title>Offline shop</title>
+    <script src="${ingestUrl}/tracker.js"></script>
+    <script>
+      clicktail.configure({ wsUrl: "ws://127.0.0.1:9/ingest", backoffMinMs: 200, backoffMaxMs: 800 });
+      clicktail.track("offline_1", { run: "${offlineRun}" });
+      clicktail.track("offline_2", { run: "${offlineRun}" });
+    </script>`;
+}
+
 before(async () => {
   shopServer = createServer((request, response) => {
+    const url = new URL(request.url, "http://shop");
     response.writeHead(200, { "content-type": "text/html" });
-    response.end(shopPage());
+    response.end(url.pathname === "/offline.html" ? offlinePage(url.searchParams.get("run")) : shopPage());
   });
   await new Promise((done) => shopServer.listen(0, "127.0.0.1", done));
   shopOrigin = `http://localhost:${shopServer.address().port}`;
@@ -80,4 +91,32 @@ test("tracker.js events reach an admin watching them", async () => {
   await eventually(async () => (await admin.$$(".panel .event")).length >= 3, 15_000, "the unload event");
   const last = await admin.$$eval(".panel .event .type", (cells) => cells[0].textContent);
   assert.equal(last, "leave");
+});
+
+test("batches not acknowledged are resent after a reconnect", async () => {
+  const offlineRun = `${run}-offline`;
+  const admin = await session.browser.newPage();
+  await admin.goto(gatewayUrl + "/");
+  await admin.fill("#history", "0");
+  await admin.fill("#criterion", `props.run == "${offlineRun}"`);
+  await admin.click("#connect");
+  await admin.waitForSelector(".panel[data-filter]", { timeout: 10_000 });
+  await new Promise((done) => setTimeout(done, 1000));
+
+  // The page starts with the gateway unreachable (nothing listens on port
+  // 9): its batch stays unacknowledged while the tracker retries.
+  const shop = await session.browser.newPage();
+  await shop.goto(`${shopOrigin}/offline.html?run=${offlineRun}`);
+  await new Promise((done) => setTimeout(done, 1500));
+  const offline = await shop.evaluate(() => clicktail.stats());
+  assert.equal(offline.connected, false);
+  assert.equal(offline.unacked, 1, JSON.stringify(offline));
+  // The gateway is back: the next reconnect resends the batch, which is acknowledged.
+  await shop.evaluate((url) => clicktail.configure({ wsUrl: url }), ingestUrl.replace(/^http/, "ws") + "/ingest");
+  await eventually(async () => (await shop.evaluate(() => clicktail.stats())).unacked === 0, 15_000, "the resend");
+  await eventually(async () => (await admin.$$(".panel .event")).length >= 2, 15_000, "the resent events");
+  const types = await admin.$$eval(".panel .event .type", (cells) => cells.map((cell) => cell.textContent).sort());
+  assert.deepEqual(types, ["offline_1", "offline_2"]);
+  await admin.close();
+  await shop.close();
 });
