@@ -33,12 +33,19 @@ pub enum ControlRequest {
 }
 
 pub struct ControlThread {
+    /// Where filters are inserted, refreshed and deleted.
     pub registry: Arc<dyn Registry>,
+    /// Filter id → session; written here on subscribe and release.
     pub routes: Arc<RouteTable>,
+    /// Each event loop's inbox, indexed by `LoopId`, for the replies.
     pub loops: Vec<LoopHandle>,
+    /// Filters active, refusals, readiness.
     pub metrics: Arc<Metrics>,
+    /// Recent raw events for `history` requests; `None` when off.
     pub history: Option<Arc<History>>,
+    /// Recorded in each row's owner, with the session.
     pub node_name: String,
+    /// Lifetime of a row between heartbeats (`filter_ttl_ms`).
     pub filter_ttl: Duration,
 }
 

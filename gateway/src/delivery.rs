@@ -29,10 +29,15 @@ const POLL_RECORDS_MAX: usize = 4_096;
 const POLL_TIMEOUT: Duration = Duration::from_millis(100);
 
 pub struct DeliveryThread {
+    /// A tail consumer over every partition of the filtered topic.
     pub consumer: Box<dyn LogConsumer>,
+    /// Filter id → session, read once per polled batch.
     pub routes: Arc<RouteTable>,
+    /// Each event loop's inbox, indexed by `LoopId`.
     pub loops: Vec<LoopHandle>,
+    /// Records read, unrouted, dropped.
     pub metrics: Arc<Metrics>,
+    /// Set by `Gateway::stop`; checked after every poll.
     pub stop: Arc<AtomicBool>,
 }
 

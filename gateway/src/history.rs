@@ -24,12 +24,16 @@ const POLL_RECORDS_MAX: usize = 1_024;
 struct Window {
     /// (log timestamp in ms, event bytes), oldest first.
     events: VecDeque<(i64, Arc<[u8]>)>,
+    /// Bytes of `events`.
     bytes: usize,
 }
 
 pub struct History {
+    /// Written by the history thread, copied out by the control thread.
     window: Mutex<Window>,
+    /// `history_window_events`.
     events_max: usize,
+    /// `history_window_bytes`.
     bytes_max: usize,
 }
 

@@ -54,10 +54,15 @@ use server::event_loop::{EventLoop, LoopContext, LISTENER, WAKER};
 
 /// A running gateway node. Dropping it does not stop it; call [`Gateway::stop`].
 pub struct Gateway {
+    /// The bound address (port 0 resolved).
     local_address: SocketAddr,
+    /// The node's counters, also served at `/metrics`.
     metrics: Arc<Metrics>,
+    /// Tells the loops, delivery and history threads to end.
     stop: Arc<AtomicBool>,
+    /// Every thread of the node, joined by `stop`.
     threads: Vec<JoinHandle<()>>,
+    /// To wake the loops when stopping.
     wakers: Vec<server::inbox::LoopHandle>,
 }
 

@@ -26,10 +26,15 @@ const GROUP_BATCHES_MAX: usize = 256;
 const INBOX_SEND_TIMEOUT: Duration = Duration::from_secs(1);
 
 pub struct ProducerThread {
+    /// The producer of the raw topic.
     pub producer: Box<dyn LogProducer>,
+    /// The raw topic (`raw_topic`).
     pub topic: String,
+    /// Each event loop's inbox, for the acks.
     pub loops: Vec<LoopHandle>,
+    /// Ingest counters.
     pub metrics: Arc<Metrics>,
+    /// How long a group may wait for the log's acknowledgement.
     pub flush_timeout: Duration,
 }
 

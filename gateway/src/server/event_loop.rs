@@ -43,12 +43,19 @@ const TICK: Duration = Duration::from_millis(250);
 
 /// What every connection handler of a loop may use.
 pub struct LoopContext {
+    /// Which loop this is; part of every session address.
     pub id: LoopId,
+    /// Every limit of the node.
     pub config: Arc<GatewayConfig>,
+    /// Shared counters and gauges.
     pub metrics: Arc<Metrics>,
+    /// Filter id → session, to unroute on release.
     pub routes: Arc<RouteTable>,
+    /// Registry work for the control thread (bounded).
     pub control: Sender<ControlRequest>,
+    /// Validated batches for the producer thread (bounded).
     pub ingest: Sender<IngestJob>,
+    /// Bounds applied to each ingest batch.
     pub ingest_limits: IngestLimits,
 }
 
@@ -92,15 +99,22 @@ enum Connection {
 }
 
 pub struct EventLoop {
+    /// This loop's epoll instance.
     pub poll: Poll,
+    /// The shared listening socket, registered in every loop.
     pub listener: TcpListener,
+    /// Commands from the delivery, control and ingest threads.
     pub inbox: LoopInbox,
+    /// What connection handlers use.
     pub context: LoopContext,
+    /// Set by `Gateway::stop`; checked after every poll.
     pub stop: Arc<AtomicBool>,
 }
 
 struct LoopState {
+    /// Open connections by id.
     connections: HashMap<usize, Connection>,
+    /// The next connection id; ids are never reused.
     next_connection: usize,
     /// Connections with new frames to write after the inbox drain.
     dirty: Vec<usize>,

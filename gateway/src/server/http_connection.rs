@@ -42,9 +42,13 @@ pub enum AfterWrite {
 }
 
 pub struct HttpConnection {
+    /// The socket; handed to tungstenite on upgrade.
     pub stream: TcpStream,
+    /// Bytes read so far (head and body), at most head + batch limits.
     buffer: Vec<u8>,
+    /// For `http_timeout_ms`.
     pub opened: Instant,
+    /// Reading, waiting for the producer, or writing.
     pub phase: HttpPhase,
 }
 

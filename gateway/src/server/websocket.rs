@@ -34,8 +34,11 @@ pub enum Phase {
 }
 
 pub struct WsConnection {
+    /// tungstenite over the non-blocking socket.
     pub ws: WebSocket<TcpStream>,
+    /// Frames waiting for the socket (bounded).
     pub outbound: Outbound,
+    /// Open, closing or done.
     pub phase: Phase,
     /// When a frame (any kind, pongs included) last arrived.
     pub last_heard: Instant,
