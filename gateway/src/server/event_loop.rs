@@ -163,7 +163,7 @@ impl EventLoop {
                 Err(error) if error.kind() == ErrorKind::Interrupted => continue,
                 Err(error) => {
                     // EMFILE and the like: leave the rest in the backlog
-                    // until the next tick rather than spin.
+                    // until the next tick (which accepts again) rather than spin.
                     tracing::warn!(%error, "accept failed");
                     return;
                 }
@@ -378,6 +378,9 @@ impl EventLoop {
     }
 
     fn tick(&mut self, state: &mut LoopState, now: Instant) {
+        // An accept that failed (EMFILE...) left connections in the backlog,
+        // and the edge-triggered listener will not announce them again.
+        self.accept(state);
         let config = &self.context.config;
         let (idle, stalled, ping, http_timeout) =
             (config.idle_timeout(), config.stalled_reader(), config.ping_interval(), config.http_timeout());
