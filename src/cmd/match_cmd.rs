@@ -176,7 +176,7 @@ impl Progress {
     }
 
     fn tick(&mut self, totals: &Totals, started: Instant) {
-        if !self.enabled || totals.events % 65_536 != 0 || self.last.elapsed() < Duration::from_secs(2) {
+        if !self.enabled || !totals.events.is_multiple_of(65_536) || self.last.elapsed() < Duration::from_secs(2) {
             return;
         }
         self.last = Instant::now();
