@@ -20,8 +20,10 @@ pub(crate) enum Token {
     AndAnd,
     /// `||`
     OrOr,
-    /// `==` or `=`
+    /// `==`
     Equal,
+    /// `=`, the same operator as `==`; kept apart only to quote it back in errors.
+    SingleEqual,
     NotEqual,
     Less,
     LessEqual,
@@ -70,7 +72,7 @@ pub(crate) fn tokenize(source: &str) -> Result<Vec<Spanned>, FilterError> {
             (b'&', _) => return Err(FilterError::at(offset, "expected '&&' (a single '&' is not an operator)")),
             (b'|', _) => return Err(FilterError::at(offset, "expected '||' (a single '|' is not an operator)")),
             (b'=', Some(b'=')) => (Token::Equal, 2),
-            (b'=', _) => (Token::Equal, 1),
+            (b'=', _) => (Token::SingleEqual, 1),
             (b'!', Some(b'=')) => (Token::NotEqual, 2),
             (b'!', _) => (Token::Bang, 1),
             (b'<', Some(b'=')) => (Token::LessEqual, 2),

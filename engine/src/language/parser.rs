@@ -212,7 +212,7 @@ impl Parser {
 
     fn parse_comparison(&mut self, path: Path) -> Result<Expr, FilterError> {
         let op = match self.peek() {
-            Token::Equal => CompareOp::Eq,
+            Token::Equal | Token::SingleEqual => CompareOp::Eq,
             Token::NotEqual => CompareOp::Ne,
             Token::Less => CompareOp::Lt,
             Token::LessEqual => CompareOp::Le,
@@ -322,6 +322,7 @@ fn describe(token: &Token) -> String {
         Token::AndAnd => "'&&'".into(),
         Token::OrOr => "'||'".into(),
         Token::Equal => "'=='".into(),
+        Token::SingleEqual => "'='".into(),
         Token::NotEqual => "'!='".into(),
         Token::Less => "'<'".into(),
         Token::LessEqual => "'<='".into(),

@@ -115,6 +115,12 @@ fn invalid_filters_are_rejected_at_their_column() {
         ("user.id ==", 11, "expected a literal after '=='"),
         ("user.id == ", 12, "expected a literal after '=='"),
         ("user.id == and", 12, "expected a literal after '=='"),
+        (
+            "user.id === \"u-1\"",
+            11,
+            "expected a literal after '==' (a \"string\", a number, true, false or null), found '='",
+        ),
+        ("user.id = ", 11, "expected a literal after '='"),
         ("user.id", 8, "expected an operator after 'user.id'"),
         ("user.id is \"x\"", 9, "expected an operator"),
         ("user. == 1", 7, "expected a key after '.'"),
