@@ -92,9 +92,17 @@ flame() {
     elif [[ -f "$dir/callgrind.out" ]]; then
         # Callgrind keeps caller/callee pairs, not whole stacks: the graph
         # is flat (one frame per function, width = its own instructions).
-        callgrind_annotate --threshold=100 "$dir/callgrind.out" 2>/dev/null |
-            awk '/^ *[0-9,]+ .*[:(]/ { gsub(",", "", $1); cost = $1; $1 = ""; sub(/^ +/, ""); sub(/ \[.*$/, ""); gsub(";", ":"); if (cost > 0) print $0 " " cost }' \
-            > "$dir/folded.txt"
+        # Only the per-function table (after the `file:function` header,
+        # up to the first blank line); `path:` and ` [object]` are cut.
+        callgrind_annotate --threshold=100 --auto=no "$dir/callgrind.out" 2>/dev/null |
+            awk '/file:function/ { table = 1; next }
+                 table && /^$/ && seen { exit }
+                 table && /^ *[0-9,]+ \(/ {
+                     seen = 1; cost = $1; gsub(",", "", cost)
+                     line = $0; sub(/^ *[0-9,]+ \( *[0-9.]+%\) +/, "", line); sub(/^[^:]*:/, "", line)
+                     sub(/ \[[^]]*\]$/, "", line); gsub(";", ":", line); gsub(/ /, "_", line)
+                     if (cost > 0) print line " " cost
+                 }' > "$dir/folded.txt"
     fi
     inferno-flamegraph --title "$title" < "$dir/folded.txt" > "$dir/flame.svg"
     echo "flame graph: $dir/flame.svg" >&2

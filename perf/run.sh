@@ -2,7 +2,7 @@
 # Runs one profiling scenario, leaves its flame graph and figure in
 # perf/out/SCENARIO/latest/, and records the figure as a baseline in
 # perf/results/baselines.tsv when asked (--baseline) or when the scenario
-# has none yet.
+# has none yet for this profiler.
 #
 #   perf/run.sh SCENARIO [--baseline]
 #   SCENARIO: engine-match | worker-kafka | gateway-fanout | end-to-end
@@ -17,6 +17,6 @@ cut -d' ' -f1-3 /proc/loadavg > "$dir/load.txt"
 echo "perf/run.sh $scenario: profiler $(profiler), output $dir" >&2
 "$script" "$dir"
 flame "$dir" "clicktail $scenario ($(commit))"
-if [[ "${2:-}" == --baseline ]] || ! grep -q $'\t'"$scenario"$'\t' "$BASELINES" 2>/dev/null; then
+if [[ "${2:-}" == --baseline ]] || ! grep -q $'\t'"$scenario"$'\t'"$(profiler)"$'\t' "$BASELINES" 2>/dev/null; then
     record_baseline "$scenario" "$dir"
 fi
