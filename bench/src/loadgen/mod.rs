@@ -117,15 +117,14 @@ pub fn run(config: &LoadgenConfig, stop: &AtomicBool) -> Result<LoadgenReport, L
             let log = MemoryLog::default();
             log.create_topic(MEMORY_TOPIC, *partitions)?;
             let outcome =
-                with_progress(&counters, stop, || log_sink::run_into_log(config, &log, MEMORY_TOPIC, &counters, stop))?;
+                with_progress(&counters, || log_sink::run_into_log(config, &log, MEMORY_TOPIC, &counters, stop))?;
             fill_log_outcome(&mut report, &outcome);
         }
         Target::Kafka { brokers, topic, partitions } => {
             report.target = format!("kafka {brokers} topic {topic}");
             let log = KafkaLog::new(KafkaConfig::new(brokers))?;
             log.create_topic(topic, *partitions)?;
-            let outcome =
-                with_progress(&counters, stop, || log_sink::run_into_log(config, &log, topic, &counters, stop))?;
+            let outcome = with_progress(&counters, || log_sink::run_into_log(config, &log, topic, &counters, stop))?;
             fill_log_outcome(&mut report, &outcome);
         }
         Target::Gateway { address } => {
@@ -160,14 +159,13 @@ fn fill_log_outcome(report: &mut LoadgenReport, outcome: &log_sink::LogRunOutcom
 }
 
 /// Runs `work` with the progress line printing beside it.
-fn with_progress<T>(counters: &LiveCounters, stop: &AtomicBool, work: impl FnOnce() -> T) -> T {
+fn with_progress<T>(counters: &LiveCounters, work: impl FnOnce() -> T) -> T {
     let progress_stop = AtomicBool::new(false);
     let started = Instant::now();
     std::thread::scope(|scope| {
         scope.spawn(|| progress::print_progress_until(counters, started, &progress_stop));
         let result = work();
         progress_stop.store(true, Relaxed);
-        let _ = stop;
         result
     })
 }
