@@ -37,6 +37,8 @@ mod server;
 mod clock;
 
 pub use config::GatewayConfig;
+/// Batch validation of `/ingest`, public for the fuzz target (`fuzz/fuzz_targets/gateway_input.rs`).
+pub use ingest::{validate as validate_ingest_batch, IngestLimits};
 pub use error::GatewayError;
 pub use metrics::Metrics;
 pub use routes::RouteTable;

@@ -8,7 +8,7 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 ARTIFACTS="$ROOT/target/artifacts"
-BIN="${CLICKTAIL_BIN:-$ROOT/target/debug/clicktail}"
+BIN="${CLICKTAIL_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/clicktail}"
 mkdir -p "$ARTIFACTS"
 log() { printf 'multinode: %s\n' "$*" >&2; }
 

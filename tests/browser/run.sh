@@ -37,7 +37,7 @@ if [[ ! -d "$HERE/node_modules/playwright-core" ]]; then
   (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
-BIN="${CLICKTAIL_BIN:-$ROOT/target/debug/clicktail}"
+BIN="${CLICKTAIL_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/clicktail}"
 if [[ -z "${CLICKTAIL_BIN:-}" ]]; then
   log "building clicktail"
   (cd "$ROOT" && cargo build --locked --bin clicktail)
