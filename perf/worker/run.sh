@@ -11,9 +11,10 @@ cargo build --release -p clicktail-engine --example worker_bench
 out="$(mktemp)"
 "$root/target/release/examples/worker_bench" "${1:-all}" | tee "$out"
 {
-  echo "## $(date -u +%Y-%m-%dT%H:%MZ) commit $(git rev-parse --short HEAD)"
+  # "+dirty": engine/ had uncommitted changes when this ran.
+  echo "## $(date -u +%Y-%m-%dT%H:%MZ) commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- engine || echo +dirty)"
   echo
-  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/{print $2}') GiB"
+  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/{print $2}') GiB, load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
   echo
   echo '```'
   cat "$out"

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::config::{Backoff, WorkerConfig};
-use super::live::{LiveFilters, LiveSlot};
+use super::live::{LiveFilters, LiveSlot, Retired};
 use super::metrics::{self as names, WorkerStats};
 use crate::matcher::{FilterId, FilterSet};
 use crate::registry::{Change, FilterRow, Registry, RegistryWatch};
@@ -83,7 +83,9 @@ impl ControlThread {
         let mut backoff = Backoff::new(self.config.backoff_max);
         let mut watch: Option<Box<dyn RegistryWatch>> = None;
         let mut next_sweep = Instant::now();
+        let mut retired = Retired::default();
         while !self.stop.load(Ordering::Relaxed) {
+            retired.collect();
             self.sweep_when_due(&mut next_sweep);
             let Some(active) = watch.as_mut() else {
                 match self.registry.watch() {
@@ -101,7 +103,7 @@ impl ControlThread {
             };
             match self.next_burst(active.as_mut(), &mut local) {
                 Ok(0) => {}
-                Ok(_) => self.rebuild(&mut local),
+                Ok(_) => self.rebuild(&mut local, &mut retired),
                 Err(error) => {
                     // The watch reconnects by itself; an error here means it
                     // gave up, so open a new one (which starts with a Reset).
@@ -138,14 +140,16 @@ impl ControlThread {
         Ok(applied)
     }
 
-    fn rebuild(&self, local: &mut LocalSet) {
+    fn rebuild(&self, local: &mut LocalSet, retired: &mut Retired) {
         let started = Instant::now();
         let matcher = local.set.build();
         local.generation += 1;
         let ids: Vec<FilterId> = local.set.ids().collect();
         let active = ids.len();
-        self.live.publish(LiveFilters { matcher, ids, generation: local.generation, published_at: Instant::now() });
+        let replaced =
+            self.live.publish(LiveFilters { matcher, ids, generation: local.generation, published_at: Instant::now() });
         let took = started.elapsed();
+        retired.push(replaced);
         metrics::counter!(names::REBUILDS).increment(1);
         metrics::histogram!(names::REBUILD_SECONDS).record(took.as_secs_f64());
         metrics::gauge!(names::ACTIVE_FILTERS).set(active as f64);

@@ -1,17 +1,24 @@
 //! One filter thread: a group consumer over the raw topic and a producer to
 //! the filtered topic, processing batches:
-//! poll → match each event → produce one record per (event, filter) →
+//! poll → match each event → queue one record per (event, filter) on the
+//! producer, and once per `commit_interval` (or at once when caught up,
+//! idle or stopping):
 //! flush → commit.
 //!
-//! Offsets are committed only after `flush` reported every record of the
-//! batch acknowledged. When a flush fails, the thread does not commit: it
-//! drops its consumer (leaving the group) and joins again, so the batch is
-//! read again from the last commit. At-least-once: duplicates are possible
-//! after a failure, loss is not.
+//! Offsets are committed only after `flush` reported every record produced
+//! since the last commit acknowledged, so a committed offset never covers
+//! a match that is not on the filtered topic. Between two commits the
+//! thread keeps consuming and producing: waiting for acknowledgements once
+//! per batch of 2,000 events stalled the thread for a round trip plus
+//! `linger.ms` each time (perf/results/worker.md). When a flush or a send
+//! fails, the thread does not commit: it drops its consumer (leaving the
+//! group) and joins again, so everything since the last commit is read
+//! again. At-least-once: duplicates are possible after a failure, loss is
+//! not.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::config::{Backoff, WorkerConfig};
 use super::filtered_record::{self, FilteredRecord};
@@ -35,6 +42,18 @@ pub(crate) struct FilterThread {
 enum BatchFailure {
     /// Some matches may not be on the filtered topic: re-read the batch.
     Produce(LogError),
+}
+
+/// What was read and produced since the last commit; counted into the
+/// stats once it is durable.
+#[derive(Default)]
+struct Uncommitted {
+    /// When the oldest uncommitted batch was read; `None` when nothing is pending.
+    first_read: Option<Instant>,
+    batches: u64,
+    events: u64,
+    malformed: u64,
+    matches: u64,
 }
 
 /// Buffers reused from batch to batch: no allocation per event.
@@ -122,8 +141,9 @@ impl FilterThread {
         false
     }
 
-    /// Runs batches until a stop request (then returns after committing the
-    /// last batch) or a failed flush (then returns without committing).
+    /// Runs batches until a stop request (then returns after flushing and
+    /// committing) or a failed flush or send (then returns without
+    /// committing: everything since the last commit is read again).
     fn consume(
         &self,
         consumer: &mut dyn LogConsumer,
@@ -133,11 +153,21 @@ impl FilterThread {
         backoff: &mut Backoff,
     ) {
         let lag_gauge = metrics::gauge!(names::CONSUMER_LAG, "thread" => self.index.to_string());
-        while !self.stopping() {
+        let mut uncommitted = Uncommitted::default();
+        loop {
+            if self.stopping() {
+                // Graceful stop: what was read is matched and produced;
+                // make it durable and commit it before leaving the group.
+                let _ = self.commit(consumer, producer, &mut uncommitted);
+                return;
+            }
             buffers.batch.clear();
-            if let Err(error) =
-                consumer.poll(self.config.batch_records_max, self.config.poll_timeout, &mut buffers.batch)
-            {
+            let polled = consumer.poll(self.config.batch_records_max, self.config.poll_timeout, &mut buffers.batch);
+            // After every poll, busy or idle: the batch is matched with the
+            // newest version, and an idle thread reports within one
+            // `poll_timeout` that it would match with it.
+            let live = self.live.load_for_thread(self.index);
+            if let Err(error) = polled {
                 tracing::warn!(thread = self.index, %error, "poll failed; retrying");
                 metrics::counter!(names::CONSUME_ERRORS).increment(1);
                 self.sleep_unless_stopped(backoff.next_wait());
@@ -146,48 +176,87 @@ impl FilterThread {
             if let Some(lag) = consumer.lag() {
                 lag_gauge.set(lag as f64);
             }
-            if buffers.batch.is_empty() {
-                continue;
-            }
-            backoff.reset();
-            let live = self.live.load();
-            match self.process_batch(&live, producer, filtered_partitions, buffers) {
-                Ok(()) => {
-                    if let Err(error) = consumer.commit() {
-                        // The records are read again by whoever owns the
-                        // partition next: duplicates, never loss.
-                        tracing::warn!(thread = self.index, %error, "commit failed");
-                        metrics::counter!(names::COMMIT_ERRORS).increment(1);
-                        WorkerStats::add(&self.stats.commit_errors, 1);
+            let result = if buffers.batch.is_empty() {
+                // Idle: nothing will join the pending records soon, so make
+                // them durable now rather than at the end of the interval.
+                self.commit(consumer, producer, &mut uncommitted)
+            } else {
+                backoff.reset();
+                // A batch short of the maximum means the thread has caught
+                // up with its partitions: commit now, as when idle. A full
+                // batch means a backlog: keep draining until the interval.
+                let caught_up = buffers.batch.len() < self.config.batch_records_max;
+                self.process_batch(&live, producer, filtered_partitions, buffers, &mut uncommitted).and_then(|()| {
+                    if caught_up || uncommitted.first_read.is_some_and(|at| at.elapsed() >= self.config.commit_interval)
+                    {
+                        self.commit(consumer, producer, &mut uncommitted)
                     } else {
-                        WorkerStats::add(&self.stats.batches_committed, 1);
+                        Ok(())
                     }
-                }
-                Err(BatchFailure::Produce(error)) => {
-                    tracing::warn!(thread = self.index, %error, "matches not acknowledged; re-reading the batch");
-                    metrics::counter!(names::PRODUCE_ERRORS).increment(1);
-                    WorkerStats::add(&self.stats.produce_errors, 1);
-                    self.sleep_unless_stopped(backoff.next_wait());
-                    return;
-                }
+                })
+            };
+            if let Err(BatchFailure::Produce(error)) = result {
+                tracing::warn!(thread = self.index, %error, "matches not acknowledged; re-reading since the last commit");
+                metrics::counter!(names::PRODUCE_ERRORS).increment(1);
+                WorkerStats::add(&self.stats.produce_errors, 1);
+                self.sleep_unless_stopped(backoff.next_wait());
+                return;
             }
         }
     }
 
+    /// Waits until every record produced since the last commit is
+    /// acknowledged, then commits every offset read so far. This is the
+    /// at-least-once point: an offset is committed only after every match
+    /// of every event before it is durable on the filtered topic.
+    fn commit(
+        &self,
+        consumer: &mut dyn LogConsumer,
+        producer: &dyn LogProducer,
+        uncommitted: &mut Uncommitted,
+    ) -> Result<(), BatchFailure> {
+        if uncommitted.first_read.is_none() {
+            return Ok(());
+        }
+        producer.flush(self.config.flush_timeout).map_err(BatchFailure::Produce)?;
+        let Uncommitted { events, malformed, matches, batches, .. } = std::mem::take(uncommitted);
+        metrics::counter!(names::EVENTS_IN).increment(events);
+        metrics::counter!(names::MALFORMED).increment(malformed);
+        metrics::counter!(names::MATCHES_OUT).increment(matches);
+        WorkerStats::add(&self.stats.events_in, events);
+        WorkerStats::add(&self.stats.malformed, malformed);
+        WorkerStats::add(&self.stats.matches_out, matches);
+        if let Err(error) = consumer.commit() {
+            // The records are read again by whoever owns the partition
+            // next: duplicates, never loss.
+            tracing::warn!(thread = self.index, %error, "commit failed");
+            metrics::counter!(names::COMMIT_ERRORS).increment(1);
+            WorkerStats::add(&self.stats.commit_errors, 1);
+        } else {
+            WorkerStats::add(&self.stats.batches_committed, batches);
+        }
+        Ok(())
+    }
+
+    /// Matches one batch and queues its records on the producer, without
+    /// waiting for acknowledgements (see [`Self::commit`]).
     fn process_batch(
         &self,
         live: &LiveFilters,
         producer: &dyn LogProducer,
         filtered_partitions: u32,
         buffers: &mut Buffers,
+        uncommitted: &mut Uncommitted,
     ) -> Result<(), BatchFailure> {
         let Buffers { batch, matches, key, payload, scratch } = buffers;
-        let (mut malformed, mut matched) = (0u64, 0u64);
+        uncommitted.first_read.get_or_insert_with(Instant::now);
+        uncommitted.batches += 1;
+        uncommitted.events += batch.len() as u64;
         for record in batch.iter() {
             match live.matcher.match_event(&record.payload, scratch, matches) {
                 Outcome::Parsed | Outcome::Skipped => {}
                 Outcome::Malformed(reason) => {
-                    malformed += 1;
+                    uncommitted.malformed += 1;
                     tracing::debug!(partition = record.partition.0, offset = record.offset, %reason, "malformed event skipped");
                     self.send_dead_letter(producer, record)?;
                     continue;
@@ -215,17 +284,9 @@ impl FilterThread {
                     timestamp_ms: match_timestamp_us / 1000,
                 };
                 self.send(producer, &self.config.filtered_topic, message)?;
-                matched += 1;
+                uncommitted.matches += 1;
             }
         }
-        producer.flush(self.config.flush_timeout).map_err(BatchFailure::Produce)?;
-        let events = batch.len() as u64;
-        metrics::counter!(names::EVENTS_IN).increment(events);
-        metrics::counter!(names::MALFORMED).increment(malformed);
-        metrics::counter!(names::MATCHES_OUT).increment(matched);
-        WorkerStats::add(&self.stats.events_in, events);
-        WorkerStats::add(&self.stats.malformed, malformed);
-        WorkerStats::add(&self.stats.matches_out, matched);
         Ok(())
     }
 
@@ -255,11 +316,9 @@ impl FilterThread {
     }
 
     fn sleep_unless_stopped(&self, wait: Duration) {
-        let until = std::time::Instant::now() + wait;
-        while !self.stopping() && std::time::Instant::now() < until {
-            std::thread::sleep(
-                Duration::from_millis(20).min(until.saturating_duration_since(std::time::Instant::now())),
-            );
+        let until = Instant::now() + wait;
+        while !self.stopping() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(20).min(until.saturating_duration_since(Instant::now())));
         }
     }
 }

@@ -2,6 +2,7 @@
 //! published by the control thread with one atomic pointer swap
 //! (`arc-swap`), so the hot loop never takes a lock to read it.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -34,10 +35,14 @@ impl LiveFilters {
 /// The shared slot filter threads read from and the control thread writes to.
 pub(crate) struct LiveSlot {
     current: ArcSwap<LiveFilters>,
+    /// The generation each filter thread (by index) last loaded: a thread
+    /// matches with that version until its next load, so a version is live
+    /// on every thread once the minimum reaches it.
+    observed: Vec<AtomicU64>,
 }
 
 impl LiveSlot {
-    pub(crate) fn empty(set: &mut FilterSet) -> Self {
+    pub(crate) fn empty(set: &mut FilterSet, filter_threads: usize) -> Self {
         LiveSlot {
             current: ArcSwap::from_pointee(LiveFilters {
                 matcher: set.build(),
@@ -45,15 +50,58 @@ impl LiveSlot {
                 generation: 0,
                 published_at: Instant::now(),
             }),
+            observed: (0..filter_threads).map(|_| AtomicU64::new(0)).collect(),
         }
     }
 
-    /// The current version; cheap (no lock), taken once per batch.
+    /// The current version; cheap (no lock), taken after every poll.
     pub(crate) fn load(&self) -> Arc<LiveFilters> {
         self.current.load_full()
     }
 
-    pub(crate) fn publish(&self, filters: LiveFilters) {
-        self.current.store(Arc::new(filters));
+    /// Loads the current version on behalf of filter thread `thread` and
+    /// records that the thread now matches with it.
+    pub(crate) fn load_for_thread(&self, thread: usize) -> Arc<LiveFilters> {
+        let live = self.load();
+        self.observed[thread].store(live.generation, Ordering::Release);
+        live
+    }
+
+    /// The oldest generation any filter thread may still match with.
+    pub(crate) fn generation_on_every_thread(&self) -> u64 {
+        self.observed.iter().map(|generation| generation.load(Ordering::Acquire)).min().unwrap_or(0)
+    }
+
+    /// Publishes `filters`; returns the version it replaces, for the
+    /// caller to retire (see [`Retired`]).
+    pub(crate) fn publish(&self, filters: LiveFilters) -> Arc<LiveFilters> {
+        self.current.swap(Arc::new(filters))
+    }
+}
+
+/// Replaced versions, kept by the control thread until no filter thread
+/// holds them any more, then dropped there.
+///
+/// Whoever drops the last reference to a version frees its matcher (at
+/// 50,000 filters, tens of thousands of slot references and hash tables:
+/// about a millisecond). Without this, that is usually a filter thread,
+/// when it loads the next version between two batches: the hot path would
+/// pay for the control path's garbage.
+#[derive(Default)]
+pub(crate) struct Retired {
+    versions: Vec<Arc<LiveFilters>>,
+}
+
+impl Retired {
+    pub(crate) fn push(&mut self, version: Arc<LiveFilters>) {
+        self.versions.push(version);
+        self.collect();
+    }
+
+    /// Drops every retired version nobody else holds. A retired version
+    /// is out of the slot, so its count can only go down: once it is 1,
+    /// the reference here is the last.
+    pub(crate) fn collect(&mut self) {
+        self.versions.retain(|version| Arc::strong_count(version) > 1);
     }
 }

@@ -4,10 +4,10 @@
 //! A worker process runs one control thread and `threads` filter threads
 //! (one per core by default, each pinned). Each filter thread is a member
 //! of one consumer group over the raw topic and processes batches:
-//! poll → match → produce → flush → commit (see `filter_thread.rs` for the
-//! at-least-once argument). The control thread follows the registry and
-//! publishes each rebuilt matcher with an atomic swap; the filter threads
-//! load it once per batch, with no lock.
+//! poll → match → produce, and once per commit interval flush → commit
+//! (see `filter_thread.rs` for the at-least-once argument). The control
+//! thread follows the registry and publishes each rebuilt matcher with an
+//! atomic swap; the filter threads load it after every poll, with no lock.
 //!
 //! The same code runs on Kafka + PostgreSQL (`clicktail worker`) and on
 //! the in-memory log + registry (`clicktail demo`, fast tests): see
@@ -80,7 +80,7 @@ pub fn spawn_workers(
         log.partition_count(topic).map_err(|source| WorkerError::Topic { topic: topic.clone(), source })?;
     }
     let mut set = FilterSet::new(config.matcher_options);
-    let live = Arc::new(LiveSlot::empty(&mut set));
+    let live = Arc::new(LiveSlot::empty(&mut set, config.thread_count()));
     let stats = Arc::new(WorkerStats::default());
     let stop = Arc::new(AtomicBool::new(false));
     let mut handle = WorkerHandle {
@@ -142,6 +142,14 @@ impl WorkerHandle {
     /// The filter set the threads currently match against.
     pub fn live_filters(&self) -> Arc<LiveFilters> {
         self.live.load()
+    }
+
+    /// The oldest filter-set generation any filter thread may still match
+    /// with: a filter published in generation `g` is live on every thread
+    /// once this is `>= g`. Each thread records the version it loads after
+    /// every poll, busy or idle (so within one batch or one `poll_timeout`).
+    pub fn generation_on_every_thread(&self) -> u64 {
+        self.live.generation_on_every_thread()
     }
 
     pub fn stats(&self) -> &WorkerStats {

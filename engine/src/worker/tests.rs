@@ -84,6 +84,10 @@ fn matches_reach_the_filtered_topic_with_their_header_key_and_partition() {
     let booking = standing(&registry, r#"type == "booking""#);
     let all = standing(&registry, "*");
     let handle = spawn_workers(config(2), Arc::new(log.clone()), Arc::new(registry.clone())).unwrap();
+    // Both threads in the group before the events: a member joining while
+    // another holds uncommitted records makes that commit fail and the
+    // records be read again (at-least-once), and this test counts exactly.
+    wait_until("every thread to poll", || handle.generation_on_every_thread() >= 1);
     produce(&log, &[r#"{"type":"booking","n":1}"#, r#"{"type":"click"}"#, "not json", r#"{"type":"booking"}"#]);
     run(&handle, 4);
     handle.join().unwrap();

@@ -3,6 +3,16 @@
 
 use rdkafka::ClientConfig;
 
+/// `fetch.queue.backoff.ms`: how long a partition's fetching pauses once
+/// its prefetch queue is full (`queued.min.messages`, 100,000 records per
+/// partition, or `queued.max.messages.kbytes`). librdkafka's default,
+/// 1,000 ms, is longer than a worker takes to drain a full queue: on a
+/// backlog every filter thread sat idle for about half a second each time
+/// its queue filled (0.27x drain ratio, perf/results/worker.md); 10 ms
+/// resumes fetching as soon as there is room, for one extra wake-up per
+/// partition per 10 ms while the queue is full.
+const FETCH_QUEUE_BACKOFF_MS: &str = "10";
+
 /// Connection and tuning of the Kafka log.
 #[derive(Clone, Debug)]
 pub struct KafkaConfig {
@@ -11,8 +21,9 @@ pub struct KafkaConfig {
     /// `client.id` prefix, shown in broker logs and metrics (default `clicktail`).
     pub client_id: String,
     /// `linger.ms`: how long the producer waits to fill a batch (default 5).
-    /// A worker flushes at the end of every batch anyway, and a flush sends
-    /// at once, so this only matters inside a large batch.
+    /// A worker keeps producing between its flushes (one per commit
+    /// interval), so records leave in batches of up to 5 ms of matches; a
+    /// flush sends whatever is lingering at once.
     pub linger_ms: u32,
     /// `message.timeout.ms`: how long librdkafka keeps retrying a message
     /// before reporting it failed (default 120,000). Longer than a broker
@@ -102,14 +113,22 @@ impl KafkaConfig {
             // record, so nothing produced before the first worker is skipped.
             .set("auto.offset.reset", "earliest")
             .set("session.timeout.ms", self.session_timeout_ms.to_string())
-            // `heartbeat.interval.ms`: a third of the session timeout or less.
-            .set("heartbeat.interval.ms", (self.session_timeout_ms / 3).max(100).to_string())
+            // `heartbeat.interval.ms`: a member learns that the group is
+            // rebalancing from a heartbeat's answer, so a filter thread that
+            // joins (a new worker, a restarted one) waits for partitions up to
+            // one interval per rebalance round (cooperative-sticky takes two).
+            // 500 ms instead of a third of the session timeout (2 s): in the
+            // drain benchmark the second thread got its partitions only after
+            // the first had read most of the backlog. A third of the session
+            // timeout at most, as librdkafka recommends.
+            .set("heartbeat.interval.ms", (self.session_timeout_ms / 3).clamp(100, 500).to_string())
             // `enable.partition.eof=false`: reaching the end of a partition is not an event.
             .set("enable.partition.eof", "false")
             // `fetch.wait.max.ms`: the broker answers an empty fetch after
             // 100 ms instead of 500, keeping an idle poll responsive.
             .set("fetch.wait.max.ms", "100")
-            .set("queued.max.messages.kbytes", self.consumer_prefetch_kbytes_max.to_string());
+            .set("queued.max.messages.kbytes", self.consumer_prefetch_kbytes_max.to_string())
+            .set("fetch.queue.backoff.ms", FETCH_QUEUE_BACKOFF_MS);
         config
     }
 
@@ -123,7 +142,8 @@ impl KafkaConfig {
             .set("enable.auto.offset.store", "false")
             .set("enable.partition.eof", "false")
             .set("fetch.wait.max.ms", "100")
-            .set("queued.max.messages.kbytes", self.consumer_prefetch_kbytes_max.to_string());
+            .set("queued.max.messages.kbytes", self.consumer_prefetch_kbytes_max.to_string())
+            .set("fetch.queue.backoff.ms", FETCH_QUEUE_BACKOFF_MS);
         config
     }
 }

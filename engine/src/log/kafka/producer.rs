@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
@@ -44,6 +44,31 @@ impl ProducerContext for DeliveryCounter {
     }
 }
 
+/// How long one wait inside [`flush_promptly`] lasts.
+const FLUSH_POLL_WAIT: Duration = Duration::from_millis(1);
+
+/// Waits until every queued message has its delivery report, in steps of
+/// [`FLUSH_POLL_WAIT`].
+///
+/// rdkafka's own `BaseProducer::flush` (0.38) calls `rd_kafka_flush` with
+/// a zero timeout and, while messages are outstanding, `poll`s for
+/// `min(remaining, 100 ms)`, and that `poll` runs until its deadline even
+/// when the last report arrives at once: every flush that is not
+/// instantly complete took 100 ms, which capped a worker at one batch per
+/// 100 ms per thread (perf/results/worker.md, 0.035x drain). Each
+/// `rd_kafka_flush` call here also sets librdkafka's "flushing" flag, so
+/// the brokers send what `linger.ms` would still hold back.
+fn flush_promptly(producer: &BaseProducer<DeliveryCounter>, timeout: Duration) -> Result<(), KafkaError> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match producer.flush(Duration::ZERO) {
+            Ok(()) => return Ok(()),
+            Err(error) if Instant::now() >= deadline => return Err(error),
+            Err(_) => producer.poll(FLUSH_POLL_WAIT),
+        }
+    }
+}
+
 pub(super) struct KafkaProducer {
     producer: BaseProducer<DeliveryCounter>,
     /// `failed` as of the last `flush`: failures after it belong to the next.
@@ -64,7 +89,14 @@ impl LogProducer for KafkaProducer {
         if let Some(partition) = message.partition {
             record = record.partition(partition.0 as i32);
         }
-        match self.producer.send(record) {
+        let sent = self.producer.send(record);
+        // Serve the delivery reports that are ready (never waits): the
+        // worker flushes only once per commit interval, and without this
+        // the reports of a whole interval would pile up in librdkafka's
+        // queue, each message counting against `queue.buffering.max.messages`
+        // until its report is served.
+        self.producer.poll(Duration::ZERO);
+        match sent {
             Ok(()) => Ok(()),
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
                 // Serve delivery reports so the queue drains, and let the
@@ -81,7 +113,7 @@ impl LogProducer for KafkaProducer {
     }
 
     fn flush(&self, timeout: Duration) -> Result<(), LogError> {
-        let flushed = self.producer.flush(timeout);
+        let flushed = flush_promptly(&self.producer, timeout);
         let context = self.producer.context();
         let failed = context.failed.load(Ordering::Relaxed);
         let reported = self.failures_reported.swap(failed, Ordering::Relaxed);
