@@ -80,6 +80,7 @@ impl DeliveryThread {
                 let Some(frame) = event::frame(decoded.filter_id.0, ts_ms, sent_ms, false, decoded.event) else {
                     continue;
                 };
+                self.metrics.delivery_latency_ms.record_ms(sent_ms - ts_ms);
                 let handle = &self.loops[owner.event_loop.0];
                 if let Some(count) = missed.remove(&owner) {
                     if let Err(LoopCommand::Missed { count, .. }) =

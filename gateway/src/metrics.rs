@@ -53,6 +53,44 @@ pub struct Metrics {
     pub ingest_batches_refused_total: AtomicU64,
     /// Set when the delivery tail consumer is running and the registry answered.
     pub ready: std::sync::atomic::AtomicBool,
+    /// Milliseconds from an event entering the raw log to its frame being
+    /// queued for a session here: the pipeline's share of the end-to-end
+    /// latency, which `clicktail loadgen` compares with its own figures.
+    pub delivery_latency_ms: LatencyHistogram,
+}
+
+/// Upper bounds (ms) of the latency histogram's buckets; one more bucket,
+/// `+Inf`, holds the rest. Fixed, so recording is one atomic add.
+const LATENCY_BUCKETS_MS: [i64; 14] = [1, 2, 3, 5, 8, 10, 15, 20, 30, 50, 100, 200, 500, 1000];
+
+/// A Prometheus histogram with fixed buckets, recorded from any thread.
+#[derive(Debug, Default)]
+pub struct LatencyHistogram {
+    /// Per bucket (the last is `+Inf`): observations that fell in it, not cumulative.
+    counts: [AtomicU64; LATENCY_BUCKETS_MS.len() + 1],
+    sum_ms: AtomicU64,
+}
+
+impl LatencyHistogram {
+    /// Records one observation; negative values (clock skew between hosts) count as 0.
+    pub fn record_ms(&self, value_ms: i64) {
+        let value_ms = value_ms.max(0);
+        let bucket = LATENCY_BUCKETS_MS.iter().position(|&bound| value_ms <= bound).unwrap_or(LATENCY_BUCKETS_MS.len());
+        self.counts[bucket].fetch_add(1, Relaxed);
+        self.sum_ms.fetch_add(value_ms as u64, Relaxed);
+    }
+
+    fn render(&self, name: &str, help: &str, out: &mut String) {
+        let _ = write!(out, "# HELP clicktail_gateway_{name} {help}\n# TYPE clicktail_gateway_{name} histogram\n");
+        let mut cumulative = 0;
+        for (index, count) in self.counts.iter().enumerate() {
+            cumulative += count.load(Relaxed);
+            let bound = LATENCY_BUCKETS_MS.get(index).map_or_else(|| "+Inf".to_owned(), |bound| bound.to_string());
+            let _ = writeln!(out, "clicktail_gateway_{name}_bucket{{le=\"{bound}\"}} {cumulative}");
+        }
+        let _ = writeln!(out, "clicktail_gateway_{name}_sum {}", self.sum_ms.load(Relaxed));
+        let _ = writeln!(out, "clicktail_gateway_{name}_count {cumulative}");
+    }
 }
 
 impl Default for Metrics {
@@ -79,6 +117,7 @@ impl Default for Metrics {
             ingest_batches_total: AtomicU64::new(0),
             ingest_batches_refused_total: AtomicU64::new(0),
             ready: std::sync::atomic::AtomicBool::new(false),
+            delivery_latency_ms: LatencyHistogram::default(),
         }
     }
 }
@@ -140,6 +179,33 @@ impl Metrics {
             "Ingest batches refused whole.",
             self.ingest_batches_refused_total.load(Relaxed),
         );
+        self.delivery_latency_ms.render(
+            "delivery_latency_ms",
+            "Milliseconds from an event entering the raw log to its frame queued for a session.",
+            &mut out,
+        );
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_histogram_renders_cumulative_buckets() {
+        let metrics = Metrics::default();
+        for value in [0, 1, 4, 9, 2_000, -3] {
+            metrics.delivery_latency_ms.record_ms(value);
+        }
+        let text = metrics.render();
+        assert!(text.contains("# TYPE clicktail_gateway_delivery_latency_ms histogram\n"));
+        assert!(text.contains("clicktail_gateway_delivery_latency_ms_bucket{le=\"1\"} 3\n"));
+        assert!(text.contains("clicktail_gateway_delivery_latency_ms_bucket{le=\"5\"} 4\n"));
+        assert!(text.contains("clicktail_gateway_delivery_latency_ms_bucket{le=\"10\"} 5\n"));
+        assert!(text.contains("clicktail_gateway_delivery_latency_ms_bucket{le=\"1000\"} 5\n"));
+        assert!(text.contains("clicktail_gateway_delivery_latency_ms_bucket{le=\"+Inf\"} 6\n"));
+        assert!(text.contains("clicktail_gateway_delivery_latency_ms_sum 2014\n"));
+        assert!(text.contains("clicktail_gateway_delivery_latency_ms_count 6\n"));
     }
 }
