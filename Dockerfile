@@ -42,6 +42,7 @@ COPY src ./src
 COPY engine ./engine
 COPY gateway ./gateway
 COPY bench ./bench
+COPY migrations ./migrations
 
 # --locked: build exactly the dependency versions in Cargo.lock, fail if the
 # lock file is stale rather than silently resolving new versions.

@@ -50,7 +50,7 @@ ROLES_OF = {
     "CLICKTAIL_RAW_TOPIC": {"worker", "gateway"},
     "CLICKTAIL_FILTERED_TOPIC": {"worker", "gateway"},
     "CLICKTAIL_NODE_NAME": {"worker", "gateway"},
-    "CLICKTAIL_CONSUMER_GROUP": {"worker"},
+    "CLICKTAIL_WORKER_GROUP": {"worker"},
     "CLICKTAIL_WORKER_THREADS": {"worker"},
     "CLICKTAIL_METRICS_ADDR": {"worker"},
     "CLICKTAIL_LISTEN": {"gateway"},

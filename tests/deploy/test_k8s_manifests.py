@@ -290,7 +290,7 @@ def test_workers_one_consumer_group_within_partitions(overlay):
     (threads,) = [v for v in container["env"] if v["name"] == "CLICKTAIL_WORKER_THREADS"]
     assert threads["valueFrom"]["resourceFieldRef"]["resource"] == "limits.cpu"
     assert worker["spec"]["strategy"]["rollingUpdate"]["maxSurge"] == 0, "a surge worker can exceed the partition count"
-    assert config["CLICKTAIL_CONSUMER_GROUP"]
+    assert config["CLICKTAIL_WORKER_GROUP"]
     if name.startswith("prod"):
         # Guaranteed QoS with whole cores: the static CPU manager pins them.
         resources = container["resources"]
@@ -300,7 +300,7 @@ def test_workers_one_consumer_group_within_partitions(overlay):
         scaled = find(objects, "ScaledObject", "clicktail-worker")
         (trigger,) = scaled["spec"]["triggers"]
         metadata = trigger["metadata"]
-        assert metadata["consumerGroup"] == config["CLICKTAIL_CONSUMER_GROUP"]
+        assert metadata["consumerGroup"] == config["CLICKTAIL_WORKER_GROUP"]
         assert metadata["topic"] == config["CLICKTAIL_RAW_TOPIC"]
         assert metadata["allowIdleConsumers"] == "false"
         # The static replica count and KEDA's ceiling encode the same bound.
