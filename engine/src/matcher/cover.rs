@@ -42,8 +42,10 @@ pub(crate) enum Trigger {
 pub(crate) enum Needle {
     /// A JSON string whose text is exactly these bytes (`"u-1"` for `== "u-1"`).
     StringValue(Vec<u8>),
-    /// These bytes, anywhere, ignoring ASCII case.
+    /// These bytes, anywhere.
     Bytes(Vec<u8>),
+    /// These bytes, anywhere, ignoring ASCII case (full-text terms).
+    Text(Vec<u8>),
 }
 
 impl Needle {
@@ -51,7 +53,7 @@ impl Needle {
     fn cost(&self) -> u32 {
         match self {
             Needle::StringValue(text) => 1 + 64 / (text.len() as u32 + 2),
-            Needle::Bytes(bytes) => 1 + 64 / (bytes.len().max(1) as u32),
+            Needle::Bytes(bytes) | Needle::Text(bytes) => 1 + 64 / (bytes.len().max(1) as u32),
         }
     }
 }
@@ -147,7 +149,7 @@ fn needles(cond: &Cond, negated: bool, terms: &[String]) -> Option<(u32, Vec<Nee
             if term.is_empty() {
                 return None;
             }
-            vec![Needle::Bytes(term.as_bytes().to_vec())]
+            vec![Needle::Text(term.as_bytes().to_vec())]
         }
         (Cond::Test(_, test), false) => test_needles(test)?,
     };

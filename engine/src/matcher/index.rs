@@ -24,6 +24,7 @@ use simd_json::{Node, StaticNode};
 
 use super::cow_map::CowMap;
 use super::eval::as_number;
+use super::layered::{LayeredPatterns, Layers};
 use super::paths::for_each_string_value;
 use crate::language::Literal;
 
@@ -72,7 +73,10 @@ pub(crate) struct PathIndex {
     numbers: CowMap<u64, Vec<Slot>>,
     /// `false`, `true`, `null`.
     constants: [Arc<Vec<Slot>>; 3],
-    substrings: Option<Arc<PatternIndex<AhoCorasick>>>,
+    /// Needles of `contains` / `startswith` / `endswith` (perhaps some
+    /// dead ones: see `layered.rs`), and the filters of the live ones.
+    substrings: Arc<Layers>,
+    substring_slots: CowMap<Arc<[u8]>, Vec<Slot>>,
     regexes: Option<Arc<PatternIndex<RegexSet>>>,
 }
 
@@ -94,8 +98,8 @@ pub(crate) enum PathTrigger<'a> {
 #[derive(Default)]
 pub(crate) struct PathTriggers {
     snapshot: Arc<PathIndex>,
-    /// Needle → filters, the source of the substring automaton.
-    substrings: BTreeMap<String, Vec<Slot>>,
+    /// The substring needles, counted; their automata grow in layers.
+    substrings: LayeredPatterns,
     /// Pattern → filters, the source of the regex set.
     regexes: BTreeMap<String, Vec<Slot>>,
     substrings_changed: bool,
@@ -140,7 +144,16 @@ impl PathTriggers {
                 edit(Arc::make_mut(&mut Arc::make_mut(&mut self.snapshot).constants[key]));
             }
             PathTrigger::Substring(needle) => {
-                edit_patterns(&mut self.substrings, needle, edit);
+                if add {
+                    self.substrings.add(needle.as_bytes());
+                } else {
+                    self.substrings.remove(needle.as_bytes());
+                }
+                Arc::make_mut(&mut self.snapshot).substring_slots.update(
+                    needle.as_bytes(),
+                    || needle.as_bytes().into(),
+                    edit,
+                );
                 self.substrings_changed = true;
             }
             PathTrigger::Regex(pattern) => {
@@ -154,15 +167,7 @@ impl PathTriggers {
     pub fn publish(&mut self) -> Arc<PathIndex> {
         if self.substrings_changed {
             self.substrings_changed = false;
-            let (patterns, slots) = split_patterns(&self.substrings);
-            let index = (!patterns.is_empty()).then(|| {
-                let automaton = AhoCorasickBuilder::new()
-                    .match_kind(MatchKind::Standard)
-                    .build(&patterns)
-                    .expect("substring needles are within aho-corasick's limits");
-                Arc::new(PatternIndex { automaton, slots })
-            });
-            Arc::make_mut(&mut self.snapshot).substrings = index;
+            Arc::make_mut(&mut self.snapshot).substrings = Arc::new(self.substrings.publish());
         }
         if self.regexes_changed {
             self.regexes_changed = false;
@@ -200,11 +205,12 @@ impl PathIndex {
                 if let Some(slots) = self.strings.get(*text) {
                     slots.iter().copied().for_each(&mut *fire);
                 }
-                if let Some(substrings) = &self.substrings {
-                    for found in substrings.automaton.find_overlapping_iter(*text) {
-                        substrings.slots[found.pattern().as_usize()].iter().copied().for_each(&mut *fire);
+                self.substrings.any_hit(text.as_bytes(), |needle, _| {
+                    if let Some(slots) = self.substring_slots.get(needle) {
+                        slots.iter().copied().for_each(&mut *fire);
                     }
-                }
+                    false
+                });
                 if let Some(regexes) = &self.regexes {
                     regex_hits.clear();
                     regex_hits.resize(regexes.slots.len(), false);
@@ -231,7 +237,7 @@ impl PathIndex {
         let strings: usize = self.strings.keys().map(|key| key.len() + 16).sum::<usize>()
             + self.strings.values().map(list).sum::<usize>() * 3 / 2;
         let numbers: usize = self.numbers.values().map(|slots| 8 + list(slots)).sum::<usize>() * 3 / 2;
-        let substrings = self.substrings.as_ref().map_or(0, |index| index.automaton.memory_usage());
+        let substrings = self.substrings.heap_bytes();
         strings + numbers + substrings + list(&self.presence)
     }
 }

@@ -16,6 +16,7 @@ mod cover;
 mod cow_map;
 mod eval;
 mod index;
+mod layered;
 mod paths;
 mod prefilter;
 mod prepare;
