@@ -24,6 +24,11 @@ use crate::language::Literal;
 pub(crate) enum Trigger {
     /// The path reaches at least one value.
     Presence(LocalPath),
+    /// Some numeric value of the path is at least this (as f64: a superset
+    /// of `>` and `>=` with any literal, since rounding to f64 keeps order).
+    AtLeast(LocalPath, f64),
+    /// Some numeric value of the path is at most this (`<`, `<=`).
+    AtMost(LocalPath, f64),
     /// Some value of the path equals the literal.
     Equal(LocalPath, Literal),
     /// Some string value of the path contains the (non-empty) needle.
@@ -67,6 +72,9 @@ fn trigger_cost(trigger: &Trigger) -> u32 {
         Trigger::Equal(..) => 4,
         Trigger::Substring(..) | Trigger::Term(_) => 3,
         Trigger::Regex(..) => 6,
+        // Thresholds on always-present fields (`ts`, `geo.lat`) are most of
+        // the mixed set's false candidates when covered by presence alone.
+        Trigger::AtLeast(..) | Trigger::AtMost(..) => 8,
         Trigger::Presence(_) => 40,
     }
 }
@@ -108,6 +116,17 @@ fn test_triggers(path: LocalPath, test: &ValueTest) -> Option<(u32, Vec<Trigger>
         }
         ValueTest::Matches(regex) => vec![Trigger::Regex(path, regex.clone())],
         ValueTest::Never => Vec::new(),
+        ValueTest::Greater(Literal::Number(bound)) | ValueTest::GreaterEqual(Literal::Number(bound)) => {
+            vec![Trigger::AtLeast(path, bound.as_f64())]
+        }
+        ValueTest::Less(Literal::Number(bound)) | ValueTest::LessEqual(Literal::Number(bound)) => {
+            vec![Trigger::AtMost(path, bound.as_f64())]
+        }
+        // Ordering against `true`, `false` or `null` is never true (rule 4).
+        ValueTest::Greater(Literal::Bool(_) | Literal::Null)
+        | ValueTest::GreaterEqual(Literal::Bool(_) | Literal::Null)
+        | ValueTest::Less(Literal::Bool(_) | Literal::Null)
+        | ValueTest::LessEqual(Literal::Bool(_) | Literal::Null) => Vec::new(),
         _ => vec![Trigger::Presence(path)],
     };
     Some((triggers.iter().map(trigger_cost).sum(), triggers))

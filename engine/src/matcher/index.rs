@@ -73,6 +73,10 @@ pub(crate) struct PathIndex {
     numbers: CowMap<u64, Vec<Slot>>,
     /// `false`, `true`, `null`.
     constants: [Arc<Vec<Slot>>; 3],
+    /// Lower bounds of `>` / `>=` on numbers, sorted: a value fires the prefix at or below it.
+    at_least: Arc<Vec<(f64, Slot)>>,
+    /// Upper bounds of `<` / `<=` on numbers, sorted: a value fires the suffix at or above it.
+    at_most: Arc<Vec<(f64, Slot)>>,
     /// Needles of `contains` / `startswith` / `endswith` (perhaps some
     /// dead ones: see `layered.rs`), and the filters of the live ones.
     substrings: Arc<Layers>,
@@ -89,6 +93,8 @@ struct PatternIndex<A> {
 /// A trigger, seen from the path it is on.
 pub(crate) enum PathTrigger<'a> {
     Presence,
+    AtLeast(f64),
+    AtMost(f64),
     Equal(&'a Literal),
     Substring(&'a str),
     Regex(&'a str),
@@ -127,6 +133,12 @@ impl PathTriggers {
         match trigger {
             PathTrigger::Presence => {
                 edit(Arc::make_mut(&mut Arc::make_mut(&mut self.snapshot).presence));
+            }
+            PathTrigger::AtLeast(bound) => {
+                edit_bounds(Arc::make_mut(&mut Arc::make_mut(&mut self.snapshot).at_least), bound, slot, add)
+            }
+            PathTrigger::AtMost(bound) => {
+                edit_bounds(Arc::make_mut(&mut Arc::make_mut(&mut self.snapshot).at_most), bound, slot, add)
             }
             PathTrigger::Equal(Literal::String(text)) => {
                 Arc::make_mut(&mut self.snapshot).strings.update(text.as_str(), || text.as_str().into(), edit)
@@ -182,6 +194,16 @@ impl PathTriggers {
     }
 }
 
+/// Inserts (or removes one copy of) `(bound, slot)`, keeping the list sorted.
+fn edit_bounds(bounds: &mut Vec<(f64, Slot)>, bound: f64, slot: Slot, add: bool) {
+    let position = bounds.partition_point(|&(known, _)| known < bound);
+    if add {
+        bounds.insert(position, (bound, slot));
+    } else if let Some(offset) = bounds[position..].iter().position(|&entry| entry == (bound, slot)) {
+        bounds.remove(position + offset);
+    }
+}
+
 fn edit_patterns(patterns: &mut BTreeMap<String, Vec<Slot>>, pattern: &str, edit: impl FnOnce(&mut Vec<Slot>) -> bool) {
     let list = patterns.entry(pattern.to_owned()).or_default();
     if !edit(list) {
@@ -221,9 +243,14 @@ impl PathIndex {
                     }
                 }
             } else if let Some(number) = as_number(value) {
-                if let Some(slots) = self.numbers.get(&number_key(number.as_f64())) {
+                let number = number.as_f64();
+                if let Some(slots) = self.numbers.get(&number_key(number)) {
                     slots.iter().copied().for_each(&mut *fire);
                 }
+                let reached = self.at_least.partition_point(|&(bound, _)| bound <= number);
+                self.at_least[..reached].iter().for_each(|&(_, slot)| fire(slot));
+                let reached = self.at_most.partition_point(|&(bound, _)| bound < number);
+                self.at_most[reached..].iter().for_each(|&(_, slot)| fire(slot));
             } else if let Some(key) = constant_key(value) {
                 self.constants[key].iter().copied().for_each(&mut *fire);
             }

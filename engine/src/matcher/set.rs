@@ -152,6 +152,8 @@ impl FilterSet {
                 for trigger in triggers {
                     let (local_path, path_trigger) = match trigger {
                         Trigger::Presence(path) => (path, PathTrigger::Presence),
+                        Trigger::AtLeast(path, bound) => (path, PathTrigger::AtLeast(*bound)),
+                        Trigger::AtMost(path, bound) => (path, PathTrigger::AtMost(*bound)),
                         Trigger::Equal(path, literal) => (path, PathTrigger::Equal(literal)),
                         Trigger::Substring(path, needle) => (path, PathTrigger::Substring(needle)),
                         Trigger::Regex(path, regex) => (path, PathTrigger::Regex(regex.as_str())),
