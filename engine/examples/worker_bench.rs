@@ -8,7 +8,8 @@
 //! Run through `perf/worker/run.sh`, which writes `perf/results/`.
 //! Sizes: `BENCH_EVENTS` (default 500,000), `BENCH_FILTERS` (10,000),
 //! `BENCH_PROPAGATION_FILTERS` (50,000), `BENCH_CHANGES_PER_S` (500),
-//! `BENCH_SECONDS` (10).
+//! `BENCH_SECONDS` (10); `BENCH_THREADS` (0: one per core) and
+//! `BENCH_BATCH_RECORDS` (2,000) set both the baseline's and the worker's.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -90,7 +91,11 @@ fn drain(brokers: &str) {
     // Baseline: one consumer per worker thread that reads and commits,
     // nothing else, with the worker's batch size, poll timeout and commit
     // policy (once per commit interval, and when idle).
-    let defaults = WorkerConfig::default();
+    let defaults = WorkerConfig {
+        threads: env_or("BENCH_THREADS", 0),
+        batch_records_max: env_or("BENCH_BATCH_RECORDS", WorkerConfig::default().batch_records_max),
+        ..WorkerConfig::default()
+    };
     let threads = defaults.thread_count();
     let started = Instant::now();
     let group = unique("bench-baseline");
@@ -132,6 +137,8 @@ fn drain(brokers: &str) {
         raw_topic: raw.clone(),
         filtered_topic: filtered,
         group_id: unique("bench-workers"),
+        threads,
+        batch_records_max: defaults.batch_records_max,
         ..WorkerConfig::default()
     };
     let handle = spawn_workers(config, log.clone(), Arc::new(registry)).unwrap();

@@ -42,12 +42,19 @@ pub struct WorkerArgs {
     /// Do not pin filter threads to cores.
     #[arg(long, env = "CLICKTAIL_WORKER_NO_PIN")]
     no_pin: bool,
-    /// Records per batch (one flush and one commit each).
+    /// Records per poll: one load of the live filter set each.
     #[arg(long, env = "CLICKTAIL_WORKER_BATCH_RECORDS_MAX", default_value_t = 2_000)]
     batch_records_max: usize,
-    /// How long a poll waits for the first record of a batch.
-    #[arg(long, env = "CLICKTAIL_WORKER_POLL_TIMEOUT_MS", default_value_t = 100)]
+    /// How long a poll waits for the first record of a batch; also how soon
+    /// an idle thread adopts a new filter set and notices a stop request.
+    #[arg(long, env = "CLICKTAIL_WORKER_POLL_TIMEOUT_MS", default_value_t = 10)]
     poll_timeout_ms: u64,
+    /// The longest a read batch stays uncommitted while a thread has a
+    /// backlog: one flush (wait for every acknowledgement) and one commit
+    /// per interval, and at once when caught up, idle or stopping. Longer
+    /// means fewer stalls and more duplicates re-read after a crash; never loss.
+    #[arg(long, env = "CLICKTAIL_WORKER_COMMIT_INTERVAL_MS", default_value_t = 1_000)]
+    commit_interval_ms: u64,
     /// How long a flush waits for acknowledgements before the batch is re-read.
     #[arg(long, env = "CLICKTAIL_WORKER_FLUSH_TIMEOUT_MS", default_value_t = 60_000)]
     flush_timeout_ms: u64,
@@ -70,6 +77,7 @@ impl WorkerArgs {
             pin_threads: !self.no_pin,
             batch_records_max: self.batch_records_max.max(1),
             poll_timeout: Duration::from_millis(self.poll_timeout_ms),
+            commit_interval: Duration::from_millis(self.commit_interval_ms),
             flush_timeout: Duration::from_millis(self.flush_timeout_ms),
             sweep_interval: (self.sweep_interval_ms > 0).then(|| Duration::from_millis(self.sweep_interval_ms)),
             ..WorkerConfig::default()
