@@ -37,9 +37,9 @@ mod server;
 mod clock;
 
 pub use config::GatewayConfig;
+pub use error::GatewayError;
 /// Batch validation of `/ingest`, public for the fuzz target (`fuzz/fuzz_targets/gateway_input.rs`).
 pub use ingest::{validate as validate_ingest_batch, IngestLimits};
-pub use error::GatewayError;
 pub use metrics::Metrics;
 pub use routes::RouteTable;
 
