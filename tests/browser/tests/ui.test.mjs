@@ -34,8 +34,9 @@ test("a criterion streams its matching events, and only those", async () => {
   const json = JSON.parse(await page.textContent(".panel .event pre"));
   assert.equal(json.type, "search");
   assert.ok(json.search && typeof json.search.query === "string");
-  const count = Number((await page.textContent(".panel .count")).replace(/\D/g, ""));
-  assert.ok(count >= 5, `counter shows ${count}`);
+  // The counters are redrawn on a timer, not per frame: wait for the next redraw.
+  const counted = async () => Number((await page.textContent(".panel .count")).replace(/\D/g, ""));
+  await eventually(async () => (await counted()) >= 5, 5_000, "the counter to reach 5");
   await eventually(async () => /ms$/.test(await page.textContent(".panel .latency")), 5_000, "a latency figure");
 });
 
