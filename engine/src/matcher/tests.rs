@@ -17,7 +17,11 @@ pub(super) fn match_with(filters: &[&str], event: &[u8], options: MatcherOptions
         let expr = parse_filter(source).unwrap_or_else(|error| panic!("{source}: {error}"));
         set.insert(FilterId(line as u64 + 1), Arc::new(PreparedFilter::new(&expr)));
     }
-    let matcher = set.build();
+    match_snapshot(&set.build(), event)
+}
+
+/// Matches with an already built matcher: the ids, sorted; `None` when malformed.
+pub(super) fn match_snapshot(matcher: &Matcher, event: &[u8]) -> Option<Vec<u64>> {
     let mut scratch = MatchScratch::default();
     let mut matches = Vec::new();
     match matcher.match_event(event, &mut scratch, &mut matches) {

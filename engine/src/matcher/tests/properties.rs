@@ -118,20 +118,6 @@ proptest! {
     }
 }
 
-/// Matches with an already built matcher.
-fn match_snapshot(matcher: &Matcher, event: &[u8]) -> Option<Vec<u64>> {
-    let mut scratch = MatchScratch::default();
-    let mut matches = Vec::new();
-    match matcher.match_event(event, &mut scratch, &mut matches) {
-        Outcome::Malformed(_) => None,
-        Outcome::Parsed | Outcome::Skipped => {
-            let mut ids: Vec<u64> = matches.iter().map(|id| id.0).collect();
-            ids.sort_unstable();
-            Some(ids)
-        }
-    }
-}
-
 /// The reference's answer for filters with explicit ids.
 fn reference_by_id(filters: &std::collections::BTreeMap<u64, String>, event: &[u8]) -> Option<Vec<u64>> {
     let value = crate::reference::parse_event(event)?;
