@@ -18,6 +18,17 @@ pub struct EventLimits {
     pub depth_max: usize,
 }
 
+impl EventLimits {
+    /// `Err` when `raw` is over `bytes_max`.
+    #[inline]
+    pub fn check_size(&self, raw: &[u8]) -> Result<(), Malformed> {
+        if raw.len() > self.bytes_max {
+            return Err(Malformed::TooLarge { bytes: raw.len(), limit: self.bytes_max });
+        }
+        Ok(())
+    }
+}
+
 impl Default for EventLimits {
     fn default() -> Self {
         EventLimits { bytes_max: 1024 * 1024, depth_max: 128 }
@@ -71,9 +82,7 @@ impl EventParser {
         raw: &[u8],
         inspect: impl FnOnce(&[Node<'_>], &[u32]) -> R,
     ) -> Result<R, Malformed> {
-        if raw.len() > self.limits.bytes_max {
-            return Err(Malformed::TooLarge { bytes: raw.len(), limit: self.limits.bytes_max });
-        }
+        self.limits.check_size(raw)?;
         self.input.clear();
         self.input.extend_from_slice(raw);
         self.input.resize(raw.len() + simd_json::INPUT_PADDING, 0);

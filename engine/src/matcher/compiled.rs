@@ -85,45 +85,37 @@ impl Matcher {
         self.prefilter.is_some()
     }
 
-    /// Approximate heap bytes of the indexes and automata (the prepared
-    /// filters themselves are counted by `FilterSet::prepared_heap_bytes`).
-    pub fn index_heap_bytes(&self) -> usize {
-        let slots = self.slots.len() * (std::mem::size_of::<SlotEntry>() + 32);
-        let indexes: usize = self.path_indexes.iter().flatten().map(|index| index.heap_bytes()).sum();
-        slots + indexes + self.prefilter.as_ref().map_or(0, |prefilter| prefilter.heap_bytes())
-    }
-
     /// Matches one raw event: `matches` receives the ids of the filters it
     /// matches, each once, in no particular order (sort them if you print
     /// them: workers don't need to, and 80 matches cost 400 ns to sort).
     pub fn match_event(&self, raw: &[u8], scratch: &mut MatchScratch, matches: &mut Vec<FilterId>) -> Outcome {
         matches.clear();
-        if raw.len() > scratch.parser.limits().bytes_max {
-            return Outcome::Malformed(Malformed::TooLarge {
-                bytes: raw.len(),
-                limit: scratch.parser.limits().bytes_max,
-            });
+        if let Err(malformed) = scratch.parser.limits().check_size(raw) {
+            return Outcome::Malformed(malformed);
         }
+        // Both the prefilter and the full-text scan read raw bytes as text,
+        // which only holds without escapes: look for a backslash once, and
+        // only when one of them will ask.
+        let reads_raw_text = self.prefilter.is_some() || self.terms.capacity() > 0;
+        let escaped = reads_raw_text && memchr::memchr(b'\\', raw).is_some();
         if let Some(prefilter) = &self.prefilter {
-            if !prefilter.may_match(raw) {
+            if !prefilter.may_match(raw, escaped) {
                 return Outcome::Skipped;
             }
         }
         let MatchScratch { parser, state } = scratch;
-        match parser.with_parsed(raw, |tape, structurals| self.match_tape(raw, tape, structurals, state, matches)) {
+        let matched = parser.with_parsed(raw, |tape, structurals| {
+            let event = RawEvent { bytes: raw, escaped, tape, structurals };
+            self.match_tape(&event, state, matches)
+        });
+        match matched {
             Ok(()) => Outcome::Parsed,
             Err(malformed) => Outcome::Malformed(malformed),
         }
     }
 
-    fn match_tape(
-        &self,
-        raw: &[u8],
-        tape: &[Node<'_>],
-        structurals: &[u32],
-        state: &mut MatchState,
-        matches: &mut Vec<FilterId>,
-    ) {
+    fn match_tape(&self, event: &RawEvent<'_, '_>, state: &mut MatchState, matches: &mut Vec<FilterId>) {
+        let tape = event.tape;
         state.begin_event(self.slots.len(), self.terms.capacity());
         state.extracted.extract(&self.trie, tape);
         let MatchState { extracted, marks, stamp, candidates, regex_hits, terms_found, term_text } = state;
@@ -141,7 +133,7 @@ impl Matcher {
             }
         }
         if self.terms.capacity() > 0 {
-            self.terms.scan(raw, tape, structurals, term_text, terms_found);
+            self.terms.scan(event.bytes, event.escaped, tape, event.structurals, term_text, terms_found);
             for (term, _) in terms_found.iter().enumerate().filter(|(_, found)| **found) {
                 self.terms.slots(term).iter().copied().for_each(&mut fire);
             }
@@ -156,6 +148,16 @@ impl Matcher {
             }
         }
     }
+}
+
+/// One event as `match_tape` sees it: its bytes and its parse.
+struct RawEvent<'a, 'input> {
+    bytes: &'a [u8],
+    /// The bytes hold a backslash: some string is not written as its text.
+    escaped: bool,
+    tape: &'a [Node<'input>],
+    /// simd-json's structural offsets (see `EventParser::with_parsed`).
+    structurals: &'a [u32],
 }
 
 /// Per-thread buffers for [`Matcher::match_event`], reused from event to

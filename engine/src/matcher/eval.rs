@@ -76,6 +76,17 @@ pub(crate) fn as_number(value: &Node<'_>) -> Option<Number> {
     }
 }
 
+/// The value as f64, for index keys and bounds (exact checks use `as_number`).
+#[inline]
+pub(crate) fn number_as_f64(value: &Node<'_>) -> Option<f64> {
+    match value {
+        Node::Static(StaticNode::I64(integer)) => Some(*integer as f64),
+        Node::Static(StaticNode::U64(integer)) => Some(*integer as f64),
+        Node::Static(StaticNode::F64(float)) => Some(*float),
+        _ => None,
+    }
+}
+
 /// Rule 3: equality of same-typed values; numbers by rule 4.
 fn equals(value: &Node<'_>, literal: &Literal) -> bool {
     match (value, literal) {

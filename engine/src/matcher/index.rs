@@ -2,28 +2,31 @@
 //! into candidate filters without looping over filters.
 //!
 //! * equality on strings, numbers, booleans and `null`: hash maps keyed by the value;
-//! * `contains` / `startswith` / `endswith`: one Aho-Corasick automaton per
-//!   path over all its needles (start and end are checked by the evaluator);
+//! * `>`, `>=`, `<`, `<=` against numbers: sorted bounds, searched by bisection;
+//! * `contains` / `startswith` / `endswith`: Aho-Corasick automata per path
+//!   over all its needles (start and end are checked by the evaluator);
 //! * `matches`: one `RegexSet` per path;
-//! * everything else that needs a value (`exists`, ordering, `!=`): "the path has a value";
-//! * full-text terms: one ASCII-case-insensitive automaton over every string of the event.
+//! * everything else that needs a value (`exists`, `!=`, ordering against
+//!   strings): "the path has a value";
+//! * full-text terms: one search of the whole event, lowercased.
 //!
 //! Each index has a control side (`PathTriggers`, `TermTriggers`), changed
 //! in place filter by filter, and a snapshot side (`PathIndex`, `TermIndex`)
 //! shared by published matchers. Equality maps are copy-on-write
-//! (`CowMap`); automata are rebuilt at publish time, only for the paths
-//! whose patterns changed.
+//! (`CowMap`), substring automata grow in layers (`LayeredPatterns`), and
+//! regex sets and the term automaton are rebuilt at publish time, only when
+//! their patterns changed.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Input, MatchKind};
 use regex::RegexSet;
-use rustc_hash::FxHashMap;
 use simd_json::{Node, StaticNode};
 
 use super::cow_map::CowMap;
-use super::eval::as_number;
+use super::eval::number_as_f64;
+use super::interner::Interner;
 use super::layered::{LayeredPatterns, Layers};
 use super::paths::for_each_string_value;
 use crate::language::Literal;
@@ -42,6 +45,7 @@ fn number_key(value: f64) -> u64 {
     }
 }
 
+/// The index of `false`, `true` and `null` in `PathIndex::constants`.
 fn constant_key(value: &Node<'_>) -> Option<usize> {
     match value {
         Node::Static(StaticNode::Bool(false)) => Some(0),
@@ -51,9 +55,13 @@ fn constant_key(value: &Node<'_>) -> Option<usize> {
     }
 }
 
-/// Adds one registration of `slot`.
-fn push_slot(list: &mut Vec<Slot>, slot: Slot) {
-    list.push(slot);
+/// `constant_key` for a literal (never called with a string or number).
+fn literal_constant_key(literal: &Literal) -> usize {
+    constant_key(&Node::Static(match literal {
+        Literal::Bool(value) => StaticNode::Bool(*value),
+        _ => StaticNode::Null,
+    }))
+    .expect("booleans and null have a constant key")
 }
 
 /// Removes one registration of `slot`; returns whether the list is still non-empty.
@@ -81,12 +89,12 @@ pub(crate) struct PathIndex {
     /// dead ones: see `layered.rs`), and the filters of the live ones.
     substrings: Arc<Layers>,
     substring_slots: CowMap<Arc<[u8]>, Vec<Slot>>,
-    regexes: Option<Arc<PatternIndex<RegexSet>>>,
+    regexes: Option<Arc<RegexIndex>>,
 }
 
-/// An automaton over many patterns and, per pattern, the filters it triggers.
-struct PatternIndex<A> {
-    automaton: A,
+/// The `matches` patterns of a path and, per pattern, the filters it triggers.
+struct RegexIndex {
+    set: RegexSet,
     slots: Vec<Vec<Slot>>,
 }
 
@@ -124,7 +132,7 @@ impl PathTriggers {
     fn change(&mut self, trigger: PathTrigger<'_>, slot: Slot, add: bool) {
         let edit = |list: &mut Vec<Slot>| {
             if add {
-                push_slot(list, slot);
+                list.push(slot);
                 true
             } else {
                 remove_slot(list, slot)
@@ -148,11 +156,7 @@ impl PathTriggers {
                 Arc::make_mut(&mut self.snapshot).numbers.update(&key, || key, edit)
             }
             PathTrigger::Equal(constant) => {
-                let key = match constant {
-                    Literal::Bool(false) => 0,
-                    Literal::Bool(true) => 1,
-                    _ => 2,
-                };
+                let key = literal_constant_key(constant);
                 edit(Arc::make_mut(&mut Arc::make_mut(&mut self.snapshot).constants[key]));
             }
             PathTrigger::Substring(needle) => {
@@ -185,8 +189,8 @@ impl PathTriggers {
             self.regexes_changed = false;
             let (patterns, slots) = split_patterns(&self.regexes);
             let index = (!patterns.is_empty()).then(|| {
-                let automaton = RegexSet::new(&patterns).expect("the parser checked every regex");
-                Arc::new(PatternIndex { automaton, slots })
+                let set = RegexSet::new(&patterns).expect("the parser checked every regex");
+                Arc::new(RegexIndex { set, slots })
             });
             Arc::make_mut(&mut self.snapshot).regexes = index;
         }
@@ -236,14 +240,13 @@ impl PathIndex {
                 if let Some(regexes) = &self.regexes {
                     regex_hits.clear();
                     regex_hits.resize(regexes.slots.len(), false);
-                    if regexes.automaton.matches_read_at(regex_hits, text, 0) {
+                    if regexes.set.matches_read_at(regex_hits, text, 0) {
                         for (position, _) in regex_hits.iter().enumerate().filter(|(_, hit)| **hit) {
                             regexes.slots[position].iter().copied().for_each(&mut *fire);
                         }
                     }
                 }
-            } else if let Some(number) = as_number(value) {
-                let number = number.as_f64();
+            } else if let Some(number) = number_as_f64(value) {
                 if let Some(slots) = self.numbers.get(&number_key(number)) {
                     slots.iter().copied().for_each(&mut *fire);
                 }
@@ -256,71 +259,40 @@ impl PathIndex {
             }
         }
     }
-
-    /// Approximate heap bytes, for the memory report.
-    pub fn heap_bytes(&self) -> usize {
-        let list = |slots: &Vec<Slot>| slots.capacity() * 4 + std::mem::size_of::<Vec<Slot>>();
-        // A hashbrown entry also costs a control byte and some slack: count 1.5x.
-        let strings: usize = self.strings.keys().map(|key| key.len() + 16).sum::<usize>()
-            + self.strings.values().map(list).sum::<usize>() * 3 / 2;
-        let numbers: usize = self.numbers.values().map(|slots| 8 + list(slots)).sum::<usize>() * 3 / 2;
-        let substrings = self.substrings.heap_bytes();
-        strings + numbers + substrings + list(&self.presence)
-    }
 }
 
 /// Full-text terms of the filter set, reference-counted, with stable ids.
 #[derive(Default)]
 pub(crate) struct TermTriggers {
-    ids: FxHashMap<String, u32>,
-    /// Per term id: the term, its reference count and the filters it triggers.
-    entries: Vec<Option<TermEntry>>,
-    free: Vec<u32>,
+    terms: Interner<String>,
+    /// Per term id: the filters it triggers.
+    slots: Vec<Vec<Slot>>,
     changed: bool,
     snapshot: Arc<TermIndex>,
-}
-
-struct TermEntry {
-    term: String,
-    references: u32,
-    slots: Vec<Slot>,
 }
 
 impl TermTriggers {
     /// The id of `term` (lowercased), taking one reference.
     pub fn acquire(&mut self, term: &str) -> u32 {
-        if let Some(&id) = self.ids.get(term) {
-            self.entries[id as usize].as_mut().expect("a mapped id is live").references += 1;
-            return id;
+        let (id, is_new) = self.terms.acquire(term);
+        if is_new {
+            self.slots.resize_with(self.terms.capacity(), Vec::new);
+            self.changed = true;
         }
-        let id = self.free.pop().unwrap_or_else(|| {
-            self.entries.push(None);
-            self.entries.len() as u32 - 1
-        });
-        self.entries[id as usize] = Some(TermEntry { term: term.to_owned(), references: 1, slots: Vec::new() });
-        self.ids.insert(term.to_owned(), id);
-        self.changed = true;
         id
     }
 
     pub fn release(&mut self, id: u32) {
-        let entry = self.entries[id as usize].as_mut().expect("released terms are live");
-        entry.references -= 1;
-        if entry.references == 0 {
-            let entry = self.entries[id as usize].take().expect("checked above");
-            self.ids.remove(&entry.term);
-            self.free.push(id);
-            self.changed = true;
-        }
+        self.changed |= self.terms.release(id);
     }
 
     pub fn add_trigger(&mut self, id: u32, slot: Slot) {
-        push_slot(&mut self.entries[id as usize].as_mut().expect("live term").slots, slot);
+        self.slots[id as usize].push(slot);
         self.changed = true;
     }
 
     pub fn remove_trigger(&mut self, id: u32, slot: Slot) {
-        remove_slot(&mut self.entries[id as usize].as_mut().expect("live term").slots, slot);
+        remove_slot(&mut self.slots[id as usize], slot);
         self.changed = true;
     }
 
@@ -329,7 +301,7 @@ impl TermTriggers {
     pub fn publish(&mut self) -> Arc<TermIndex> {
         if self.changed {
             self.changed = false;
-            self.snapshot = Arc::new(TermIndex::build(&self.entries));
+            self.snapshot = Arc::new(TermIndex::build(&self.terms, &self.slots));
         }
         Arc::clone(&self.snapshot)
     }
@@ -361,20 +333,15 @@ pub(crate) struct TermIndex {
 const VALUE_SEPARATOR: u8 = 0xFF;
 
 impl TermIndex {
-    fn build(entries: &[Option<TermEntry>]) -> Self {
-        let mut index = TermIndex { capacity: entries.len(), ..TermIndex::default() };
+    fn build(terms: &Interner<String>, slots: &[Vec<Slot>]) -> Self {
+        let mut index = TermIndex { capacity: terms.capacity(), slots: slots.to_vec(), ..TermIndex::default() };
         let mut patterns = Vec::new();
-        for (id, entry) in entries.iter().enumerate() {
-            let Some(entry) = entry else {
-                index.slots.push(Vec::new());
-                continue;
-            };
-            index.slots.push(entry.slots.clone());
-            if entry.term.is_empty() {
-                index.empty_term = Some(id as u32);
+        for (id, term) in terms.live() {
+            if term.is_empty() {
+                index.empty_term = Some(id);
             } else {
-                index.pattern_terms.push(id as u32);
-                patterns.push(entry.term.as_str());
+                index.pattern_terms.push(id);
+                patterns.push(term.as_str());
             }
         }
         if patterns.is_empty() {
@@ -405,7 +372,7 @@ impl TermIndex {
     }
 
     /// Marks in `found` the terms that some string value of the event
-    /// contains. `text` is scratch space.
+    /// contains. `escaped`: `raw` holds a backslash. `text` is scratch space.
     ///
     /// Without a backslash (and without the empty term), the raw event is
     /// searched once and a hit counts only inside a string that is not a
@@ -414,9 +381,17 @@ impl TermIndex {
     /// it, and is not followed by `:`. Otherwise the decoded string values
     /// are joined, separated by a byte that UTF-8 never uses, and searched
     /// once.
-    pub fn scan(&self, raw: &[u8], tape: &[Node<'_>], structurals: &[u32], text: &mut Vec<u8>, found: &mut [bool]) {
+    pub fn scan(
+        &self,
+        raw: &[u8],
+        escaped: bool,
+        tape: &[Node<'_>],
+        structurals: &[u32],
+        text: &mut Vec<u8>,
+        found: &mut [bool],
+    ) {
         text.clear();
-        let from_raw = self.empty_term.is_none() && memchr::memchr(b'\\', raw).is_none();
+        let from_raw = self.empty_term.is_none() && !escaped;
         if from_raw {
             text.extend(raw.iter().map(u8::to_ascii_lowercase));
         } else {

@@ -140,13 +140,6 @@ impl Layers {
                 .any(|found| hit(&layer.patterns[found.pattern().as_usize()], found.start()))
         })
     }
-
-    pub fn heap_bytes(&self) -> usize {
-        self.layers
-            .iter()
-            .map(|layer| layer.automaton.memory_usage() + layer.patterns.iter().map(Vec::len).sum::<usize>())
-            .sum()
-    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,8 @@
 //! Layout:
 //! - `prepare.rs`: one filter made ready to evaluate (`PreparedFilter`);
 //! - `cover.rs`: trigger and needle covers, what makes a filter a candidate;
+//! - `cow_map.rs`, `layered.rs`: a hash map and automata that publish cheaply after a change;
+//! - `interner.rs`: stable, reference-counted ids for paths and terms;
 //! - `paths.rs`: the path trie and the walk that extracts values from an event;
 //! - `index.rs`: per-path trigger indexes and the full-text term index;
 //! - `eval.rs`: exact evaluation of a candidate filter;
@@ -16,6 +18,7 @@ mod cover;
 mod cow_map;
 mod eval;
 mod index;
+mod interner;
 mod layered;
 mod paths;
 mod prefilter;

@@ -7,6 +7,7 @@
 use rustc_hash::FxHashMap;
 use simd_json::Node;
 
+use super::interner::Interner;
 use crate::event::span;
 use crate::language::Path;
 
@@ -16,48 +17,7 @@ use crate::language::Path;
 pub(crate) struct PathId(pub u32);
 
 /// The paths of a filter set, reference-counted by the filters that read them.
-#[derive(Default)]
-pub(crate) struct PathTable {
-    ids: FxHashMap<Path, PathId>,
-    /// Per id: the path and how many filters read it; `None` when free.
-    entries: Vec<Option<(Path, u32)>>,
-    free: Vec<PathId>,
-}
-
-impl PathTable {
-    /// The id of `path`, taking one reference; `true` when the path is new.
-    pub fn acquire(&mut self, path: &Path) -> (PathId, bool) {
-        if let Some(&id) = self.ids.get(path) {
-            self.entries[id.0 as usize].as_mut().expect("a mapped id is live").1 += 1;
-            return (id, false);
-        }
-        let id = self.free.pop().unwrap_or_else(|| {
-            self.entries.push(None);
-            PathId(self.entries.len() as u32 - 1)
-        });
-        self.entries[id.0 as usize] = Some((path.clone(), 1));
-        self.ids.insert(path.clone(), id);
-        (id, true)
-    }
-
-    /// Drops one reference; `true` when that was the last one.
-    pub fn release(&mut self, id: PathId) -> bool {
-        let entry = self.entries[id.0 as usize].as_mut().expect("released paths are live");
-        entry.1 -= 1;
-        if entry.1 > 0 {
-            return false;
-        }
-        let (path, _) = self.entries[id.0 as usize].take().expect("checked above");
-        self.ids.remove(&path);
-        self.free.push(id);
-        true
-    }
-
-    /// One past the largest id ever handed out.
-    pub fn capacity(&self) -> usize {
-        self.entries.len()
-    }
-}
+pub(crate) type PathTable = Interner<Path>;
 
 const ROOT: usize = 0;
 
@@ -79,8 +39,7 @@ pub(crate) struct PathTrie {
 impl PathTrie {
     pub fn build(table: &PathTable) -> Self {
         let mut nodes = vec![TrieNode::default()];
-        for (index, entry) in table.entries.iter().enumerate() {
-            let Some((path, _)) = entry else { continue };
+        for (id, path) in table.live() {
             let mut node = ROOT;
             for segment in &path.segments {
                 let next = nodes.len() as u32;
@@ -90,7 +49,7 @@ impl PathTrie {
                 }
                 node = child as usize;
             }
-            nodes[node].path = Some(PathId(index as u32));
+            nodes[node].path = Some(PathId(id));
         }
         PathTrie { nodes, path_capacity: table.capacity() }
     }

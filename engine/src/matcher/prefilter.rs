@@ -47,9 +47,10 @@ pub(crate) struct Prefilter {
 
 impl Prefilter {
     /// False when no filter can match `raw`, so it need not be parsed.
+    /// `escaped`: `raw` holds a backslash, so its strings are not their text.
     #[inline]
-    pub fn may_match(&self, raw: &[u8]) -> bool {
-        if memchr::memchr(b'\\', raw).is_some() || self.bytes.is_match(raw) || self.text.is_match(raw) {
+    pub fn may_match(&self, raw: &[u8], escaped: bool) -> bool {
+        if escaped || self.bytes.is_match(raw) || self.text.is_match(raw) {
             return true;
         }
         self.anchors.any_hit(raw, |_, anchor_start| {
@@ -57,11 +58,6 @@ impl Prefilter {
             memchr::memchr(b'"', &raw[text_start..])
                 .is_some_and(|length| self.string_values.get(&raw[text_start..text_start + length]).is_some())
         })
-    }
-
-    pub fn heap_bytes(&self) -> usize {
-        let values: usize = self.string_values.keys().map(|value| value.len() + 32).sum::<usize>() * 3 / 2;
-        values + self.anchors.heap_bytes() + self.bytes.heap_bytes() + self.text.heap_bytes()
     }
 }
 

@@ -97,7 +97,7 @@ impl FilterSet {
             .map(|path| {
                 let (path_id, is_new) = self.paths.acquire(path);
                 self.paths_changed |= is_new;
-                path_id
+                PathId(path_id)
             })
             .collect();
         if self.path_triggers.len() < self.paths.capacity() {
@@ -128,7 +128,7 @@ impl FilterSet {
         self.by_expression.remove(&entry.filter.canonical);
         self.register(&entry, slot, false);
         for &path in entry.paths.iter() {
-            self.paths_changed |= self.paths.release(path);
+            self.paths_changed |= self.paths.release(path.0);
         }
         for &term in entry.terms.iter() {
             self.terms.release(term);
@@ -191,10 +191,6 @@ impl FilterSet {
                 }
             }
         }
-    }
-
-    pub fn contains(&self, id: FilterId) -> bool {
-        self.by_id.contains_key(&id)
     }
 
     pub fn len(&self) -> usize {
