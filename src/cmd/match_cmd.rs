@@ -67,7 +67,6 @@ pub fn run(args: MatchArgs) -> anyhow::Result<ExitCode> {
     let mut scratch = MatchScratch::new(limits);
     let mut matched = Vec::new();
     let mut totals = Totals::default();
-    let mut number_buffer = itoa::Buffer::new();
     let started = Instant::now();
     let mut progress = Progress::new();
     while let Some(line) = lines.next_line().with_context(|| format!("cannot read {}", args.events.display()))? {
@@ -88,16 +87,8 @@ pub fn run(args: MatchArgs) -> anyhow::Result<ExitCode> {
         }
         if !matched.is_empty() {
             matched.sort_unstable();
-            let event_number = number_buffer.format(totals.events).to_owned();
-            for filter in &matched {
-                let written = out
-                    .write_all(event_number.as_bytes())
-                    .and_then(|()| out.write_all(b" "))
-                    .and_then(|()| out.write_all(number_buffer.format(filter.0).as_bytes()))
-                    .and_then(|()| out.write_all(b"\n"));
-                if let Err(error) = written {
-                    return finish_on_write_error(error);
-                }
+            if let Err(error) = write_matches(&mut out, totals.events, &matched) {
+                return finish_on_write_error(error);
             }
             totals.matches += matched.len() as u64;
         }
@@ -108,6 +99,20 @@ pub fn run(args: MatchArgs) -> anyhow::Result<ExitCode> {
     }
     print_summary(&totals, started.elapsed(), matcher.uses_prefilter());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `EVENT_LINE FILTER_LINE` for each of `filters` (sorted).
+fn write_matches(out: &mut impl Write, event: u64, filters: &[FilterId]) -> io::Result<()> {
+    let mut event_number = itoa::Buffer::new();
+    let event_number = event_number.format(event).as_bytes();
+    let mut filter_number = itoa::Buffer::new();
+    for filter in filters {
+        out.write_all(event_number)?;
+        out.write_all(b" ")?;
+        out.write_all(filter_number.format(filter.0).as_bytes())?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
 }
 
 /// Parses every filter; reports each bad one on stderr and returns `None` if any.
