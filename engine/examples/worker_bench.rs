@@ -21,7 +21,7 @@ use clicktail_engine::log::{Log, Message, Record};
 use clicktail_engine::matcher::{FilterId, FilterSet, MatchScratch, MatcherOptions};
 use clicktail_engine::registry::memory::MemoryRegistry;
 use clicktail_engine::registry::postgres::{migrate, PostgresConfig, PostgresRegistry};
-use clicktail_engine::registry::{FilterKind, NewFilter, Registry};
+use clicktail_engine::registry::{NewFilter, Registry};
 use clicktail_engine::worker::{spawn_workers, WorkerConfig, WorkerStats};
 
 fn env_or(name: &str, default: usize) -> usize {
@@ -124,14 +124,7 @@ fn drain(brokers: &str) {
 
     let registry = MemoryRegistry::default();
     for n in 0..filters {
-        registry
-            .insert(NewFilter {
-                expression: drain_filter(n),
-                kind: FilterKind::Standing,
-                owner: "bench".into(),
-                ttl: None,
-            })
-            .unwrap();
+        registry.insert(NewFilter::standing(drain_filter(n), "bench")).unwrap();
     }
     let config = WorkerConfig {
         raw_topic: raw.clone(),
@@ -227,12 +220,7 @@ fn propagation(database: &str) {
                     std::thread::sleep(wait);
                 }
                 let id = registry
-                    .insert(NewFilter {
-                        expression: filter(filters + n),
-                        kind: FilterKind::Session,
-                        owner: "bench".into(),
-                        ttl: Some(Duration::from_secs(600)),
-                    })
+                    .insert(NewFilter::session(filter(filters + n), "bench", Duration::from_secs(600)))
                     .unwrap();
                 sent_tx.send((id, Instant::now())).unwrap();
             }

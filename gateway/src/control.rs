@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clicktail_engine::matcher::FilterId;
-use clicktail_engine::registry::{FilterKind, NewFilter, Registry, RegistryError};
+use clicktail_engine::registry::{NewFilter, Registry, RegistryError};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use tungstenite::Utf8Bytes;
 
@@ -121,12 +121,7 @@ impl ControlThread {
 
     fn subscribe(&self, owner: ConnectionAddress, criterion: &str, history: usize, reference: Option<&str>) {
         let Some(handle) = self.loops.get(owner.event_loop.0) else { return };
-        let new_filter = NewFilter {
-            expression: criterion.to_owned(),
-            kind: FilterKind::Session,
-            owner: format!("{}/{}", self.node_name, owner),
-            ttl: Some(self.filter_ttl),
-        };
+        let new_filter = NewFilter::session(criterion, format!("{}/{}", self.node_name, owner), self.filter_ttl);
         let filter = match self.registry.insert(new_filter) {
             Ok(filter) => filter,
             Err(error) => {

@@ -52,7 +52,7 @@ pub fn run(args: FiltersArgs) -> anyhow::Result<ExitCode> {
     let registry = PostgresRegistry::connect(config)?;
     match args.action {
         FiltersAction::Add { expression, owner } => {
-            let id = registry.insert(NewFilter { expression, kind: FilterKind::Standing, owner, ttl: None })?;
+            let id = registry.insert(NewFilter::standing(expression, owner))?;
             println!("{id}");
         }
         FiltersAction::List => {

@@ -50,6 +50,18 @@ pub struct NewFilter {
     pub ttl: Option<Duration>,
 }
 
+impl NewFilter {
+    /// A filter for a downstream consumer: no expiry.
+    pub fn standing(expression: impl Into<String>, owner: impl Into<String>) -> Self {
+        NewFilter { expression: expression.into(), kind: FilterKind::Standing, owner: owner.into(), ttl: None }
+    }
+
+    /// A filter of a live admin session, which expires `ttl` after its last heartbeat.
+    pub fn session(expression: impl Into<String>, owner: impl Into<String>, ttl: Duration) -> Self {
+        NewFilter { expression: expression.into(), kind: FilterKind::Session, owner: owner.into(), ttl: Some(ttl) }
+    }
+}
+
 /// A change seen by a watcher.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Change {

@@ -10,7 +10,7 @@ use crate::log::memory::MemoryLog;
 use crate::log::{Log, Message, PartitionId, Record};
 use crate::matcher::FilterId;
 use crate::registry::memory::MemoryRegistry;
-use crate::registry::{FilterKind, NewFilter, Registry};
+use crate::registry::{NewFilter, Registry};
 
 const RAW: &str = "raw";
 const FILTERED: &str = "filtered";
@@ -35,14 +35,7 @@ fn config(threads: usize) -> WorkerConfig {
 }
 
 fn standing(registry: &MemoryRegistry, expression: &str) -> FilterId {
-    registry
-        .insert(NewFilter {
-            expression: expression.to_owned(),
-            kind: FilterKind::Standing,
-            owner: "test".to_owned(),
-            ttl: None,
-        })
-        .unwrap()
+    registry.insert(NewFilter::standing(expression, "test")).unwrap()
 }
 
 fn produce(log: &MemoryLog, events: &[&str]) {

@@ -11,7 +11,7 @@ use clicktail_engine::log::kafka::{KafkaConfig, KafkaLog};
 use clicktail_engine::log::{Log, Message, PartitionId};
 use clicktail_engine::matcher::FilterId;
 use clicktail_engine::registry::postgres::{migrate, PostgresConfig, PostgresRegistry};
-use clicktail_engine::registry::{FilterKind, NewFilter, Registry};
+use clicktail_engine::registry::{NewFilter, Registry};
 use clicktail_engine::worker::filtered_record;
 use clicktail_engine::worker::{spawn_workers, WorkerConfig, WorkerHandle};
 
@@ -161,14 +161,7 @@ impl Setup {
 
 /// Registers a standing filter in `registry`.
 pub fn standing_in(registry: &dyn Registry, expression: &str) -> FilterId {
-    registry
-        .insert(NewFilter {
-            expression: expression.to_owned(),
-            kind: FilterKind::Standing,
-            owner: "test".to_owned(),
-            ttl: None,
-        })
-        .unwrap()
+    registry.insert(NewFilter::standing(expression, "test")).unwrap()
 }
 
 /// One record of the filtered topic, decoded.

@@ -2,12 +2,12 @@ use std::time::Duration;
 
 use super::{MemoryRegistry, MemoryRegistryConfig};
 use crate::matcher::FilterId;
-use crate::registry::{Change, FilterKind, NewFilter, Registry, RegistryError};
+use crate::registry::{Change, NewFilter, Registry, RegistryError};
 
 const NO_WAIT: Duration = Duration::ZERO;
 
 fn session(expression: &str, ttl: Duration) -> NewFilter {
-    NewFilter { expression: expression.to_owned(), kind: FilterKind::Session, owner: "test".to_owned(), ttl: Some(ttl) }
+    NewFilter::session(expression, "test", ttl)
 }
 
 fn ids(change: &Change) -> Vec<u64> {
@@ -46,14 +46,7 @@ fn expired_session_filters_are_swept_and_standing_ones_kept() {
     let registry = MemoryRegistry::default();
     let short = registry.insert(session("a == 1", Duration::ZERO)).unwrap();
     let kept = registry.insert(session("a == 2", Duration::from_secs(60))).unwrap();
-    let standing = registry
-        .insert(NewFilter {
-            expression: "*".to_owned(),
-            kind: FilterKind::Standing,
-            owner: "ops".to_owned(),
-            ttl: None,
-        })
-        .unwrap();
+    let standing = registry.insert(NewFilter::standing("*", "ops")).unwrap();
     std::thread::sleep(Duration::from_millis(5));
     let mut watch = registry.watch().unwrap();
     watch.next_change(NO_WAIT).unwrap();

@@ -26,7 +26,7 @@ fn fresh_schema(url: &str, name: &str) -> PostgresConfig {
 }
 
 fn session(expression: &str, ttl: Duration) -> NewFilter {
-    NewFilter { expression: expression.to_owned(), kind: FilterKind::Session, owner: "test".to_owned(), ttl: Some(ttl) }
+    NewFilter::session(expression, "test", ttl)
 }
 
 fn next(watch: &mut dyn RegistryWatch) -> Change {
@@ -75,14 +75,7 @@ fn a_watch_resets_then_follows_inserts_updates_and_deletes() {
         }
         other => panic!("expected a reset, got {other:?}"),
     }
-    let standing = registry
-        .insert(NewFilter {
-            expression: "*".to_owned(),
-            kind: FilterKind::Standing,
-            owner: "ops".to_owned(),
-            ttl: None,
-        })
-        .unwrap();
+    let standing = registry.insert(NewFilter::standing("*", "ops")).unwrap();
     match next(watch.as_mut()) {
         Change::Upsert(row) => {
             assert_eq!(row.id, standing);
