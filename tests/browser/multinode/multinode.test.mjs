@@ -2,10 +2,9 @@
 // node A, a shop page whose tracker.js ingests through node B.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
-import { launch, gatewayUrl, artifacts, eventually, repoRoot } from "../tests/browser.mjs";
+import { launch, gatewayUrl, artifacts, eventually, repoRoot, serveShop } from "../tests/browser.mjs";
 
 const ingestUrl = process.env.CLICKTAIL_INGEST_URL;
 const table = process.env.CLICKTAIL_FILTERS_TABLE;
@@ -20,18 +19,13 @@ function filterRows() {
 before(async () => {
   assert.ok(ingestUrl && table, "run through multinode.sh");
   assert.notEqual(new URL(ingestUrl).port, new URL(gatewayUrl).port, "two different nodes");
-  shopServer = createServer((request, response) => {
-    response.writeHead(200, { "content-type": "text/html" });
-    response.end(`<!doctype html><title>Shop</title>
+  ({ server: shopServer, origin: shopOrigin } = await serveShop(() => `<!doctype html><title>Shop</title>
       <script src="${ingestUrl}/tracker.js"></script>
       <script>
         clicktail.identify("u-multinode");
         clicktail.page({ run: "${run}" });
         clicktail.track("booking", { run: "${run}", total: 812.5 });
-      </script>`);
-  });
-  await new Promise((done) => shopServer.listen(0, "127.0.0.1", done));
-  shopOrigin = `http://localhost:${shopServer.address().port}`;
+      </script>`));
   session = await launch();
 });
 

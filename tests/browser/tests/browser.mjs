@@ -5,6 +5,7 @@ import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
+import { createServer } from "node:http";
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const repoRoot = resolve(here, "../../..");
@@ -46,4 +47,17 @@ export async function eventually(probe, ms, what) {
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((done) => setTimeout(done, 100));
   }
+}
+
+/**
+ * A shop: a real HTTP server on another loopback port, so tracker.js runs
+ * cross-origin as on a real site. `page(url)` returns the HTML for a request URL.
+ */
+export async function serveShop(page) {
+  const server = createServer((request, response) => {
+    response.writeHead(200, { "content-type": "text/html" });
+    response.end(page(new URL(request.url, "http://shop")));
+  });
+  await new Promise((done) => server.listen(0, "127.0.0.1", done));
+  return { server, origin: `http://localhost:${server.address().port}` };
 }

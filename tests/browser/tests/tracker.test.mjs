@@ -6,8 +6,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { createServer } from "node:http";
-import { launch, gatewayUrl, artifacts, eventually } from "./browser.mjs";
+import { launch, gatewayUrl, artifacts, eventually, serveShop } from "./browser.mjs";
 
 const ingestUrl = process.env.CLICKTAIL_INGEST_URL ?? gatewayUrl;
 const run = `run-${Date.now().toString(36)}`;
@@ -38,13 +37,9 @@ function offlinePage(offlineRun) {
 }
 
 before(async () => {
-  shopServer = createServer((request, response) => {
-    const url = new URL(request.url, "http://shop");
-    response.writeHead(200, { "content-type": "text/html" });
-    response.end(url.pathname === "/offline.html" ? offlinePage(url.searchParams.get("run")) : shopPage());
-  });
-  await new Promise((done) => shopServer.listen(0, "127.0.0.1", done));
-  shopOrigin = `http://localhost:${shopServer.address().port}`;
+  ({ server: shopServer, origin: shopOrigin } = await serveShop((url) =>
+    url.pathname === "/offline.html" ? offlinePage(url.searchParams.get("run")) : shopPage(),
+  ));
   session = await launch();
 });
 
