@@ -99,21 +99,28 @@ impl Parser {
     }
 
     fn parse_or(&mut self) -> Result<Expr, FilterError> {
-        let mut operands = vec![self.parse_and()?];
-        while self.peek() == &Token::OrOr || self.at_keyword("or") {
-            self.advance();
-            operands.push(self.parse_and()?);
-        }
-        Ok(if operands.len() == 1 { operands.pop().expect("one operand") } else { Expr::Or(operands) })
+        self.parse_operands(&Token::OrOr, "or", Self::parse_and, Expr::Or)
     }
 
     fn parse_and(&mut self) -> Result<Expr, FilterError> {
-        let mut operands = vec![self.parse_unary()?];
-        while self.peek() == &Token::AndAnd || self.at_keyword("and") {
+        self.parse_operands(&Token::AndAnd, "and", Self::parse_unary, Expr::And)
+    }
+
+    /// `operand (separator operand)*`, where the separator is a symbol
+    /// (`||`) or a keyword (`or`); one operand stands alone, more are joined.
+    fn parse_operands(
+        &mut self,
+        symbol: &Token,
+        keyword: &str,
+        operand: fn(&mut Self) -> Result<Expr, FilterError>,
+        join: fn(Vec<Expr>) -> Expr,
+    ) -> Result<Expr, FilterError> {
+        let mut operands = vec![operand(self)?];
+        while self.peek() == symbol || self.at_keyword(keyword) {
             self.advance();
-            operands.push(self.parse_unary()?);
+            operands.push(operand(self)?);
         }
-        Ok(if operands.len() == 1 { operands.pop().expect("one operand") } else { Expr::And(operands) })
+        Ok(if operands.len() == 1 { operands.pop().expect("one operand") } else { join(operands) })
     }
 
     fn parse_unary(&mut self) -> Result<Expr, FilterError> {
