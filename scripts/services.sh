@@ -561,6 +561,16 @@ kafka_wait_ready() {
   done
 }
 
+# A start right after a stop can fail on a loaded machine (the old broker's
+# port or log-dir lock not yet released); tests restart the broker mid-run
+# and need it back, so one failed start is retried once.
+kafka_start_retrying() {
+  ( kafka_start ) && return 0
+  say "kafka: start failed; retrying once"
+  sleep 2
+  kafka_start
+}
+
 kafka_start() {
   ensure_kafka_libs
   local pid
@@ -664,9 +674,9 @@ case "$cmd" in
   env)
     print_env
     ;;
-  start-kafka)      take_lock; kafka_start; print_env ;;
+  start-kafka)      take_lock; kafka_start_retrying; print_env ;;
   stop-kafka)       take_lock; kafka_stop ;;
-  restart-kafka)    take_lock; kafka_stop; kafka_start; print_env ;;
+  restart-kafka)    take_lock; kafka_stop; kafka_start_retrying; print_env ;;
   start-postgres)   take_lock; pg_start; print_env ;;
   stop-postgres)    take_lock; pg_stop ;;
   restart-postgres) take_lock; pg_stop; pg_start; print_env ;;
