@@ -4,18 +4,19 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use rdkafka::bindings::rd_kafka_flush;
 use rdkafka::error::KafkaError;
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
-use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::types::{RDKafkaErrorCode, RDKafkaRespErr};
 use rdkafka::ClientContext;
 
 use super::config::KafkaConfig;
 use super::transport;
 use crate::log::{LogError, LogProducer, Message};
 
-/// Counts delivery reports (librdkafka's `dr_msg_cb`), called from `poll`/`flush`.
+/// Counts delivery reports, called on the producer's polling thread.
 #[derive(Default)]
 pub(super) struct DeliveryCounter {
     acknowledged: AtomicU64,
@@ -44,47 +45,46 @@ impl ProducerContext for DeliveryCounter {
     }
 }
 
-/// How long one wait inside [`flush_promptly`] lasts.
-const FLUSH_POLL_WAIT: Duration = Duration::from_millis(1);
-
-/// Waits until every queued message has its delivery report, in steps of
-/// [`FLUSH_POLL_WAIT`].
+/// Kafka's producer, with a librdkafka-side thread serving delivery
+/// reports as they arrive (`ThreadedProducer`), so [`LogProducer::flush`]
+/// can block in `rd_kafka_flush` without spinning.
 ///
-/// rdkafka's own `BaseProducer::flush` (0.38) calls `rd_kafka_flush` with
-/// a zero timeout and, while messages are outstanding, `poll`s for
-/// `min(remaining, 100 ms)`, and that `poll` runs until its deadline even
-/// when the last report arrives at once: every flush that is not
-/// instantly complete took 100 ms, which capped a worker at one batch per
-/// 100 ms per thread (perf/results/worker.md, 0.035x drain). Each
-/// `rd_kafka_flush` call here also sets librdkafka's "flushing" flag, so
-/// the brokers send what `linger.ms` would still hold back.
-fn flush_promptly(producer: &BaseProducer<DeliveryCounter>, timeout: Duration) -> Result<(), KafkaError> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        match producer.flush(Duration::ZERO) {
-            Ok(()) => return Ok(()),
-            Err(error) if Instant::now() >= deadline => return Err(error),
-            Err(_) => producer.poll(FLUSH_POLL_WAIT),
-        }
-    }
-}
-
+/// rdkafka's own `flush` and `poll` (0.38) do not fit a caller that flushes
+/// often: `flush` polls for `min(remaining, 100 ms)` and that `poll` runs to
+/// its deadline even when the last report arrives at once (every flush took
+/// 100 ms: perf/results/worker.md, 0.035x drain), and a `poll` shorter than
+/// a millisecond rounds its wait down to zero and spins on the clock (70% of
+/// the ingest thread's samples in perf/gateway/e2e.sh, 2026-11-26).
 pub(super) struct KafkaProducer {
-    producer: BaseProducer<DeliveryCounter>,
+    producer: ThreadedProducer<DeliveryCounter>,
     /// `failed` as of the last `flush`: failures after it belong to the next.
     failures_reported: AtomicU64,
-    /// Sends so far, to serve delivery reports every [`SERVE_REPORTS_EVERY`].
-    sends: AtomicU64,
 }
-
-/// How many sends between two servings of ready delivery reports; at most
-/// this many reports wait in librdkafka's queue beyond the ready ones.
-const SERVE_REPORTS_EVERY: u64 = 64;
 
 impl KafkaProducer {
     pub(super) fn new(config: &KafkaConfig) -> Result<Self, LogError> {
         let producer = config.producer_config().create_with_context(DeliveryCounter::default()).map_err(transport)?;
-        Ok(KafkaProducer { producer, failures_reported: AtomicU64::new(0), sends: AtomicU64::new(0) })
+        Ok(KafkaProducer { producer, failures_reported: AtomicU64::new(0) })
+    }
+
+    /// Waits until every message sent so far has its delivery report
+    /// served, or `timeout` passes. While it waits, librdkafka treats
+    /// `linger.ms` as elapsed, so the brokers get what it still held back.
+    fn wait_for_reports(&self, timeout: Duration) -> Result<(), LogError> {
+        let timeout_ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: the pointer is the live client of `self.producer`, which
+        // outlives the call. With delivery reports as events (how rdkafka
+        // configures librdkafka) `rd_kafka_flush` only waits, on a condition
+        // variable, for the count of unreported messages to reach zero; the
+        // producer's polling thread serves the reports meanwhile.
+        let error = unsafe { rd_kafka_flush(self.producer.client().native_ptr(), timeout_ms) };
+        match error {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR => Ok(()),
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__TIMED_OUT => {
+                Err(LogError::FlushTimeout { timeout_ms: timeout.as_millis() as u64 })
+            }
+            other => Err(LogError::Transport(format!("flush failed: {}", RDKafkaErrorCode::from(other)))),
+        }
     }
 }
 
@@ -95,24 +95,11 @@ impl LogProducer for KafkaProducer {
         if let Some(partition) = message.partition {
             record = record.partition(partition.0 as i32);
         }
-        let sent = self.producer.send(record);
-        // Serve the delivery reports that are ready (never waits) once
-        // every `SERVE_REPORTS_EVERY` sends: the worker flushes only once
-        // per commit interval, and without this the reports of a whole
-        // interval would pile up in librdkafka's queue, each message
-        // counting against `queue.buffering.max.messages` until its report
-        // is served. Not on every send: rdkafka's `poll` reads the clock
-        // and locks the queue each time (about 10% of a filter thread's
-        // samples in the drain benchmark when it ran once per send).
-        if self.sends.fetch_add(1, Ordering::Relaxed).is_multiple_of(SERVE_REPORTS_EVERY) {
-            self.producer.poll(Duration::ZERO);
-        }
-        match sent {
+        match self.producer.send(record) {
             Ok(()) => Ok(()),
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
-                // Serve delivery reports so the queue drains, and let the
-                // caller decide (the worker flushes, then retries once).
-                self.producer.poll(Duration::ZERO);
+                // The polling thread drains the queue as reports arrive;
+                // the caller decides (it flushes, then retries once).
                 Err(LogError::QueueFull { queued: self.producer.in_flight_count().max(0) as usize })
             }
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::UnknownTopic), _))
@@ -124,7 +111,7 @@ impl LogProducer for KafkaProducer {
     }
 
     fn flush(&self, timeout: Duration) -> Result<(), LogError> {
-        let flushed = flush_promptly(&self.producer, timeout);
+        let flushed = self.wait_for_reports(timeout);
         let context = self.producer.context();
         let failed = context.failed.load(Ordering::Relaxed);
         let reported = self.failures_reported.swap(failed, Ordering::Relaxed);
@@ -135,6 +122,6 @@ impl LogProducer for KafkaProducer {
                 failed - reported
             )));
         }
-        flushed.map_err(|_| LogError::FlushTimeout { timeout_ms: timeout.as_millis() as u64 })
+        flushed
     }
 }
