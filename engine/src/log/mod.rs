@@ -72,8 +72,15 @@ pub trait LogConsumer: Send {
     /// Appends up to `max` records to `out`, waiting at most `timeout` for
     /// the first one. Returns how many were appended.
     fn poll(&mut self, max: usize, timeout: Duration, out: &mut Vec<Record>) -> Result<usize, LogError>;
-    /// Marks every record returned by `poll` so far as processed.
+    /// Marks every record returned by `poll` so far as processed, and
+    /// waits until the log has it.
     fn commit(&mut self) -> Result<(), LogError>;
+    /// As `commit`, without waiting: a commit that fails later only means
+    /// records are read again (duplicates, never loss). For the hot path;
+    /// `commit` before leaving.
+    fn commit_in_background(&mut self) -> Result<(), LogError> {
+        self.commit()
+    }
     /// Records not yet read on the assigned partitions, as of the last
     /// `poll` (`None` when the log cannot tell cheaply).
     fn lag(&self) -> Option<u64> {

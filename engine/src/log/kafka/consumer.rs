@@ -2,8 +2,10 @@
 //! tail consumer (`assign` of every partition at its end).
 
 use std::collections::BTreeMap;
+use std::ffi::{CStr, CString};
 use std::time::{Duration, Instant};
 
+use rdkafka::bindings::{rd_kafka_get_watermark_offsets, rd_kafka_resp_err_t};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::Message as _;
 use rdkafka::{Offset, TopicPartitionList};
@@ -12,8 +14,7 @@ use super::config::KafkaConfig;
 use super::transport;
 use crate::log::{LogConsumer, LogError, PartitionId, Record};
 
-/// How often the lag is refreshed: each refresh asks the broker for the
-/// watermarks of every assigned partition.
+/// How often the lag is refreshed (from librdkafka's cached watermarks).
 const LAG_REFRESH: Duration = Duration::from_secs(1);
 
 /// Appends up to `max` records from `consumer` to `out`, recording the
@@ -70,13 +71,29 @@ fn poll_into(
 /// summed over the assigned partitions.
 fn measure_lag(consumer: &BaseConsumer, topic: &str, positions: &BTreeMap<i32, i64>) -> Option<u64> {
     let assignment = consumer.assignment().ok()?;
+    let topic_name = CString::new(topic).ok()?;
     let mut lag = 0u64;
     for element in assignment.elements_for_topic(topic) {
-        let (_, high) = consumer.fetch_watermarks(topic, element.partition(), Duration::from_millis(200)).ok()?;
+        let high = cached_high_watermark(consumer, &topic_name, element.partition())?;
         let position = positions.get(&element.partition()).copied().unwrap_or(high);
         lag += (high - position).max(0) as u64;
     }
     Some(lag)
+}
+
+/// The high watermark of `partition` as of the consumer's last fetch
+/// response. `fetch_watermarks` would ask the broker instead: one round
+/// trip per partition, once a second, in the middle of the filter thread's
+/// loop (a stall seen in the end-to-end latency's tail).
+fn cached_high_watermark(consumer: &BaseConsumer, topic: &CStr, partition: i32) -> Option<i64> {
+    let (mut low, mut high) = (-1i64, -1i64);
+    // SAFETY: the client pointer is live for the borrow of `consumer`, the
+    // topic is a NUL-terminated string, and the two out-pointers are valid
+    // for writes; librdkafka only reads its cache under its own lock.
+    let error = unsafe {
+        rd_kafka_get_watermark_offsets(consumer.client().native_ptr(), topic.as_ptr(), partition, &mut low, &mut high)
+    };
+    (error == rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0).then_some(high)
 }
 
 pub(super) struct KafkaGroupConsumer {
@@ -104,6 +121,19 @@ impl KafkaGroupConsumer {
             lag_measured: None,
         })
     }
+
+    fn commit_uncommitted(&mut self, mode: CommitMode) -> Result<(), LogError> {
+        if self.uncommitted.is_empty() {
+            return Ok(());
+        }
+        let mut offsets = TopicPartitionList::new();
+        for (partition, next) in &self.uncommitted {
+            offsets.add_partition_offset(&self.topic, *partition, Offset::Offset(*next)).map_err(transport)?;
+        }
+        self.consumer.commit(&offsets, mode).map_err(transport)?;
+        self.uncommitted.clear();
+        Ok(())
+    }
 }
 
 impl LogConsumer for KafkaGroupConsumer {
@@ -118,19 +148,16 @@ impl LogConsumer for KafkaGroupConsumer {
     }
 
     fn commit(&mut self) -> Result<(), LogError> {
-        if self.uncommitted.is_empty() {
-            return Ok(());
-        }
-        let mut offsets = TopicPartitionList::new();
-        for (partition, next) in &self.uncommitted {
-            offsets.add_partition_offset(&self.topic, *partition, Offset::Offset(*next)).map_err(transport)?;
-        }
         // A synchronous commit: when it returns Ok the group coordinator
         // has the offsets. If it fails (a rebalance moved the partition),
         // the new owner re-reads from the previous commit: duplicates only.
-        self.consumer.commit(&offsets, CommitMode::Sync).map_err(transport)?;
-        self.uncommitted.clear();
-        Ok(())
+        self.commit_uncommitted(CommitMode::Sync)
+    }
+
+    fn commit_in_background(&mut self) -> Result<(), LogError> {
+        // The request is only queued. Should it fail, the records are read
+        // again after the next rebalance or restart: duplicates only.
+        self.commit_uncommitted(CommitMode::Async)
     }
 
     fn lag(&self) -> Option<u64> {
