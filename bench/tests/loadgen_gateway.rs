@@ -39,7 +39,7 @@ fn every_event_reaches_every_session_and_the_counts_match_the_gateway() {
     const EVENTS: u64 = 400;
     const SESSIONS: usize = 4;
     let config = LoadgenConfig {
-        target: Target::Gateway { address: gateway.local_address() },
+        target: Target::Gateway { address: gateway.local_address(), ingest: gateway.local_address() },
         rate_per_second: 2_000,
         duration: Duration::from_secs(20),
         event_count_max: Some(EVENTS),

@@ -1,29 +1,33 @@
 #!/usr/bin/env bash
-# End-to-end latency on the real broker: tracker-style ingest through
-# gateway B, a worker, delivery to admin sessions on gateway A
-# (gateway/examples/e2e.rs). Services from scripts/services.sh on loopback;
-# topics and schema unique per run and removed after. Appends one JSON line
-# to perf/gateway/e2e.jsonl.
+# End to end on the real broker: `clicktail loadgen` sends tracker-style
+# batches to /ingest on gateway B; a worker matches them; gateway A delivers
+# the matches to the loadgen's admin sessions. Kafka and PostgreSQL come from
+# scripts/services.sh on loopback; topics and schema are unique per run and
+# removed after. Appends one JSON line (the loadgen's report, compacted) to
+# perf/gateway/e2e.jsonl and prints the loadgen's table on stderr.
 #
-#   perf/gateway/e2e.sh [RATE [SECONDS [SESSIONS]]]     (default 20000 10 100)
+#   perf/gateway/e2e.sh [RATE [SECONDS [SESSIONS [FILTER_MIX]]]]
+#   (default 20000 10 100 user:80,type:8,text:8,all:2,mixed:2, the loadgen's mix)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 OUT="$ROOT/perf/gateway/e2e.jsonl"
 LOGS="$ROOT/target/artifacts"
-RATE="${1:-20000}" SECONDS_="${2:-10}" SESSIONS="${3:-100}"
+RATE="${1:-20000}" SECONDS_="${2:-10}" SESSIONS="${3:-100}" MIX="${4:-user:80,type:8,text:8,all:2,mixed:2}"
 mkdir -p "$LOGS"
 cd "$ROOT"
 cargo build --release --locked --bin clicktail >&2
-cargo build --release --locked -p clicktail-gateway --example e2e >&2
 # shellcheck disable=SC2034 # read by scripts/two-nodes.sh
 BIN="$ROOT/target/release/clicktail"
+load_before="$(cut -d" " -f1-3 /proc/loadavg)"
 
 # shellcheck source=scripts/two-nodes.sh
 source "$ROOT/scripts/two-nodes.sh"
 two_nodes_up e2e 4 "$LOGS" --history-window-events 0
-A="$NODE_A" B="$NODE_B"
-line="$("$ROOT/target/release/examples/e2e" "ws://$A" "ws://$B" "$RATE" "$SECONDS_" "$SESSIONS")"
+report="$LOGS/e2e-report.json"
+"$BIN" loadgen --target gateway --gateway "$NODE_A" --ingest-gateway "$NODE_B" \
+  --rate "$RATE" --duration-s "$SECONDS_" --sessions "$SESSIONS" --filter-mix "$MIX" \
+  --drain-ms 3000 ${LOADGEN_ARGS:-} --report "$report" >&2
 machine="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
-machine="$machine, load average before $(cut -d" " -f1-3 /proc/loadavg)"
-printf '{"date":"%s","machine":"%s","commit":"%s","result":%s}\n' \
-  "$(date -u +%FT%TZ)" "$machine" "$(git rev-parse --short HEAD)" "$line" | tee -a "$OUT"
+machine="$machine, load average before $load_before"
+jq -c --arg date "$(date -u +%FT%TZ)" --arg machine "$machine" --arg commit "$(git rev-parse --short HEAD)" \
+  '{date: $date, machine: $machine, commit: $commit, result: .}' "$report" | tee -a "$OUT"

@@ -72,6 +72,11 @@ pub struct LoadgenArgs {
     #[arg(long, env = "CLICKTAIL_LOADGEN_GATEWAY", default_value = "127.0.0.1:8080")]
     pub gateway: SocketAddr,
 
+    /// The gateway that `/ingest` goes to, when not `--gateway` (another
+    /// node, to measure delivery across nodes; loopback only).
+    #[arg(long = "ingest-gateway", env = "CLICKTAIL_LOADGEN_INGEST_GATEWAY")]
+    pub ingest_gateway: Option<SocketAddr>,
+
     /// `/ingest` WebSockets sharing the rate (at most 256).
     #[arg(long = "ingest-connections", env = "CLICKTAIL_LOADGEN_INGEST_CONNECTIONS", default_value_t = 8)]
     pub ingest_connections: usize,
@@ -144,7 +149,9 @@ fn config_of(args: &LoadgenArgs) -> anyhow::Result<LoadgenConfig> {
         TargetKind::Kafka => {
             Target::Kafka { brokers: args.brokers.clone(), topic: args.topic.clone(), partitions: args.partitions }
         }
-        TargetKind::Gateway => Target::Gateway { address: args.gateway },
+        TargetKind::Gateway => {
+            Target::Gateway { address: args.gateway, ingest: args.ingest_gateway.unwrap_or(args.gateway) }
+        }
     };
     Ok(LoadgenConfig {
         target,

@@ -51,8 +51,11 @@ pub enum Target {
     /// A gateway: events through `/ingest` WebSockets, matches read back on
     /// `/ws` admin sessions.
     Gateway {
-        /// The gateway's address; must be loopback.
+        /// The gateway of the admin sessions; must be loopback.
         address: SocketAddr,
+        /// The gateway of the `/ingest` connections (usually `address`;
+        /// another node to measure delivery across nodes); must be loopback.
+        ingest: SocketAddr,
     },
 }
 
@@ -145,7 +148,10 @@ impl LoadgenConfig {
                     return out_of_range("rate", self.rate_per_second.to_string(), format!("0 ..= {LOG_RATE_MAX}"));
                 }
             }
-            Target::Gateway { address } => self.validate_gateway(*address)?,
+            Target::Gateway { address, ingest } => {
+                self.validate_gateway(*address)?;
+                self.validate_gateway(*ingest)?;
+            }
         }
         if let Target::Kafka { brokers, .. } = &self.target {
             for broker in brokers.split(',') {
@@ -223,7 +229,10 @@ mod tests {
     #[test]
     fn a_remote_gateway_is_refused() {
         let config = LoadgenConfig {
-            target: Target::Gateway { address: "10.1.2.3:8080".parse().unwrap() },
+            target: Target::Gateway {
+                address: "127.0.0.1:8080".parse().unwrap(),
+                ingest: "10.1.2.3:8080".parse().unwrap(),
+            },
             rate_per_second: 10,
             ..LoadgenConfig::default()
         };
@@ -232,7 +241,8 @@ mod tests {
 
     #[test]
     fn bounds_are_enforced() {
-        let gateway = Target::Gateway { address: "127.0.0.1:8080".parse().unwrap() };
+        let address = "127.0.0.1:8080".parse().unwrap();
+        let gateway = Target::Gateway { address, ingest: address };
         let too_many = LoadgenConfig {
             target: gateway.clone(),
             rate_per_second: 10,

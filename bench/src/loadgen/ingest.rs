@@ -12,7 +12,7 @@ use tungstenite::{Message, WebSocket};
 
 use super::connect::{connect_websocket, source_address};
 use super::pacer::Pacer;
-use super::stamp::{now_us, stamp_created};
+use super::stamp::{fill_sent, now_us, stamp_created, stamp_sent_placeholder};
 use super::stats::LiveCounters;
 use super::{LoadgenConfig, LoadgenError};
 use crate::rng::mix64;
@@ -72,7 +72,7 @@ pub fn run_ingest_connection(
                 batch.add(&mut clickstream, due_us);
             }
             counters.events_sent.fetch_add(in_this_batch, Relaxed);
-            send_and_await_ack(&mut websocket, batch.finish(), counters)?;
+            send_and_await_ack(&mut websocket, batch.finish(now_us()), counters)?;
             sent += in_this_batch;
         }
     }
@@ -125,6 +125,8 @@ struct BatchBuilder {
     event: Vec<u8>,
     /// Events in the current batch.
     events: usize,
+    /// Where each event's send stamp goes in `text`, filled by `finish`.
+    sent_stamps: Vec<usize>,
     /// The next batch number (echoed in the ack).
     number: u64,
 }
@@ -135,6 +137,7 @@ impl BatchBuilder {
             text: Vec::with_capacity(events_max * 1_024),
             event: Vec::with_capacity(2_048),
             events: 0,
+            sent_stamps: Vec::with_capacity(events_max),
             number: 1,
         }
     }
@@ -150,12 +153,20 @@ impl BatchBuilder {
         self.event.clear();
         clickstream.next_event(&mut self.event);
         stamp_created(&mut self.event, created_us);
+        let sent_stamp = stamp_sent_placeholder(&mut self.event);
+        if let Some(at) = sent_stamp {
+            self.sent_stamps.push(self.text.len() + at);
+        }
         self.text.extend_from_slice(&self.event);
         self.events += 1;
     }
 
-    /// The batch's text; the builder starts the next batch.
-    fn finish(&mut self) -> String {
+    /// The batch's text, its events stamped as sent at `sent_us`; the
+    /// builder starts the next batch.
+    fn finish(&mut self, sent_us: u64) -> String {
+        for at in self.sent_stamps.drain(..) {
+            fill_sent(&mut self.text, at, sent_us);
+        }
         if self.events == 0 {
             self.text.clear();
             self.text.extend_from_slice(format!("{{\"batch\":{},\"events\":[", self.number).as_bytes());
@@ -180,12 +191,13 @@ mod tests {
         for _ in 0..3 {
             builder.add(&mut clickstream, 1_000);
         }
-        let first: serde_json::Value = serde_json::from_str(&builder.finish()).unwrap();
+        let first: serde_json::Value = serde_json::from_str(&builder.finish(2_000)).unwrap();
         assert_eq!(first["batch"], 1);
         assert_eq!(first["events"].as_array().unwrap().len(), 3);
         assert_eq!(first["events"][0]["loadgen_created_us"], 1_000);
+        assert_eq!(first["events"][2]["loadgen_sent_us"], "0000000000002000");
         builder.add(&mut clickstream, 1_000);
-        let second: serde_json::Value = serde_json::from_str(&builder.finish()).unwrap();
+        let second: serde_json::Value = serde_json::from_str(&builder.finish(2_000)).unwrap();
         assert_eq!((second["batch"].as_u64(), second["events"].as_array().unwrap().len()), (Some(2), 1));
     }
 }

@@ -127,9 +127,13 @@ pub fn run(config: &LoadgenConfig, stop: &AtomicBool) -> Result<LoadgenReport, L
             let outcome = with_progress(&counters, || log_sink::run_into_log(config, &log, topic, &counters, stop))?;
             fill_log_outcome(&mut report, &outcome);
         }
-        Target::Gateway { address } => {
-            report.target = format!("gateway {address}");
-            run_gateway(config, *address, &counters, stop, &mut report)?;
+        Target::Gateway { address, ingest } => {
+            report.target = if address == ingest {
+                format!("gateway {address}")
+            } else {
+                format!("gateway {address} (admin), {ingest} (ingest)")
+            };
+            run_gateway(config, *address, *ingest, &counters, stop, &mut report)?;
         }
     }
     report.counters = counters.snapshot();
@@ -175,6 +179,7 @@ fn with_progress<T>(counters: &LiveCounters, work: impl FnOnce() -> T) -> T {
 fn run_gateway(
     config: &LoadgenConfig,
     gateway: SocketAddr,
+    ingest_gateway: SocketAddr,
     counters: &LiveCounters,
     stop: &AtomicBool,
     report: &mut LoadgenReport,
@@ -186,6 +191,9 @@ fn run_gateway(
             None
         }
     };
+    // Across two nodes the ingest count is the ingest node's.
+    let ingest_metrics_before =
+        if ingest_gateway == gateway { None } else { gateway_metrics::scrape(ingest_gateway).ok() };
     let reader_plans = reader_plans(config);
     let admin_path = match &config.admin_token {
         Some(token) => format!("/ws?token={}", percent_encode(token)),
@@ -232,7 +240,7 @@ fn run_gateway(
         scope.spawn(move || progress::print_progress_until(counters, sending_started, progress_stop));
         let ingest: Vec<_> = ingest_plans(config)
             .into_iter()
-            .map(|plan| scope.spawn(move || run_ingest_connection(config, gateway, &plan, counters, stop)))
+            .map(|plan| scope.spawn(move || run_ingest_connection(config, ingest_gateway, &plan, counters, stop)))
             .collect();
         let mut errors = Vec::new();
         for connection in ingest {
@@ -273,6 +281,11 @@ fn run_gateway(
             Ok(after) => report.gateway = Some(compare_with_gateway(&before, &after)),
             Err(error) => report.errors.push(error.to_string()),
         }
+    }
+    if let (Some(before), Some(comparison)) = (ingest_metrics_before, report.gateway.as_mut()) {
+        comparison.ingest_events = gateway_metrics::scrape(ingest_gateway)
+            .ok()
+            .and_then(|after| gateway_metrics::increase(&before, &after, "ingest_events_total"));
     }
     Ok(())
 }

@@ -56,8 +56,13 @@ pub struct ReportSettings {
 pub struct LatencyReport {
     /// Creation to arrival at an admin session.
     pub end_to_end: Percentiles,
-    /// Creation to the ingest's log timestamp.
-    pub created_to_log: Percentiles,
+    /// Batch sent over `/ingest` to arrival: the pipeline without the
+    /// client's batching.
+    pub from_send: Percentiles,
+    /// Creation to the batch being sent (batching in the client).
+    pub created_to_sent: Percentiles,
+    /// Batch sent to the ingest's log timestamp.
+    pub sent_to_log: Percentiles,
     /// Log timestamp to queued at the gateway (the gateway's own stamps).
     pub log_to_queued: Percentiles,
     /// Queued at the gateway to arrival.
@@ -72,7 +77,9 @@ impl LatencyReport {
     pub fn of(histograms: &LatencyHistograms) -> Self {
         LatencyReport {
             end_to_end: Percentiles::of(&histograms.end_to_end_us),
-            created_to_log: Percentiles::of(&histograms.created_to_log_us),
+            from_send: Percentiles::of(&histograms.from_send_us),
+            created_to_sent: Percentiles::of(&histograms.created_to_sent_us),
+            sent_to_log: Percentiles::of(&histograms.sent_to_log_us),
             log_to_queued: Percentiles::of(&histograms.log_to_queued_us),
             queued_to_arrival: Percentiles::of(&histograms.queued_to_arrival_us),
             frames_unstamped: histograms.frames_unstamped,
@@ -171,7 +178,9 @@ impl fmt::Display for LoadgenReport {
             )?;
             for (name, percentiles) in [
                 ("end to end", &latency.end_to_end),
-                ("created -> log", &latency.created_to_log),
+                ("from send", &latency.from_send),
+                ("created -> sent", &latency.created_to_sent),
+                ("sent -> log", &latency.sent_to_log),
                 ("log -> gateway queued", &latency.log_to_queued),
                 ("queued -> arrival", &latency.queued_to_arrival),
             ] {

@@ -1,5 +1,6 @@
-//! The creation stamp carried inside each event, and reading it (and the
-//! gateway's own timestamps) back out of a delivered `event` frame.
+//! The stamps carried inside each event (creation, and for `/ingest` the
+//! moment its batch left), and reading them (and the gateway's own
+//! timestamps) back out of a delivered `event` frame.
 //!
 //! The stamp is a dedicated field, `"loadgen_created_us"`, appended to the
 //! generated object, rather than the event's `ts`: the generator's `ts`
@@ -14,6 +15,14 @@ use memchr::memmem;
 
 /// The field appended to every generated event.
 pub const CREATED_FIELD: &str = "loadgen_created_us";
+
+/// The field appended to events sent over `/ingest`: when their batch was
+/// written to the socket. A string of [`SENT_DIGITS`] digits, so it can be
+/// filled in after the batch is built without moving a byte (a JSON number
+/// may not have leading zeros).
+const SENT_FIELD: &str = "loadgen_sent_us";
+/// Microseconds since 1970 have 16 digits until the year 2286.
+const SENT_DIGITS: usize = 16;
 
 /// Microseconds since the Unix epoch (0 if the clock is before 1970).
 pub fn now_us() -> u64 {
@@ -36,6 +45,32 @@ pub fn stamp_created(event: &mut Vec<u8>, created_us: u64) -> bool {
     true
 }
 
+/// Appends `,"loadgen_sent_us":"0000000000000000"` inside the object that
+/// ends `event`; returns where the digits start, for [`fill_sent`], or
+/// `None` (and leaves `event` alone) when `event` does not end with `}`.
+pub fn stamp_sent_placeholder(event: &mut Vec<u8>) -> Option<usize> {
+    if event.last() != Some(&b'}') {
+        return None;
+    }
+    event.pop();
+    event.extend_from_slice(b",\"");
+    event.extend_from_slice(SENT_FIELD.as_bytes());
+    event.extend_from_slice(b"\":\"");
+    let digits_at = event.len();
+    event.extend_from_slice(&[b'0'; SENT_DIGITS]);
+    event.extend_from_slice(b"\"}");
+    Some(digits_at)
+}
+
+/// Writes `sent_us`, zero-padded, into the placeholder's digits at `at`.
+pub fn fill_sent(text: &mut [u8], at: usize, sent_us: u64) {
+    let mut rest = sent_us;
+    for digit in text[at..at + SENT_DIGITS].iter_mut().rev() {
+        *digit = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+}
+
 /// The timestamps of one delivered `event` frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FrameTimes {
@@ -46,6 +81,9 @@ pub struct FrameTimes {
     /// The loadgen creation stamp, µs; `None` for events not made by loadgen
     /// (e.g. `clicktail demo`'s own generator).
     pub created_us: Option<u64>,
+    /// When the event's `/ingest` batch was sent, µs; `None` for events
+    /// that went straight into a log.
+    pub sent_us: Option<u64>,
     /// Whether this is a history replay (excluded from live latency).
     pub history: bool,
 }
@@ -74,10 +112,12 @@ pub fn read_admin_frame(frame: &[u8]) -> AdminFrame {
         let event_start = memmem::find(frame, br#""event":"#).unwrap_or(frame.len());
         let header = &frame[..event_start];
         let created_us = number_after(&frame[event_start..], br#""loadgen_created_us":"#);
+        let sent_us = number_after(&frame[event_start..], br#""loadgen_sent_us":""#);
         return AdminFrame::Event(FrameTimes {
             log_ms: number_after(header, br#""ts_ms":"#).unwrap_or(0),
             queued_ms: number_after(header, br#""sent_ms":"#).unwrap_or(0),
             created_us,
+            sent_us,
             history: memmem::find(header, br#""history":true"#).is_some(),
         });
     }
@@ -138,6 +178,17 @@ mod tests {
     }
 
     #[test]
+    fn the_send_stamp_is_filled_in_place() {
+        let mut event = br#"{"type":"click"}"#.to_vec();
+        let at = stamp_sent_placeholder(&mut event).unwrap();
+        let length = event.len();
+        fill_sent(&mut event, at, 1_732_600_000_123_456);
+        assert_eq!(event.len(), length);
+        assert_eq!(event, br#"{"type":"click","loadgen_sent_us":"1732600000123456"}"#);
+        assert_eq!(stamp_sent_placeholder(&mut br#"{"type":"cl"#.to_vec()), None);
+    }
+
+    #[test]
     fn a_malformed_event_is_left_alone() {
         let mut event = br#"{"type":"cli"#.to_vec();
         assert!(!stamp_created(&mut event, 5));
@@ -146,11 +197,15 @@ mod tests {
 
     #[test]
     fn event_frames_give_back_every_time() {
-        let frame = br#"{"type":"event","filter":17,"ts_ms":1000,"sent_ms":1004,"event":{"type":"booking","loadgen_created_us":999500}}"#;
-        assert_eq!(
-            read_admin_frame(frame),
-            AdminFrame::Event(FrameTimes { log_ms: 1000, queued_ms: 1004, created_us: Some(999_500), history: false })
-        );
+        let frame = br#"{"type":"event","filter":17,"ts_ms":1000,"sent_ms":1004,"event":{"type":"booking","loadgen_created_us":999500,"loadgen_sent_us":"0000000000999700"}}"#;
+        let times = FrameTimes {
+            log_ms: 1000,
+            queued_ms: 1004,
+            created_us: Some(999_500),
+            sent_us: Some(999_700),
+            history: false,
+        };
+        assert_eq!(read_admin_frame(frame), AdminFrame::Event(times));
         let history = br#"{"type":"event","filter":1,"ts_ms":1,"sent_ms":2,"history":true,"event":{}}"#;
         assert!(matches!(
             read_admin_frame(history),

@@ -82,9 +82,15 @@ pub struct LatencyHistograms {
     /// Creation (loadgen stamp) to arrival at the admin session: the figure
     /// that matters.
     pub end_to_end_us: Histogram<u64>,
-    /// Creation to the log timestamp the gateway's ingest set: batching in
-    /// the client plus the ingest path.
-    pub created_to_log_us: Histogram<u64>,
+    /// From the moment the event's `/ingest` batch was sent to arrival: the
+    /// pipeline's own latency, without the client's batching wait.
+    pub from_send_us: Histogram<u64>,
+    /// Creation to the batch being sent: batching in the client (up to one
+    /// `--ingest-batch-ms`, plus waiting for the previous batch's ack).
+    pub created_to_sent_us: Histogram<u64>,
+    /// Sent to the log timestamp the gateway's ingest set: the socket, the
+    /// gateway's event loop and its producer thread.
+    pub sent_to_log_us: Histogram<u64>,
     /// Log timestamp to the gateway queueing the frame (`sent_ms - ts_ms`):
     /// the worker and delivery, as the gateway itself sees them.
     pub log_to_queued_us: Histogram<u64>,
@@ -104,7 +110,9 @@ impl LatencyHistograms {
         };
         LatencyHistograms {
             end_to_end_us: histogram(),
-            created_to_log_us: histogram(),
+            from_send_us: histogram(),
+            created_to_sent_us: histogram(),
+            sent_to_log_us: histogram(),
             log_to_queued_us: histogram(),
             queued_to_arrival_us: histogram(),
             frames_unstamped: 0,
@@ -125,11 +133,13 @@ impl LatencyHistograms {
         self.log_to_queued_us.saturating_record(queued_us.saturating_sub(log_us));
         self.queued_to_arrival_us.saturating_record(arrival_us.saturating_sub(queued_us));
         match times.created_us {
-            Some(created_us) => {
-                self.end_to_end_us.saturating_record(arrival_us.saturating_sub(created_us));
-                self.created_to_log_us.saturating_record(log_us.saturating_sub(created_us));
-            }
+            Some(created_us) => self.end_to_end_us.saturating_record(arrival_us.saturating_sub(created_us)),
             None => self.frames_unstamped += 1,
+        }
+        if let (Some(created_us), Some(sent_us)) = (times.created_us, times.sent_us) {
+            self.from_send_us.saturating_record(arrival_us.saturating_sub(sent_us));
+            self.created_to_sent_us.saturating_record(sent_us.saturating_sub(created_us));
+            self.sent_to_log_us.saturating_record(log_us.saturating_sub(sent_us));
         }
     }
 
@@ -141,7 +151,9 @@ impl LatencyHistograms {
     /// Adds `other` into `self` (same bounds, so it cannot fail).
     pub fn merge(&mut self, other: &LatencyHistograms) {
         let _ = self.end_to_end_us.add(&other.end_to_end_us);
-        let _ = self.created_to_log_us.add(&other.created_to_log_us);
+        let _ = self.from_send_us.add(&other.from_send_us);
+        let _ = self.created_to_sent_us.add(&other.created_to_sent_us);
+        let _ = self.sent_to_log_us.add(&other.sent_to_log_us);
         let _ = self.log_to_queued_us.add(&other.log_to_queued_us);
         let _ = self.queued_to_arrival_us.add(&other.queued_to_arrival_us);
         self.frames_unstamped += other.frames_unstamped;
@@ -191,12 +203,20 @@ mod tests {
     #[test]
     fn a_frame_is_split_at_each_timestamp() {
         let mut histograms = LatencyHistograms::new();
-        let times = FrameTimes { log_ms: 1_000, queued_ms: 1_003, created_us: Some(990_000), history: false };
+        let times = FrameTimes {
+            log_ms: 1_000,
+            queued_ms: 1_003,
+            created_us: Some(990_000),
+            sent_us: Some(998_000),
+            history: false,
+        };
         histograms.record(&times, 1_005_000);
         // HdrHistogram reports a bucket's highest equivalent value.
         for (histogram, expected_us) in [
             (&histograms.end_to_end_us, 15_000),
-            (&histograms.created_to_log_us, 10_000),
+            (&histograms.from_send_us, 7_000),
+            (&histograms.created_to_sent_us, 8_000),
+            (&histograms.sent_to_log_us, 2_000),
             (&histograms.log_to_queued_us, 3_000),
             (&histograms.queued_to_arrival_us, 2_000),
         ] {
@@ -207,8 +227,9 @@ mod tests {
     #[test]
     fn history_and_unstamped_frames_are_counted_apart() {
         let mut histograms = LatencyHistograms::new();
-        histograms.record(&FrameTimes { log_ms: 1, queued_ms: 2, created_us: None, history: true }, 5_000);
-        histograms.record(&FrameTimes { log_ms: 1, queued_ms: 2, created_us: None, history: false }, 5_000);
+        let unstamped = FrameTimes { log_ms: 1, queued_ms: 2, created_us: None, sent_us: None, history: false };
+        histograms.record(&FrameTimes { history: true, ..unstamped }, 5_000);
+        histograms.record(&unstamped, 5_000);
         assert_eq!((histograms.frames_history, histograms.frames_unstamped), (1, 1));
         assert!(histograms.end_to_end_us.is_empty());
         assert_eq!(histograms.log_to_queued_us.len(), 1);
