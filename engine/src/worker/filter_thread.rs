@@ -270,6 +270,7 @@ impl FilterThread {
         uncommitted.first_read.get_or_insert_with(Instant::now);
         uncommitted.batches += 1;
         uncommitted.events += batch.len() as u64;
+        WorkerStats::add(&self.stats.events_matched, batch.len() as u64);
         for record in batch.iter() {
             match live.matcher.match_event(&record.payload, scratch, matches) {
                 Outcome::Parsed | Outcome::Skipped => {}

@@ -43,7 +43,12 @@ pub fn describe() {
 /// Counters readable in-process (the demo's status line, the tests).
 #[derive(Debug, Default)]
 pub struct WorkerStats {
+    /// Events whose matches are acknowledged (counted at each flush).
     pub events_in: AtomicU64,
+    /// Events taken into matching so far, acknowledged or not: progress as
+    /// it happens (`events_in` moves once per commit interval under a
+    /// backlog).
+    pub events_matched: AtomicU64,
     pub malformed: AtomicU64,
     pub matches_out: AtomicU64,
     pub produce_errors: AtomicU64,
