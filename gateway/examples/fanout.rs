@@ -23,6 +23,13 @@ use clicktail_engine::registry::Registry;
 use clicktail_engine::worker::filtered_record::{encode, encode_key, FilteredRecord};
 use clicktail_gateway::{Gateway, GatewayConfig};
 
+// The allocator of the `clicktail` binary (src/main.rs), so the server
+// measured here allocates as the product does: frames are allocated by the
+// delivery thread and freed by the event loops, a pattern glibc's malloc
+// serves through its arena locks.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The event delivered in the flood: ~600 bytes, like the generator's.
 const EVENT: &str = r#"{"event_id":"e-9aee6056dded67ff","type":"page_view","ts":1717200000000,"user":{"id":"u-867895","segment":"returning","logged_in":true},"session":{"id":"s-f3c5d8e88e8bf7ba","seq":1},"page":{"url":"https://travel.example.com/hotels/berlin","path":"/hotels/berlin","referrer":null,"title":"Hotels in Berlin"},"element":null,"device":{"type":"mobile","os":"Android 14","browser":"Chrome 125","country":"FR"},"geo":{"country":"FR","city":"Nice","lat":43.6360,"lon":7.3156},"props":{"ab test":"B","ttfb ms":426},"tags":["web","mobile","returning"]}"#;
 

@@ -9,26 +9,22 @@
 //! `sent_ms` when the gateway queued it; the UI shows `now - ts_ms` as the
 //! end-to-end latency. History replays carry `"history":true`.
 
-use std::io::Write;
+use std::fmt::Write;
 
 /// Builds the frame around the raw event bytes without re-serializing the
 /// event. `None` when the payload is not UTF-8 (it cannot go in a text frame,
-/// RFC 6455 section 5.6); such a record is counted and skipped.
+/// RFC 6455 section 5.6); such a record is counted and skipped. The event is
+/// validated once, here; the frame is built as text, so it is not checked
+/// again.
 pub fn frame(filter: u64, ts_ms: i64, sent_ms: i64, history: bool, event: &[u8]) -> Option<String> {
-    std::str::from_utf8(event).ok()?;
-    let mut out = Vec::with_capacity(event.len() + 96);
+    let event = std::str::from_utf8(event).ok()?.trim_ascii();
+    let mut out = String::with_capacity(event.len() + 96);
     let _ = write!(out, r#"{{"type":"event","filter":{filter},"ts_ms":{ts_ms},"sent_ms":{sent_ms},"#);
     if history {
-        out.extend_from_slice(br#""history":true,"#);
+        out.push_str(r#""history":true,"#);
     }
-    out.extend_from_slice(br#""event":"#);
-    out.extend_from_slice(trim_ascii(event));
-    out.push(b'}');
-    String::from_utf8(out).ok()
-}
-
-fn trim_ascii(bytes: &[u8]) -> &[u8] {
-    let start = bytes.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(bytes.len());
-    let end = bytes.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |i| i + 1);
-    &bytes[start..end]
+    out.push_str(r#""event":"#);
+    out.push_str(event);
+    out.push('}');
+    Some(out)
 }
