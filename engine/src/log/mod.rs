@@ -75,10 +75,9 @@ pub trait LogConsumer: Send {
     /// Marks every record returned by `poll` so far as processed, and
     /// waits until the log has it.
     fn commit(&mut self) -> Result<(), LogError>;
-    /// As `commit`, without waiting, and possibly later: an implementation
-    /// may hold the offsets back to send them with a later call. A commit
-    /// that fails or never goes out only means records are read again
-    /// (duplicates, never loss). For the hot path; `commit` before leaving.
+    /// As `commit`, without waiting: a commit that fails later only means
+    /// records are read again (duplicates, never loss). For the hot path;
+    /// `commit` before leaving.
     fn commit_in_background(&mut self) -> Result<(), LogError> {
         self.commit()
     }

@@ -3,8 +3,7 @@
 //! poll → match each event → queue one record per (event, filter) on the
 //! producer, and once per `commit_interval` (or at once when caught up,
 //! idle or stopping):
-//! flush → commit (in the background, spaced by the consumer; waited for
-//! only when stopping).
+//! flush → commit (queued; waited for only when stopping).
 //!
 //! Offsets are committed only after `flush` reported every record produced
 //! since the last commit acknowledged, so a committed offset never covers
@@ -226,20 +225,17 @@ impl FilterThread {
         uncommitted: &mut Uncommitted,
         wait: CommitWait,
     ) -> Result<(), BatchFailure> {
-        let mut batches = 0;
-        if uncommitted.first_read.is_some() {
-            producer.flush(self.config.flush_timeout).map_err(BatchFailure::Produce)?;
-            let durable = std::mem::take(uncommitted);
-            metrics::counter!(names::EVENTS_IN).increment(durable.events);
-            metrics::counter!(names::MALFORMED).increment(durable.malformed);
-            metrics::counter!(names::MATCHES_OUT).increment(durable.matches);
-            WorkerStats::add(&self.stats.events_in, durable.events);
-            WorkerStats::add(&self.stats.malformed, durable.malformed);
-            WorkerStats::add(&self.stats.matches_out, durable.matches);
-            batches = durable.batches;
+        if uncommitted.first_read.is_none() {
+            return Ok(());
         }
-        // Called even when nothing new was flushed: the consumer may hold
-        // offsets back from an earlier background commit.
+        producer.flush(self.config.flush_timeout).map_err(BatchFailure::Produce)?;
+        let Uncommitted { events, malformed, matches, batches, .. } = std::mem::take(uncommitted);
+        metrics::counter!(names::EVENTS_IN).increment(events);
+        metrics::counter!(names::MALFORMED).increment(malformed);
+        metrics::counter!(names::MATCHES_OUT).increment(matches);
+        WorkerStats::add(&self.stats.events_in, events);
+        WorkerStats::add(&self.stats.malformed, malformed);
+        WorkerStats::add(&self.stats.matches_out, matches);
         let committed = match wait {
             CommitWait::No => consumer.commit_in_background(),
             CommitWait::UntilDurable => consumer.commit(),

@@ -53,8 +53,7 @@ pub struct WorkerStats {
     pub matches_out: AtomicU64,
     pub produce_errors: AtomicU64,
     pub commit_errors: AtomicU64,
-    /// Batches whose matches were acknowledged and whose offsets went to
-    /// the consumer's commit (which may send them a little later).
+    /// Batches whose matches were acknowledged and offsets committed.
     pub batches_committed: AtomicU64,
     pub rebuilds: AtomicU64,
 }

@@ -106,16 +106,7 @@ pub(super) struct KafkaGroupConsumer {
     positions: BTreeMap<i32, i64>,
     lag: Option<u64>,
     lag_measured: Option<Instant>,
-    /// When the last commit was sent, to space background commits.
-    last_commit: Option<Instant>,
 }
-
-/// The least time between two background commits. Each commit is a write
-/// to the group coordinator's log; a worker that keeps up commits after
-/// every batch, which at 20,000 events/s was about 100 commits a second
-/// per thread (4.5% of the machine in the broker's group-coordinator
-/// threads, perf/gateway/e2e.sh). A crash re-reads at most this much more.
-const BACKGROUND_COMMIT_SPACING: Duration = Duration::from_millis(200);
 
 impl KafkaGroupConsumer {
     pub(super) fn subscribe(config: &KafkaConfig, group: &str, topic: &str) -> Result<Self, LogError> {
@@ -128,7 +119,6 @@ impl KafkaGroupConsumer {
             positions: BTreeMap::new(),
             lag: None,
             lag_measured: None,
-            last_commit: None,
         })
     }
 
@@ -142,7 +132,6 @@ impl KafkaGroupConsumer {
         }
         self.consumer.commit(&offsets, mode).map_err(transport)?;
         self.uncommitted.clear();
-        self.last_commit = Some(Instant::now());
         Ok(())
     }
 }
@@ -166,9 +155,6 @@ impl LogConsumer for KafkaGroupConsumer {
     }
 
     fn commit_in_background(&mut self) -> Result<(), LogError> {
-        if self.last_commit.is_some_and(|at| at.elapsed() < BACKGROUND_COMMIT_SPACING) {
-            return Ok(());
-        }
         // The request is only queued. Should it fail, the records are read
         // again after the next rebalance or restart: duplicates only.
         self.commit_uncommitted(CommitMode::Async)
