@@ -65,6 +65,18 @@ pub struct Setup {
     pub config: WorkerConfig,
 }
 
+/// The test's topics go with it: a broker holding hundreds of leftover
+/// topics took over 120 s to restart.
+impl Drop for Setup {
+    fn drop(&mut self) {
+        for topic in [&self.config.raw_topic, &self.config.filtered_topic] {
+            if let Err(error) = self.log.delete_topic(topic) {
+                eprintln!("could not delete test topic {topic}: {error}");
+            }
+        }
+    }
+}
+
 impl Setup {
     pub fn new(name: &str) -> Option<Setup> {
         let (brokers, database) = services()?;

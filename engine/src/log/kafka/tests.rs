@@ -70,6 +70,12 @@ fn produced_records_are_read_by_a_group_and_a_commit_survives_a_new_member() {
         consumer.poll(100, Duration::from_millis(200), &mut after).unwrap_or(0);
     }
     assert_eq!(after.iter().map(|r| r.payload.as_slice()).collect::<Vec<_>>(), [b"late".as_slice()]);
+    log.delete_topic(&topic).unwrap();
+    let started = Instant::now();
+    while log.partition_count(&topic).is_ok() && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(matches!(log.partition_count(&topic), Err(LogError::UnknownTopic { .. })), "the topic is gone");
 }
 
 #[test]
@@ -94,4 +100,5 @@ fn a_tail_consumer_sees_only_new_records() {
         tail.poll(10, Duration::from_millis(200), &mut out).unwrap();
     }
     assert_eq!(out.iter().map(|r| r.payload.as_slice()).collect::<Vec<_>>(), [b"new".as_slice()]);
+    log.delete_topic(&topic).unwrap();
 }
