@@ -10,6 +10,8 @@
 //! `BENCH_PROPAGATION_FILTERS` (50,000), `BENCH_CHANGES_PER_S` (500),
 //! `BENCH_SECONDS` (10); `BENCH_THREADS` (0: one per core) and
 //! `BENCH_BATCH_RECORDS` (2,000) set both the baseline's and the worker's.
+//! `worker_bench match-only` runs the drain mix through the matcher alone
+//! (no Kafka, no PostgreSQL).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -316,12 +318,25 @@ fn propagation(database: &str) {
     println!("propagation_ms_max {:.1}", at(&latencies_us, 1.0));
 }
 
+/// `worker_bench match-only`: the drain mix's matcher alone, no services
+/// needed (`BENCH_EVENTS`, default 200,000; `BENCH_FILTERS`, 10,000). Small
+/// event counts suit callgrind: divide its instruction count by the events.
+fn match_only() {
+    let filters = env_or("BENCH_FILTERS", 10_000);
+    let events = env_or("BENCH_EVENTS", 200_000);
+    let match_only = match_only_events_per_s(filters, events);
+    println!("drain_match_only_events_per_s {match_only:.0} ({events} events, {filters} filters, one thread)");
+}
+
 fn main() {
+    let which = std::env::args().nth(1).unwrap_or_else(|| "all".to_owned());
+    if which == "match-only" {
+        return match_only();
+    }
     let brokers =
         std::env::var("CLICKTAIL_KAFKA_BROKERS").expect("CLICKTAIL_KAFKA_BROKERS (source .cache/services/env)");
     let database =
         std::env::var("CLICKTAIL_DATABASE_URL").expect("CLICKTAIL_DATABASE_URL (source .cache/services/env)");
-    let which = std::env::args().nth(1).unwrap_or_else(|| "all".to_owned());
     if which == "all" || which == "drain" {
         drain(&brokers);
     }

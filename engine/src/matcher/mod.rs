@@ -10,6 +10,7 @@
 //! - `index.rs`: per-path trigger indexes and the full-text term index;
 //! - `eval.rs`: exact evaluation of a candidate filter;
 //! - `prefilter.rs`: the raw-byte prefilter that skips parsing;
+//! - `string_tokens.rs`: its pass over the event's strings, with bitmaps of two-byte keys;
 //! - `compiled.rs`: `Matcher`, the immutable compiled set, and its scratch;
 //! - `set.rs`: `FilterSet`, the mutable set it is built from.
 
@@ -24,6 +25,7 @@ mod paths;
 mod prefilter;
 mod prepare;
 mod set;
+mod string_tokens;
 
 #[cfg(test)]
 mod tests;

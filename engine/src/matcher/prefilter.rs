@@ -5,41 +5,38 @@
 //! is written as its decoded text. Any backslash sends the event to the full
 //! parse. It is used only when every filter of the set has a needle cover.
 //!
-//! Three kinds of needles, three searches:
+//! Needles are checked two ways:
 //!
-//! * string values (`== "u-123"`, by far the most common): a search for
-//!   their *anchors*, the opening quote and first two bytes (`"u-`), then,
-//!   at each hit, one hash lookup of the whole string up to its closing
-//!   quote. 50,000 user ids share one anchor, so the scan runs at memchr
-//!   speed, and the set of values is a copy-on-write map that changes in
-//!   O(1) per filter. A plain automaton over the 50,000 quoted values
-//!   scanned at 1.2 µs per 700-byte event and took 120 ms to rebuild
-//!   (engine/DESIGN.md).
-//! * byte needles (`contains`, `startswith`, `endswith`, `true`...): one
-//!   case-sensitive search, which keeps aho-corasick's SIMD prefilters.
-//! * full-text terms: one ASCII-case-insensitive search. Mixing the byte
-//!   needles into it made 50 `endswith` needles cost 1.2 µs per event
-//!   (perf/results/worker.md).
+//! * the string-token pass (`string_tokens.rs`): string values (`== "u-123"`,
+//!   by far the most common, any length), and `startswith` / `endswith`
+//!   texts of 2 to 64 bytes. One scan for the quotes enumerates the event's
+//!   strings; each is checked against a bitmap of two-byte keys and, on a
+//!   hit, looked up in a copy-on-write hash map that changes in O(1) per
+//!   filter. When the values are the only set and share one key (50,000
+//!   user ids, `u-`), a `memmem` search for `"u-` replaces the scan. This
+//!   replaced one Aho-Corasick search for the values' anchors and another
+//!   over the affix needles: on the worker's drain mix (two anchors, 50
+//!   `endswith` needles sharing `/hotels/`) they re-entered their rare-byte
+//!   prefilters about 86 times per 130-byte event, 12,600 of the 16,100
+//!   instructions per event (engine/DESIGN.md, section 3).
+//! * the other byte needles (`contains`, `true`, one-byte or quoted
+//!   affixes...): one case-sensitive automaton, which keeps aho-corasick's
+//!   SIMD prefilters; and the full-text terms: one ASCII-case-insensitive
+//!   automaton. Mixing the byte needles into it made 50 `endswith` needles
+//!   cost 1.2 µs per event (perf/results/worker.md).
 //!
-//! All three automata grow in layers (`layered.rs`): one change never
+//! Both automata grow in layers (`layered.rs`): one change never
 //! rebuilds an automaton over every needle.
 
-use std::sync::Arc;
-
 use super::cover::Needle;
-use super::cow_map::CowMap;
 use super::layered::{LayeredOptions, LayeredPatterns, Layers};
-
-/// Bytes of a string value, after its opening quote, that form its anchor.
-const ANCHOR_TEXT_BYTES: usize = 2;
+use super::string_tokens::{Anchor, TokenPass, TokenTextCounts, AFFIX_BYTES_MAX, AFFIX_BYTES_MIN};
 
 /// The snapshot side, shared by published matchers.
 pub(crate) struct Prefilter {
-    /// String values that some filter needs → number of needles naming them.
-    string_values: CowMap<Arc<[u8]>, u32>,
-    /// Over the anchors of `string_values`.
-    anchors: Layers,
-    /// Over the case-sensitive byte needles.
+    /// String values, prefixes and suffixes, checked string by string.
+    tokens: TokenPass,
+    /// Over the other case-sensitive byte needles.
     bytes: Layers,
     /// Over the full-text terms, ignoring ASCII case.
     text: Layers,
@@ -50,21 +47,21 @@ impl Prefilter {
     /// `escaped`: `raw` holds a backslash, so its strings are not their text.
     #[inline]
     pub fn may_match(&self, raw: &[u8], escaped: bool) -> bool {
-        if escaped || self.bytes.is_match(raw) || self.text.is_match(raw) {
+        if escaped {
             return true;
         }
-        self.anchors.any_hit(raw, |_, anchor_start| {
-            let text_start = anchor_start + 1;
-            memchr::memchr(b'"', &raw[text_start..])
-                .is_some_and(|length| self.string_values.get(&raw[text_start..text_start + length]).is_some())
-        })
+        if !self.tokens.is_empty() && self.tokens.any_match(raw) {
+            return true;
+        }
+        self.bytes.is_match(raw) || self.text.is_match(raw)
     }
 }
 
 /// The control side: needles counted by how many filters name them.
 pub(crate) struct PrefilterNeedles {
-    string_values: CowMap<Arc<[u8]>, u32>,
-    anchors: LayeredPatterns,
+    values: TokenTextCounts,
+    prefixes: TokenTextCounts,
+    suffixes: TokenTextCounts,
     bytes: LayeredPatterns,
     text: LayeredPatterns,
 }
@@ -72,12 +69,32 @@ pub(crate) struct PrefilterNeedles {
 impl Default for PrefilterNeedles {
     fn default() -> Self {
         PrefilterNeedles {
-            string_values: CowMap::default(),
-            anchors: LayeredPatterns::new(LayeredOptions::default()),
+            values: TokenTextCounts::new(Anchor::Whole),
+            prefixes: TokenTextCounts::new(Anchor::Prefix),
+            suffixes: TokenTextCounts::new(Anchor::Suffix),
             bytes: LayeredPatterns::new(LayeredOptions::default()),
             text: LayeredPatterns::new(LayeredOptions { ascii_case_insensitive: true }),
         }
     }
+}
+
+/// The string-token form of a byte needle, when it has one: `"ab` (from
+/// `startswith "ab"`) as the prefix `ab`, `ab"` (`endswith`) as the suffix.
+///
+/// Sound for any origin of the needle, given an event with no backslash
+/// whose strings are therefore quote-free: a filter that yields `"ab` is
+/// true only if some string starts with `ab` (`startswith "ab"`), or never
+/// (`contains` of a text with a quote), and likewise for suffixes. Texts
+/// with a quote inside, of one byte, or longer than `AFFIX_BYTES_MAX` stay
+/// with the automaton, whose raw-byte search is sound for them as before.
+fn token_affix(needle: &[u8]) -> Option<(Anchor, &[u8])> {
+    let (anchor, text) = match (needle.strip_prefix(b"\""), needle.strip_suffix(b"\"")) {
+        (Some(text), _) => (Anchor::Prefix, text),
+        (None, Some(text)) => (Anchor::Suffix, text),
+        (None, None) => return None,
+    };
+    let servable = (AFFIX_BYTES_MIN..=AFFIX_BYTES_MAX).contains(&text.len()) && !text.contains(&b'"');
+    servable.then_some((anchor, text))
 }
 
 impl PrefilterNeedles {
@@ -90,51 +107,36 @@ impl PrefilterNeedles {
     }
 
     fn change(&mut self, needle: &Needle, add: bool) {
-        let count = |patterns: &mut LayeredPatterns, pattern: &[u8]| {
-            if add {
-                patterns.add(pattern)
-            } else {
-                patterns.remove(pattern)
-            }
+        let (patterns, pattern) = match needle {
+            Needle::StringValue(text) => return count_text(&mut self.values, text, add),
+            Needle::Bytes(bytes) => match token_affix(bytes) {
+                Some((Anchor::Prefix, text)) => return count_text(&mut self.prefixes, text, add),
+                Some((_, text)) => return count_text(&mut self.suffixes, text, add),
+                None => (&mut self.bytes, bytes),
+            },
+            Needle::Text(text) => (&mut self.text, text),
         };
-        match needle {
-            // Short values have no anchor of their own: search them whole, quotes included.
-            Needle::StringValue(text) if text.len() < ANCHOR_TEXT_BYTES => {
-                let mut quoted = Vec::with_capacity(text.len() + 2);
-                quoted.push(b'"');
-                quoted.extend_from_slice(text);
-                quoted.push(b'"');
-                count(&mut self.bytes, &quoted);
-            }
-            Needle::StringValue(text) => {
-                let mut anchor = vec![b'"'];
-                anchor.extend_from_slice(&text[..ANCHOR_TEXT_BYTES]);
-                count(&mut self.anchors, &anchor);
-                self.string_values.update(
-                    text.as_slice(),
-                    || text.as_slice().into(),
-                    |references| {
-                        if add {
-                            *references += 1;
-                        } else {
-                            *references -= 1;
-                        }
-                        *references > 0
-                    },
-                );
-            }
-            Needle::Bytes(bytes) => count(&mut self.bytes, bytes),
-            Needle::Text(text) => count(&mut self.text, text),
+        if add {
+            patterns.add(pattern);
+        } else {
+            patterns.remove(pattern);
         }
     }
 
     /// The snapshot, with the automata brought up to date.
     pub fn publish(&mut self) -> Prefilter {
         Prefilter {
-            string_values: self.string_values.clone(),
-            anchors: self.anchors.publish(),
+            tokens: TokenPass::new(self.values.publish(), self.prefixes.publish(), self.suffixes.publish()),
             bytes: self.bytes.publish(),
             text: self.text.publish(),
         }
+    }
+}
+
+fn count_text(texts: &mut TokenTextCounts, text: &[u8], add: bool) {
+    if add {
+        texts.add(text);
+    } else {
+        texts.remove(text);
     }
 }
