@@ -26,6 +26,11 @@ use clicktail_engine::registry::postgres::{migrate, PostgresConfig, PostgresRegi
 use clicktail_engine::registry::{NewFilter, Registry};
 use clicktail_engine::worker::{spawn_workers, WorkerConfig, WorkerStats};
 
+// The allocator of the `clicktail` binary (src/main.rs), so the worker
+// measured here allocates as `clicktail worker` does.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
@@ -139,7 +144,7 @@ fn drain(brokers: &str) {
     }
     let config = WorkerConfig {
         raw_topic: raw.clone(),
-        filtered_topic: filtered,
+        filtered_topic: filtered.clone(),
         group_id: unique("bench-workers"),
         threads,
         batch_records_max: defaults.batch_records_max,
@@ -155,6 +160,10 @@ fn drain(brokers: &str) {
     }
     let matches = WorkerStats::get(&handle.stats().matches_out);
     handle.join().unwrap();
+    // 2,000,000 events are ~260 MB of log: do not leave them on the broker.
+    for topic in [&raw, &filtered] {
+        log.delete_topic(topic).unwrap_or_else(|error| eprintln!("could not delete {topic}: {error}"));
+    }
     let match_only = match_only_events_per_s(filters, events.min(200_000));
     println!("drain_events {events}");
     println!("drain_filters {filters} (99% user ids, 0.5% pages, 0.5% large bookings)");
