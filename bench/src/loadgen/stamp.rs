@@ -33,33 +33,35 @@ pub fn now_us() -> u64 {
 /// `event`. Returns false (and leaves `event` alone) when `event` does not
 /// end with `}`: a deliberately malformed event stays as it was.
 pub fn stamp_created(event: &mut Vec<u8>, created_us: u64) -> bool {
-    if event.last() != Some(&b'}') {
-        return false;
-    }
-    event.pop();
-    event.extend_from_slice(b",\"");
-    event.extend_from_slice(CREATED_FIELD.as_bytes());
-    event.extend_from_slice(b"\":");
-    push_decimal(event, created_us);
-    event.push(b'}');
-    true
+    append_field(event, CREATED_FIELD, |event| push_decimal(event, created_us)).is_some()
 }
 
 /// Appends `,"loadgen_sent_us":"0000000000000000"` inside the object that
 /// ends `event`; returns where the digits start, for [`fill_sent`], or
 /// `None` (and leaves `event` alone) when `event` does not end with `}`.
 pub fn stamp_sent_placeholder(event: &mut Vec<u8>) -> Option<usize> {
+    append_field(event, SENT_FIELD, |event| {
+        event.push(b'"');
+        let digits_at = event.len();
+        event.extend_from_slice(&[b'0'; SENT_DIGITS]);
+        event.push(b'"');
+        digits_at
+    })
+}
+
+/// Appends `,"<name>":` and what `value` writes inside the object that ends
+/// `event`, then closes it again; `None` when `event` does not end with `}`.
+fn append_field<T>(event: &mut Vec<u8>, name: &str, value: impl FnOnce(&mut Vec<u8>) -> T) -> Option<T> {
     if event.last() != Some(&b'}') {
         return None;
     }
     event.pop();
     event.extend_from_slice(b",\"");
-    event.extend_from_slice(SENT_FIELD.as_bytes());
-    event.extend_from_slice(b"\":\"");
-    let digits_at = event.len();
-    event.extend_from_slice(&[b'0'; SENT_DIGITS]);
-    event.extend_from_slice(b"\"}");
-    Some(digits_at)
+    event.extend_from_slice(name.as_bytes());
+    event.extend_from_slice(b"\":");
+    let written = value(event);
+    event.push(b'}');
+    Some(written)
 }
 
 /// Writes `sent_us`, zero-padded, into the placeholder's digits at `at`.
