@@ -70,6 +70,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     };
     let workers = spawn_workers(worker_config, log.clone(), registry.clone()).context("starting the workers")?;
     let raw_topic = gateway_config.raw_topic.clone();
+    // Quietly: a demo rarely needs its full `connections_max`.
+    let _ = super::open_files::raise_for(gateway_config.connections_max);
     let gateway = Gateway::start(gateway_config, log.clone(), registry).context("starting the gateway")?;
 
     let stop = Arc::new(AtomicBool::new(false));

@@ -37,6 +37,7 @@ pub fn run(args: GatewayArgs) -> anyhow::Result<ExitCode> {
         postgres = postgres.in_schema(schema);
     }
     let registry = PostgresRegistry::connect(postgres).context("connecting to the PostgreSQL registry")?;
+    super::open_files::raise_or_warn(args.gateway.connections_max);
     let gateway = Gateway::start(args.gateway, Arc::new(log), Arc::new(registry))?;
     println!("clicktail gateway: listening on http://{}", gateway.local_address());
     super::demo::wait_for_signal()?;

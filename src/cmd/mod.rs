@@ -8,4 +8,5 @@ pub mod lines;
 pub mod loadgen;
 pub mod match_cmd;
 pub mod migrate;
+pub mod open_files;
 pub mod worker;
