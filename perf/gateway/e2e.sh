@@ -7,7 +7,9 @@
 # perf/gateway/e2e.jsonl and prints the loadgen's table on stderr.
 #
 #   perf/gateway/e2e.sh [RATE [SECONDS [SESSIONS [FILTER_MIX]]]]
-#   (default 20000 10 100 user:80,type:8,text:8,all:2,mixed:2, the loadgen's mix)
+#   (default 20000 10 100 user:80,type:8,text:8,all:2,mixed:2, the loadgen's mix;
+#   `user:1` has every session watch one user). More loadgen flags through
+#   LOADGEN_ARGS, e.g. LOADGEN_ARGS="--ingest-batch-ms 5 --ingest-connections 16".
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 OUT="$ROOT/perf/gateway/e2e.jsonl"
@@ -24,9 +26,10 @@ load_before="$(cut -d" " -f1-3 /proc/loadavg)"
 source "$ROOT/scripts/two-nodes.sh"
 two_nodes_up e2e 4 "$LOGS" --history-window-events 0
 report="$LOGS/e2e-report.json"
+read -r -a extra <<<"${LOADGEN_ARGS:-}"
 "$BIN" loadgen --target gateway --gateway "$NODE_A" --ingest-gateway "$NODE_B" \
   --rate "$RATE" --duration-s "$SECONDS_" --sessions "$SESSIONS" --filter-mix "$MIX" \
-  --drain-ms 3000 ${LOADGEN_ARGS:-} --report "$report" >&2
+  --drain-ms 3000 "${extra[@]}" --report "$report" >&2
 machine="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
 machine="$machine, load average before $load_before"
 jq -c --arg date "$(date -u +%FT%TZ)" --arg machine "$machine" --arg commit "$(git rev-parse --short HEAD)" \
