@@ -4,7 +4,6 @@
 //! Subtrees that no path enters are skipped by their tape span, so the cost
 //! of an event grows with the paths in use, not with the event's size.
 
-use rustc_hash::FxHashMap;
 use simd_json::Node;
 
 use super::interner::Interner;
@@ -23,9 +22,126 @@ const ROOT: usize = 0;
 
 #[derive(Default)]
 struct TrieNode {
-    children: FxHashMap<Box<str>, u32>,
+    children: Children,
     /// The path that ends here, when some filter reads it.
     path: Option<PathId>,
+}
+
+/// A key reduced to its length and at most sixteen of its bytes: the first
+/// and last eight (overlapping when shorter), or four and four, or the first,
+/// middle and last byte. For keys of up to 16 bytes these cover every byte,
+/// so equal digests mean equal keys without comparing the bytes again.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct KeyDigest {
+    length: usize,
+    head: u64,
+    tail: u64,
+}
+
+/// Keys of at most this many bytes are identified by their digest alone.
+const DIGEST_EXACT_BYTES_MAX: usize = 16;
+
+impl KeyDigest {
+    #[inline]
+    fn of(key: &[u8]) -> Self {
+        let length = key.len();
+        let word = |bytes: &[u8]| u64::from_le_bytes(bytes.try_into().expect("eight bytes"));
+        let half = |bytes: &[u8]| u64::from(u32::from_le_bytes(bytes.try_into().expect("four bytes")));
+        let (head, tail) = if length >= 8 {
+            (word(&key[..8]), word(&key[length - 8..]))
+        } else if length >= 4 {
+            (half(&key[..4]), half(&key[length - 4..]))
+        } else if length > 0 {
+            let spread = u64::from(key[0]) | u64::from(key[length / 2]) << 8 | u64::from(key[length - 1]) << 16;
+            (spread, 0)
+        } else {
+            (0, 0)
+        };
+        KeyDigest { length, head, tail }
+    }
+
+    /// The home slot in a table of `1 << bits` slots (`bits` at least 1).
+    #[inline]
+    fn slot(&self, bits: u32) -> usize {
+        let mixed = (self.head ^ self.tail.rotate_left(29) ^ self.length as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (mixed >> (64 - bits)) as usize
+    }
+}
+
+/// One child of a trie node.
+struct Child {
+    digest: KeyDigest,
+    /// The key's bytes, compared only for keys over `DIGEST_EXACT_BYTES_MAX`.
+    key: Box<str>,
+    node: u32,
+}
+
+/// The children of a trie node, by key: an open-addressed table at most
+/// half full, probed linearly. The walk looks up every key of every object
+/// it enters (about 70 per clickstream event, most of them absent), so a
+/// lookup hashes and compares a fixed digest (`KeyDigest`) instead of the
+/// key's bytes. Against an `FxHashMap<Box<str>, u32>` (a hash over every
+/// byte, then `memcmp`), see engine/DESIGN.md section 5 for the figures.
+#[derive(Default)]
+struct Children {
+    /// `1 << bits` slots, or none when the node has no children.
+    slots: Box<[Option<Child>]>,
+    bits: u32,
+    len: usize,
+}
+
+impl Children {
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    #[inline]
+    fn get(&self, key: &str) -> Option<u32> {
+        if self.len == 0 {
+            return None;
+        }
+        let digest = KeyDigest::of(key.as_bytes());
+        let mask = self.slots.len() - 1;
+        let mut slot = digest.slot(self.bits);
+        // At most half full: every probe sequence reaches an empty slot.
+        while let Some(child) = &self.slots[slot] {
+            if child.digest == digest && (digest.length <= DIGEST_EXACT_BYTES_MAX || *child.key == *key) {
+                return Some(child.node);
+            }
+            slot = (slot + 1) & mask;
+        }
+        None
+    }
+
+    /// The child at `key`, inserted as `new_node` when absent.
+    fn get_or_insert(&mut self, key: &str, new_node: u32) -> u32 {
+        if let Some(node) = self.get(key) {
+            return node;
+        }
+        if 2 * (self.len + 1) > self.slots.len() {
+            self.grow();
+        }
+        self.place(Child { digest: KeyDigest::of(key.as_bytes()), key: key.into(), node: new_node });
+        self.len += 1;
+        new_node
+    }
+
+    fn grow(&mut self) {
+        self.bits = (self.bits + 1).max(2);
+        let old = std::mem::replace(&mut self.slots, (0..1usize << self.bits).map(|_| None).collect());
+        for child in old.into_vec().into_iter().flatten() {
+            self.place(child);
+        }
+    }
+
+    fn place(&mut self, child: Child) {
+        let mask = self.slots.len() - 1;
+        let mut slot = child.digest.slot(self.bits);
+        while self.slots[slot].is_some() {
+            slot = (slot + 1) & mask;
+        }
+        self.slots[slot] = Some(child);
+    }
 }
 
 /// All the paths of a filter set, sharing prefixes. Rebuilt when a path
@@ -43,7 +159,7 @@ impl PathTrie {
             let mut node = ROOT;
             for segment in &path.segments {
                 let next = nodes.len() as u32;
-                let child = *nodes[node].children.entry(segment.as_str().into()).or_insert(next);
+                let child = nodes[node].children.get_or_insert(segment.as_str(), next);
                 if child == next {
                     nodes.push(TrieNode::default());
                 }
@@ -107,7 +223,7 @@ impl ExtractedValues {
                         _ => unreachable!("simd-json tapes hold a string before each object value"),
                     };
                     position += 1;
-                    if let Some(&child) = children.get(key) {
+                    if let Some(child) = children.get(key) {
                         self.visit(trie, tape, position, child as usize);
                     }
                     position += span(tape, position);
@@ -174,5 +290,43 @@ pub(crate) fn for_each_string_value<'t>(tape: &'t [Node<'t>], index: usize, on_s
             }
         }
         Node::Static(_) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::Children;
+
+    /// Keys that share prefixes, suffixes, lengths and digest bytes, of every
+    /// length from 0 to 40, some present and some not: `Children` must agree
+    /// with a plain map on all of them.
+    #[test]
+    fn children_agree_with_a_plain_map() {
+        let mut keys = Vec::new();
+        for length in 0..=40 {
+            let base: String = (0..length).map(|index| char::from(b'a' + (index % 26) as u8)).collect();
+            keys.push(base.clone());
+            for position in 0..length {
+                let mut bytes = base.clone().into_bytes();
+                bytes[position] = b'Z';
+                keys.push(String::from_utf8(bytes).expect("ASCII"));
+            }
+        }
+        let mut children = Children::default();
+        let mut reference = HashMap::new();
+        for (index, key) in keys.iter().enumerate().filter(|(index, _)| index % 3 != 0) {
+            assert_eq!(children.get_or_insert(key, index as u32), index as u32);
+            reference.insert(key.as_str(), index as u32);
+        }
+        // A second insertion finds the first.
+        for (key, &node) in &reference {
+            assert_eq!(children.get_or_insert(key, u32::MAX), node);
+        }
+        for key in &keys {
+            assert_eq!(children.get(key), reference.get(key.as_str()).copied(), "key {key:?}");
+        }
+        assert_eq!(Children::default().get("a"), None);
     }
 }
