@@ -75,6 +75,12 @@ pub trait LogConsumer: Send {
     /// Marks every record returned by `poll` so far as processed, and
     /// waits until the log has it.
     fn commit(&mut self) -> Result<(), LogError>;
+    /// As `commit`, without waiting: a commit that fails later only means
+    /// records are read again (duplicates, never loss). For the hot path;
+    /// `commit` before leaving.
+    fn commit_in_background(&mut self) -> Result<(), LogError> {
+        self.commit()
+    }
     /// Records not yet read on the assigned partitions, as of the last
     /// `poll` (`None` when the log cannot tell cheaply).
     fn lag(&self) -> Option<u64> {

@@ -3,7 +3,7 @@
 //! poll → match each event → queue one record per (event, filter) on the
 //! producer, and once per `commit_interval` (or at once when caught up,
 //! idle or stopping):
-//! flush → commit.
+//! flush → commit (queued; waited for only when stopping).
 //!
 //! Offsets are committed only after `flush` reported every record produced
 //! since the last commit acknowledged, so a committed offset never covers
@@ -54,6 +54,15 @@ struct Uncommitted {
     events: u64,
     malformed: u64,
     matches: u64,
+}
+
+/// Whether a commit waits for the group coordinator. While running it
+/// does not: the next batch goes on at once, and a commit lost on the way
+/// only means duplicates. Before leaving the group it does.
+#[derive(Clone, Copy)]
+enum CommitWait {
+    No,
+    UntilDurable,
 }
 
 /// Buffers reused from batch to batch: no allocation per event.
@@ -158,7 +167,7 @@ impl FilterThread {
             if self.stopping() {
                 // Graceful stop: what was read is matched and produced;
                 // make it durable and commit it before leaving the group.
-                let _ = self.commit(consumer, producer, &mut uncommitted);
+                let _ = self.commit(consumer, producer, &mut uncommitted, CommitWait::UntilDurable);
                 return;
             }
             buffers.batch.clear();
@@ -179,7 +188,7 @@ impl FilterThread {
             let result = if buffers.batch.is_empty() {
                 // Idle: nothing will join the pending records soon, so make
                 // them durable now rather than at the end of the interval.
-                self.commit(consumer, producer, &mut uncommitted)
+                self.commit(consumer, producer, &mut uncommitted, CommitWait::No)
             } else {
                 backoff.reset();
                 // A batch short of the maximum means the thread has caught
@@ -189,7 +198,7 @@ impl FilterThread {
                 self.process_batch(&live, producer, filtered_partitions, buffers, &mut uncommitted).and_then(|()| {
                     if caught_up || uncommitted.first_read.is_some_and(|at| at.elapsed() >= self.config.commit_interval)
                     {
-                        self.commit(consumer, producer, &mut uncommitted)
+                        self.commit(consumer, producer, &mut uncommitted, CommitWait::No)
                     } else {
                         Ok(())
                     }
@@ -214,6 +223,7 @@ impl FilterThread {
         consumer: &mut dyn LogConsumer,
         producer: &dyn LogProducer,
         uncommitted: &mut Uncommitted,
+        wait: CommitWait,
     ) -> Result<(), BatchFailure> {
         if uncommitted.first_read.is_none() {
             return Ok(());
@@ -226,11 +236,11 @@ impl FilterThread {
         WorkerStats::add(&self.stats.events_in, events);
         WorkerStats::add(&self.stats.malformed, malformed);
         WorkerStats::add(&self.stats.matches_out, matches);
-        // A synchronous commit, also while running: a commit still in
-        // flight when a rebalance hands the partition to another thread
-        // made it read the batch again (duplicates in the fixture service
-        // test with commits queued in the background).
-        if let Err(error) = consumer.commit() {
+        let committed = match wait {
+            CommitWait::No => consumer.commit_in_background(),
+            CommitWait::UntilDurable => consumer.commit(),
+        };
+        if let Err(error) = committed {
             // The records are read again by whoever owns the partition
             // next: duplicates, never loss.
             tracing::warn!(thread = self.index, %error, "commit failed");

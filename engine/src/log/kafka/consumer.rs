@@ -121,6 +121,19 @@ impl KafkaGroupConsumer {
             lag_measured: None,
         })
     }
+
+    fn commit_uncommitted(&mut self, mode: CommitMode) -> Result<(), LogError> {
+        if self.uncommitted.is_empty() {
+            return Ok(());
+        }
+        let mut offsets = TopicPartitionList::new();
+        for (partition, next) in &self.uncommitted {
+            offsets.add_partition_offset(&self.topic, *partition, Offset::Offset(*next)).map_err(transport)?;
+        }
+        self.consumer.commit(&offsets, mode).map_err(transport)?;
+        self.uncommitted.clear();
+        Ok(())
+    }
 }
 
 impl LogConsumer for KafkaGroupConsumer {
@@ -135,19 +148,16 @@ impl LogConsumer for KafkaGroupConsumer {
     }
 
     fn commit(&mut self) -> Result<(), LogError> {
-        if self.uncommitted.is_empty() {
-            return Ok(());
-        }
-        let mut offsets = TopicPartitionList::new();
-        for (partition, next) in &self.uncommitted {
-            offsets.add_partition_offset(&self.topic, *partition, Offset::Offset(*next)).map_err(transport)?;
-        }
         // A synchronous commit: when it returns Ok the group coordinator
         // has the offsets. If it fails (a rebalance moved the partition),
         // the new owner re-reads from the previous commit: duplicates only.
-        self.consumer.commit(&offsets, CommitMode::Sync).map_err(transport)?;
-        self.uncommitted.clear();
-        Ok(())
+        self.commit_uncommitted(CommitMode::Sync)
+    }
+
+    fn commit_in_background(&mut self) -> Result<(), LogError> {
+        // The request is only queued. Should it fail, the records are read
+        // again after the next rebalance or restart: duplicates only.
+        self.commit_uncommitted(CommitMode::Async)
     }
 
     fn lag(&self) -> Option<u64> {
