@@ -3,11 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::ffi::{CStr, CString};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use rdkafka::bindings::{rd_kafka_get_watermark_offsets, rd_kafka_resp_err_t};
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::message::Message as _;
+use rdkafka::ClientContext;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::config::KafkaConfig;
@@ -26,8 +28,8 @@ const LAG_REFRESH: Duration = Duration::from_secs(1);
 /// skipped here, within the same `timeout`. Returning each as an error
 /// would make the caller back off once per queued event and stall long
 /// after the broker is back.
-fn poll_into(
-    consumer: &BaseConsumer,
+fn poll_into<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
     max: usize,
     timeout: Duration,
     out: &mut Vec<Record>,
@@ -69,7 +71,11 @@ fn poll_into(
 
 /// The lag of `consumer` over `topic`: high watermark minus next position,
 /// summed over the assigned partitions.
-fn measure_lag(consumer: &BaseConsumer, topic: &str, positions: &BTreeMap<i32, i64>) -> Option<u64> {
+fn measure_lag<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    topic: &str,
+    positions: &BTreeMap<i32, i64>,
+) -> Option<u64> {
     let assignment = consumer.assignment().ok()?;
     let topic_name = CString::new(topic).ok()?;
     let mut lag = 0u64;
@@ -85,7 +91,7 @@ fn measure_lag(consumer: &BaseConsumer, topic: &str, positions: &BTreeMap<i32, i
 /// response. `fetch_watermarks` would ask the broker instead: one round
 /// trip per partition, once a second, in the middle of the filter thread's
 /// loop (a stall seen in the end-to-end latency's tail).
-fn cached_high_watermark(consumer: &BaseConsumer, topic: &CStr, partition: i32) -> Option<i64> {
+fn cached_high_watermark<C: ConsumerContext>(consumer: &BaseConsumer<C>, topic: &CStr, partition: i32) -> Option<i64> {
     let (mut low, mut high) = (-1i64, -1i64);
     // SAFETY: the client pointer is live for the borrow of `consumer`, the
     // topic is a NUL-terminated string, and the two out-pointers are valid
@@ -96,8 +102,44 @@ fn cached_high_watermark(consumer: &BaseConsumer, topic: &CStr, partition: i32) 
     (error == rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0).then_some(high)
 }
 
+/// The group member's context. Commits made in the background may still
+/// be on their way when a rebalance revokes a partition, and the next owner
+/// would then start from an older offset and read a batch again (a
+/// duplicate in a clean run of the service tests). Before a revocation
+/// completes, the offsets last sent for the revoked partitions are
+/// committed again, synchronously: their answer also means the earlier
+/// request on the same connection was handled.
+#[derive(Default)]
+struct GroupContext {
+    /// Partition → next offset, as last sent in a commit.
+    sent: Mutex<BTreeMap<i32, i64>>,
+}
+
+impl ClientContext for GroupContext {}
+
+impl ConsumerContext for GroupContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let Rebalance::Revoke(revoked) = rebalance else { return };
+        let mut offsets = TopicPartitionList::new();
+        if let Ok(mut sent) = self.sent.lock() {
+            for element in revoked.elements() {
+                // Forgotten once revoked: if the partition comes back, an
+                // offset from before would move its new progress backwards.
+                if let Some(next) = sent.remove(&element.partition()) {
+                    let _ = offsets.add_partition_offset(element.topic(), element.partition(), Offset::Offset(next));
+                }
+            }
+        }
+        if offsets.count() > 0 {
+            if let Err(error) = consumer.commit(&offsets, CommitMode::Sync) {
+                tracing::warn!(%error, "commit before a revocation failed; the next owner may read records again");
+            }
+        }
+    }
+}
+
 pub(super) struct KafkaGroupConsumer {
-    consumer: BaseConsumer,
+    consumer: BaseConsumer<GroupContext>,
     topic: String,
     /// Next offset per partition, of every record returned by `poll` since
     /// the last successful commit.
@@ -110,7 +152,8 @@ pub(super) struct KafkaGroupConsumer {
 
 impl KafkaGroupConsumer {
     pub(super) fn subscribe(config: &KafkaConfig, group: &str, topic: &str) -> Result<Self, LogError> {
-        let consumer: BaseConsumer = config.group_consumer_config(group).create().map_err(transport)?;
+        let consumer: BaseConsumer<GroupContext> =
+            config.group_consumer_config(group).create_with_context(GroupContext::default()).map_err(transport)?;
         consumer.subscribe(&[topic]).map_err(transport)?;
         Ok(KafkaGroupConsumer {
             consumer,
@@ -131,6 +174,9 @@ impl KafkaGroupConsumer {
             offsets.add_partition_offset(&self.topic, *partition, Offset::Offset(*next)).map_err(transport)?;
         }
         self.consumer.commit(&offsets, mode).map_err(transport)?;
+        if let Ok(mut sent) = self.consumer.context().sent.lock() {
+            sent.extend(self.uncommitted.iter());
+        }
         self.uncommitted.clear();
         Ok(())
     }
