@@ -13,6 +13,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use memchr::memmem;
 
+use crate::clickstream::json::push_u64;
+
 /// The field appended to every generated event.
 pub const CREATED_FIELD: &str = "loadgen_created_us";
 
@@ -33,7 +35,7 @@ pub fn now_us() -> u64 {
 /// `event`. Returns false (and leaves `event` alone) when `event` does not
 /// end with `}`: a deliberately malformed event stays as it was.
 pub fn stamp_created(event: &mut Vec<u8>, created_us: u64) -> bool {
-    append_field(event, CREATED_FIELD, |event| push_decimal(event, created_us)).is_some()
+    append_field(event, CREATED_FIELD, |event| push_u64(event, created_us)).is_some()
 }
 
 /// Appends `,"loadgen_sent_us":"0000000000000000"` inside the object that
@@ -149,21 +151,6 @@ fn number_after(haystack: &[u8], needle: &[u8]) -> Option<u64> {
     haystack[start..start + digits]
         .iter()
         .try_fold(0u64, |value, digit| value.checked_mul(10)?.checked_add(u64::from(digit - b'0')))
-}
-
-fn push_decimal(out: &mut Vec<u8>, value: u64) {
-    let mut digits = [0u8; 20];
-    let mut position = digits.len();
-    let mut rest = value;
-    loop {
-        position -= 1;
-        digits[position] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[position..]);
 }
 
 #[cfg(test)]
