@@ -8,7 +8,7 @@
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use clicktail_engine::log::{Log, LogError, LogProducer, Message};
+use clicktail_engine::log::{Log, LogProducer, Message};
 
 use super::pacer::Pacer;
 use super::stamp::{now_us, stamp_created};
@@ -79,7 +79,10 @@ pub fn run_into_log(
             stamp_created(&mut event, created_us);
             let key = user_key(&event).unwrap_or(b"anonymous");
             let message = Message { key, payload: &event, partition: None, timestamp_ms: (created_us / 1_000) as i64 };
-            send_with_backoff(producer.as_ref(), topic, message, counters)?;
+            producer.send_or_flush_once(topic, message, FLUSH_TIMEOUT).map_err(|error| {
+                counters.batches_refused.fetch_add(1, Relaxed);
+                LoadgenError::Log(error)
+            })?;
             sent += 1;
             bytes += event.len() as u64;
         }
@@ -88,30 +91,6 @@ pub fn run_into_log(
     }
     flush(producer.as_ref(), counters, sent)?;
     Ok(LogRunOutcome { events_sent: sent, bytes_sent: bytes, elapsed: started.elapsed() })
-}
-
-/// Sends one message; on a full local queue (Kafka's producer buffer),
-/// flushes once and retries once, then gives up with the error.
-fn send_with_backoff(
-    producer: &dyn LogProducer,
-    topic: &str,
-    message: Message<'_>,
-    counters: &LiveCounters,
-) -> Result<(), LoadgenError> {
-    match producer.send(topic, message) {
-        Ok(()) => Ok(()),
-        Err(LogError::QueueFull { .. }) => {
-            producer.flush(FLUSH_TIMEOUT).map_err(LoadgenError::Log)?;
-            producer.send(topic, message).map_err(|error| {
-                counters.batches_refused.fetch_add(1, Relaxed);
-                LoadgenError::Log(error)
-            })
-        }
-        Err(error) => {
-            counters.batches_refused.fetch_add(1, Relaxed);
-            Err(LoadgenError::Log(error))
-        }
-    }
 }
 
 fn flush(producer: &dyn LogProducer, counters: &LiveCounters, sent: u64) -> Result<(), LoadgenError> {

@@ -64,6 +64,18 @@ pub trait LogProducer: Send + Sync {
     /// Waits until every message queued so far is acknowledged by the log,
     /// or fails (then some may be lost and the caller must not commit).
     fn flush(&self, timeout: Duration) -> Result<(), LogError>;
+    /// `send`; when the local queue is full, one `flush` (waiting for the
+    /// acknowledgements frees it) and one more try. A second refusal is
+    /// the caller's error.
+    fn send_or_flush_once(&self, topic: &str, message: Message<'_>, flush_timeout: Duration) -> Result<(), LogError> {
+        match self.send(topic, message) {
+            Err(LogError::QueueFull { .. }) => {
+                self.flush(flush_timeout)?;
+                self.send(topic, message)
+            }
+            other => other,
+        }
+    }
 }
 
 /// Reads records from a topic, either as a member of a group (partitions

@@ -305,16 +305,8 @@ impl FilterThread {
         Ok(())
     }
 
-    /// Sends one message; when the producer's local queue is full, flushes
-    /// once (waiting for acknowledgements frees the queue) and retries.
     fn send(&self, producer: &dyn LogProducer, topic: &str, message: Message<'_>) -> Result<(), BatchFailure> {
-        match producer.send(topic, message) {
-            Err(LogError::QueueFull { .. }) => {
-                producer.flush(self.config.flush_timeout).map_err(BatchFailure::Produce)?;
-                producer.send(topic, message).map_err(BatchFailure::Produce)
-            }
-            other => other.map_err(BatchFailure::Produce),
-        }
+        producer.send_or_flush_once(topic, message, self.config.flush_timeout).map_err(BatchFailure::Produce)
     }
 
     fn send_dead_letter(&self, producer: &dyn LogProducer, record: &Record) -> Result<(), BatchFailure> {

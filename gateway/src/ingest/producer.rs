@@ -62,15 +62,8 @@ impl ProducerThread {
             for (key, event) in &job.events {
                 let message =
                     Message { key: key.as_bytes(), payload: event.get().as_bytes(), partition: None, timestamp_ms };
-                match self.producer.send(&self.topic, message) {
-                    Err(LogError::QueueFull { .. }) => {
-                        // The local queue is full: wait for it to drain once,
-                        // then try again; a second refusal fails the group.
-                        self.producer.flush(self.flush_timeout)?;
-                        self.producer.send(&self.topic, message)?;
-                    }
-                    other => other?,
-                }
+                // A second refusal of a full queue fails the group.
+                self.producer.send_or_flush_once(&self.topic, message, self.flush_timeout)?;
             }
         }
         self.producer.flush(self.flush_timeout)
