@@ -7,9 +7,13 @@
 //!
 //! Run through `perf/worker/run.sh`, which writes `perf/results/`.
 //! Sizes: `BENCH_EVENTS` (default 2,000,000), `BENCH_FILTERS` (10,000),
+//! `BENCH_ROUNDS` (3: the drain's baseline and worker are measured this
+//! many times in turn and the median ratio reported),
 //! `BENCH_PROPAGATION_FILTERS` (50,000), `BENCH_CHANGES_PER_S` (500),
 //! `BENCH_SECONDS` (10); `BENCH_THREADS` (0: one per core) and
 //! `BENCH_BATCH_RECORDS` (2,000) set both the baseline's and the worker's.
+//! `BENCH_MIX` picks the drain's events and filters: `clickstream` (the
+//! default) or `synthetic` (see [`DrainMix`]).
 //! `worker_bench match-only` runs the drain mix through the matcher alone
 //! (no Kafka, no PostgreSQL).
 
@@ -17,6 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use clicktail_bench::{Clickstream, ClickstreamConfig};
 use clicktail_engine::log::kafka::{KafkaConfig, KafkaLog};
 use clicktail_engine::log::memory::MemoryLog;
 use clicktail_engine::log::{Log, Message, Record};
@@ -62,55 +67,166 @@ fn filter(n: usize) -> String {
     }
 }
 
-/// The drain benchmark's filters, as admins type them (DESIGN.md: most
-/// events match no filter): 99% single users (`u-0`, `u-7`, ... of the
-/// 100,000 users in the stream, so about one event in ten has a watcher),
-/// 0.5% hotel pages (50 of the 977 pages), 0.5% large bookings (50
-/// filters over 10 thresholds). About 0.2 matches per event; the run
-/// prints the exact figure.
-fn drain_filter(n: usize) -> String {
-    match n % 200 {
-        0 => format!(r#"page.url endswith "/hotels/{}""#, (n / 200) * 19 % 977),
-        1 => format!(r#"type == "booking" and cart.total > {}"#, 990 + (n / 200) % 10),
-        _ => format!(r#"user.id == "u-{}""#, n * 7),
+/// The stream and the filters the drain is measured on (`BENCH_MIX`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum DrainMix {
+    /// The default: the bundled generator's travel-site events (~665
+    /// bytes; `clicktail_bench::Clickstream`, seed 1, a million users) and
+    /// 10,000 filters as admins type them (DESIGN.md: most filters are
+    /// selective, most events match none): 99% single users (`u-1`,
+    /// `u-98`, ... one in a hundred users watched), 0.5% hotel pages
+    /// (`page.url endswith "/hotel/N"`, 50 hotels of the Zipf catalogue,
+    /// the most visited among them) and 0.5% large bookings (50 filters
+    /// over 10 thresholds). About 0.12 matches per event; 84% of events
+    /// hold no literal a filter needs.
+    Clickstream,
+    /// The first sessions' mix, kept to compare with their records:
+    /// 130-byte synthetic events of which a quarter are bookings, the same
+    /// 99/0.5/0.5 split over 100,000 users (one in ten watched); 0.225
+    /// matches per event, 40% of events parsed.
+    Synthetic,
+}
+
+impl DrainMix {
+    fn from_env() -> Self {
+        match std::env::var("BENCH_MIX").as_deref() {
+            Ok("synthetic") => DrainMix::Synthetic,
+            Ok("clickstream") | Err(_) => DrainMix::Clickstream,
+            Ok(other) => panic!("BENCH_MIX={other}: expected clickstream or synthetic"),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            DrainMix::Clickstream => "clickstream",
+            DrainMix::Synthetic => "synthetic",
+        }
+    }
+
+    fn filter(self, n: usize) -> String {
+        match (self, n % 200) {
+            (DrainMix::Clickstream, 0) => format!(r#"page.url endswith "/hotel/{}""#, 1 + (n / 200) * 37),
+            (DrainMix::Clickstream, 1) => {
+                format!(r#"type == "booking" and cart.total > {}"#, 1_000 + (n / 200) % 10 * 400)
+            }
+            (DrainMix::Clickstream, _) => format!(r#"user.id == "u-{}""#, 1 + n * 97 % 1_000_000),
+            (DrainMix::Synthetic, 0) => format!(r#"page.url endswith "/hotels/{}""#, (n / 200) * 19 % 977),
+            (DrainMix::Synthetic, 1) => format!(r#"type == "booking" and cart.total > {}"#, 990 + (n / 200) % 10),
+            (DrainMix::Synthetic, _) => format!(r#"user.id == "u-{}""#, n * 7),
+        }
+    }
+
+    /// `count` events in order (the same bytes on every run).
+    fn events(self, count: usize) -> Vec<Vec<u8>> {
+        match self {
+            DrainMix::Synthetic => (0..count).map(|n| event(n).into_bytes()).collect(),
+            DrainMix::Clickstream => {
+                let mut stream = Clickstream::new(ClickstreamConfig::default()).unwrap();
+                (0..count)
+                    .map(|_| {
+                        let mut out = Vec::with_capacity(1_024);
+                        stream.next_event(&mut out);
+                        out
+                    })
+                    .collect()
+            }
+        }
     }
 }
 
+/// One round: a do-nothing consumer group, then a worker, over the whole
+/// topic, each from the first offset with a group of its own.
+struct Round {
+    baseline: Steady,
+    worker: Steady,
+    matches: u64,
+}
+
 fn drain(brokers: &str) {
+    let mix = DrainMix::from_env();
     let events = env_or("BENCH_EVENTS", 2_000_000);
     let filters = env_or("BENCH_FILTERS", 10_000);
+    let rounds = env_or("BENCH_ROUNDS", 3).max(1);
     let log = Arc::new(KafkaLog::new(KafkaConfig::new(brokers)).unwrap());
     let raw = unique("bench-raw");
-    let filtered = unique("bench-filtered");
     log.create_topic(&raw, 4).unwrap();
-    log.create_topic(&filtered, 4).unwrap();
+    let payloads = mix.events(events.min(1_000_000));
     let producer = log.producer().unwrap();
     for n in 0..events {
-        let payload = event(n);
         let key = format!("u-{}", n % 100_000);
-        let message = Message { key: key.as_bytes(), payload: payload.as_bytes(), partition: None, timestamp_ms: 0 };
+        let payload = &payloads[n % payloads.len()];
+        let message = Message { key: key.as_bytes(), payload, partition: None, timestamp_ms: 0 };
         while producer.send(&raw, message).is_err() {
             producer.flush(Duration::from_secs(60)).unwrap();
         }
     }
     producer.flush(Duration::from_secs(120)).unwrap();
+    let bytes: usize = (0..events).map(|n| payloads[n % payloads.len()].len()).sum();
+    drop(payloads);
 
-    // Baseline: one consumer per worker thread that reads and commits,
-    // nothing else, with the worker's batch size, poll timeout and commit
-    // policy (once per commit interval, and when idle).
     let defaults = WorkerConfig {
         threads: env_or("BENCH_THREADS", 0),
         batch_records_max: env_or("BENCH_BATCH_RECORDS", WorkerConfig::default().batch_records_max),
         ..WorkerConfig::default()
     };
+    let results: Vec<Round> = (0..rounds)
+        .map(|round| {
+            let baseline = drain_doing_nothing(&log, &raw, &defaults, events);
+            let (worker, matches) = drain_with_worker(&log, &raw, &defaults, mix, filters, events);
+            eprintln!(
+                "round {round}: baseline {:.0}/s ({:.0}% busy), worker {:.0}/s ({:.0}% busy), ratio {:.3}",
+                baseline.rate,
+                baseline.busy * 100.0,
+                worker.rate,
+                worker.busy * 100.0,
+                worker.rate / baseline.rate
+            );
+            Round { baseline, worker, matches }
+        })
+        .collect();
+    log.delete_topic(&raw).unwrap_or_else(|error| eprintln!("could not delete {raw}: {error}"));
+
+    let match_only = match_only_events_per_s(mix, filters, events.min(200_000));
+    let list = |values: Vec<f64>, digits: usize| {
+        values.iter().map(|value| format!("{value:.digits$}")).collect::<Vec<_>>().join(" ")
+    };
+    let ratios: Vec<f64> = results.iter().map(|round| round.worker.rate / round.baseline.rate).collect();
+    let busy = |steady: fn(&Round) -> Steady| list(results.iter().map(|round| steady(round).busy * 100.0).collect(), 0);
+    let matches = results[0].matches;
+    println!("drain_mix {}", mix.name());
+    println!("drain_events {events} ({} bytes on average)", bytes / events.max(1));
+    println!("drain_filters {filters}");
+    println!("drain_threads {}", defaults.thread_count());
+    println!("drain_matches {matches} ({:.3} per event)", matches as f64 / events as f64);
+    println!("drain_rounds {rounds} (each: the do-nothing consumer, then the worker, on the same topic)");
+    println!(
+        "drain_baseline_events_per_s {} (steady: 10% to 90% of the events, every thread reading)",
+        list(results.iter().map(|round| round.baseline.rate).collect(), 0)
+    );
+    println!("drain_worker_events_per_s {} (same)", list(results.iter().map(|round| round.worker.rate).collect(), 0));
+    println!("drain_baseline_machine_busy_percent {} (both cores, broker included)", busy(|round| round.baseline));
+    println!("drain_worker_machine_busy_percent {}", busy(|round| round.worker));
+    println!("drain_ratio {} median {:.3} (target >= 0.8)", list(ratios.clone(), 3), median(ratios));
+    println!("drain_match_only_events_per_s {match_only:.0} (one thread, same events and filters, no Kafka)");
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// The baseline: one consumer per worker thread that reads and commits,
+/// nothing else, with the worker's batch size, poll timeout and commit
+/// policy (once per commit interval, and when idle).
+fn drain_doing_nothing(log: &KafkaLog, raw: &str, defaults: &WorkerConfig, events: usize) -> Steady {
     let threads = defaults.thread_count();
     let group = unique("bench-baseline");
     let read_total = AtomicUsize::new(0);
     let threads_reading = AtomicUsize::new(0);
-    let baseline = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         for _ in 0..threads {
             scope.spawn(|| {
-                let mut consumer = log.group_consumer(&group, &raw).unwrap();
+                let mut consumer = log.group_consumer(&group, raw).unwrap();
                 let mut batch: Vec<Record> = Vec::new();
                 let mut last_commit = Instant::now();
                 let mut first = true;
@@ -136,75 +252,114 @@ fn drain(brokers: &str) {
             || threads_reading.load(Ordering::Relaxed) == threads,
             || read_total.load(Ordering::Relaxed) as u64,
         )
-    });
+    })
+}
 
+/// The worker over the same topic: its steady rate and its match count.
+fn drain_with_worker(
+    log: &Arc<KafkaLog>,
+    raw: &str,
+    defaults: &WorkerConfig,
+    mix: DrainMix,
+    filters: usize,
+    events: usize,
+) -> (Steady, u64) {
+    let filtered = unique("bench-filtered");
+    log.create_topic(&filtered, 4).unwrap();
     let registry = MemoryRegistry::default();
     for n in 0..filters {
-        registry.insert(NewFilter::standing(drain_filter(n), "bench")).unwrap();
+        registry.insert(NewFilter::standing(mix.filter(n), "bench")).unwrap();
     }
     let config = WorkerConfig {
-        raw_topic: raw.clone(),
+        raw_topic: raw.to_owned(),
         filtered_topic: filtered.clone(),
         group_id: unique("bench-workers"),
-        threads,
+        threads: defaults.thread_count(),
         batch_records_max: defaults.batch_records_max,
         ..WorkerConfig::default()
     };
+    let threads = config.threads as u64;
     let handle = spawn_workers(config, log.clone(), Arc::new(registry)).unwrap();
-    while !handle.live_filters().is_loaded() {
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    let worker = steady_rate(events, || true, || WorkerStats::get(&handle.stats().events_matched));
-    while WorkerStats::get(&handle.stats().events_in) < events as u64 {
+    let stats = handle.stats();
+    let rate = steady_rate(
+        events,
+        || WorkerStats::get(&stats.threads_reading) == threads,
+        || WorkerStats::get(&stats.events_matched),
+    );
+    while WorkerStats::get(&stats.events_in) < events as u64 {
         std::thread::sleep(Duration::from_millis(2));
     }
-    let matches = WorkerStats::get(&handle.stats().matches_out);
+    let matches = WorkerStats::get(&stats.matches_out);
     handle.join().unwrap();
-    // 2,000,000 events are ~260 MB of log: do not leave them on the broker.
-    for topic in [&raw, &filtered] {
-        log.delete_topic(topic).unwrap_or_else(|error| eprintln!("could not delete {topic}: {error}"));
-    }
-    let match_only = match_only_events_per_s(filters, events.min(200_000));
-    println!("drain_events {events}");
-    println!("drain_filters {filters} (99% user ids, 0.5% pages, 0.5% large bookings)");
-    println!("drain_threads {threads}");
-    println!("drain_matches {matches} ({:.3} per event)", matches as f64 / events as f64);
-    println!("drain_baseline_events_per_s {baseline:.0} (steady: from 10% to 90% of the events)");
-    println!("drain_worker_events_per_s {worker:.0} (same)");
-    println!("drain_ratio {:.3} (target >= 0.8)", worker / baseline);
-    println!("drain_match_only_events_per_s {match_only:.0} (one thread, same events and filters, no Kafka)");
+    // The filtered records of 2,000,000 events are hundreds of MB of log.
+    log.delete_topic(&filtered).unwrap_or_else(|error| eprintln!("could not delete {filtered}: {error}"));
+    (rate, matches)
 }
 
 /// Events per second from the moment `progress` passes 10% of `events`
-/// (and every thread is `reading`) to 90%: the steady rate, without the
-/// group join and rebalance at the start (from 0.1 s to over 1 s; they made
-/// a 500,000-event baseline bimodal) or the last stragglers.
-fn steady_rate(events: usize, reading: impl Fn() -> bool, progress: impl Fn() -> u64) -> f64 {
+/// and every thread is `reading` to 90%: the steady rate, without the
+/// group join and its rebalances at the start (0.1 s to over 1 s, during
+/// which some threads wait for partitions) or the last stragglers. When
+/// one thread has read half the events before the others join (a slow
+/// join), the window opens anyway.
+fn steady_rate(events: usize, reading: impl Fn() -> bool, progress: impl Fn() -> u64) -> Steady {
     let (low, high) = (events as u64 / 10, events as u64 * 9 / 10);
-    while progress() < low || !reading() {
+    while progress() < low || !(reading() || progress() >= events as u64 / 2) {
         std::thread::sleep(Duration::from_micros(200));
     }
-    let (started, at_start) = (Instant::now(), progress());
+    let (started, at_start, cpu_at_start) = (Instant::now(), progress(), MachineCpu::now());
     while progress() < high {
         std::thread::sleep(Duration::from_micros(200));
     }
-    (progress() - at_start) as f64 / started.elapsed().as_secs_f64()
+    let rate = (progress() - at_start) as f64 / started.elapsed().as_secs_f64();
+    Steady { rate, busy: MachineCpu::now().busy_since(&cpu_at_start) }
+}
+
+/// A steady window: its rate, and how busy the machine's cores were
+/// meanwhile (broker included).
+#[derive(Clone, Copy)]
+struct Steady {
+    rate: f64,
+    busy: f64,
+}
+
+/// The machine's CPU time so far, from the first line of `/proc/stat`.
+struct MachineCpu {
+    total: u64,
+    idle: u64,
+}
+
+impl MachineCpu {
+    fn now() -> Self {
+        let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+        let ticks: Vec<u64> =
+            stat.lines().next().unwrap_or_default().split_whitespace().skip(1).filter_map(|t| t.parse().ok()).collect();
+        // user nice system idle iowait irq softirq steal ...
+        let idle = ticks.get(3).copied().unwrap_or(0) + ticks.get(4).copied().unwrap_or(0);
+        MachineCpu { total: ticks.iter().take(8).sum(), idle }
+    }
+
+    /// The share of the cores' time not idle since `earlier`.
+    fn busy_since(&self, earlier: &MachineCpu) -> f64 {
+        let total = self.total.saturating_sub(earlier.total).max(1);
+        1.0 - self.idle.saturating_sub(earlier.idle) as f64 / total as f64
+    }
 }
 
 /// The matcher alone on one thread: how much of a core matching costs,
 /// to read the drain figures against.
-fn match_only_events_per_s(filters: usize, events: usize) -> f64 {
+fn match_only_events_per_s(mix: DrainMix, filters: usize, events: usize) -> f64 {
     let mut set = FilterSet::new(MatcherOptions::default());
     for n in 0..filters {
-        set.insert_source(FilterId(n as u64 + 1), &drain_filter(n)).unwrap();
+        set.insert_source(FilterId(n as u64 + 1), &mix.filter(n)).unwrap();
     }
     let matcher = set.build();
-    let payloads: Vec<String> = (0..events).map(event).collect();
+    let payloads = mix.events(events);
     let mut scratch = MatchScratch::new(WorkerConfig::default().event_limits);
     let mut matches = Vec::new();
     let started = Instant::now();
     for payload in &payloads {
-        matcher.match_event(payload.as_bytes(), &mut scratch, &mut matches);
+        matcher.match_event(payload, &mut scratch, &mut matches);
     }
     events as f64 / started.elapsed().as_secs_f64()
 }
@@ -333,8 +488,12 @@ fn propagation(database: &str) {
 fn match_only() {
     let filters = env_or("BENCH_FILTERS", 10_000);
     let events = env_or("BENCH_EVENTS", 200_000);
-    let match_only = match_only_events_per_s(filters, events);
-    println!("drain_match_only_events_per_s {match_only:.0} ({events} events, {filters} filters, one thread)");
+    let mix = DrainMix::from_env();
+    let match_only = match_only_events_per_s(mix, filters, events);
+    println!(
+        "drain_match_only_events_per_s {match_only:.0} ({} mix, {events} events, {filters} filters, one thread)",
+        mix.name()
+    );
 }
 
 fn main() {

@@ -74,6 +74,30 @@ struct Buffers {
     scratch: MatchScratch,
 }
 
+/// Counts the thread in `WorkerStats::threads_reading` from its first
+/// non-empty batch until it leaves the group (the end of `consume`).
+struct ReadingMark<'a> {
+    stats: &'a WorkerStats,
+    counted: bool,
+}
+
+impl ReadingMark<'_> {
+    fn mark(&mut self) {
+        if !self.counted {
+            self.counted = true;
+            WorkerStats::add(&self.stats.threads_reading, 1);
+        }
+    }
+}
+
+impl Drop for ReadingMark<'_> {
+    fn drop(&mut self) {
+        if self.counted {
+            self.stats.threads_reading.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
 fn now_us() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
 }
@@ -163,6 +187,7 @@ impl FilterThread {
     ) {
         let lag_gauge = metrics::gauge!(names::CONSUMER_LAG, "thread" => self.index.to_string());
         let mut uncommitted = Uncommitted::default();
+        let mut reading = ReadingMark { stats: &self.stats, counted: false };
         loop {
             if self.stopping() {
                 // Graceful stop: what was read is matched and produced;
@@ -191,6 +216,7 @@ impl FilterThread {
                 self.commit(consumer, producer, &mut uncommitted, CommitWait::No)
             } else {
                 backoff.reset();
+                reading.mark();
                 // A batch short of the maximum means the thread has caught
                 // up with its partitions: commit now, as when idle. A full
                 // batch means a backlog: keep draining until the interval.

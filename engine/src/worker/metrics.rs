@@ -56,6 +56,10 @@ pub struct WorkerStats {
     /// Batches whose matches were acknowledged and offsets committed.
     pub batches_committed: AtomicU64,
     pub rebuilds: AtomicU64,
+    /// Filter threads that have read records since they last joined the
+    /// consumer group: when it equals the thread count, every thread owns
+    /// partitions and the group's join is over.
+    pub threads_reading: AtomicU64,
 }
 
 impl WorkerStats {
