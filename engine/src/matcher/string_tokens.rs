@@ -15,6 +15,12 @@
 //! prefilter about 86 times per 130-byte event, and matching went from
 //! 16,100 to 4,400 instructions per event (engine/DESIGN.md, section 3).
 //!
+//! When the sets have few keys, the strings are not walked one by one: a
+//! search for the bytes that can open or close a matching string finds
+//! the few worth checking ([`TokenPass::new`] picks the search once per
+//! snapshot: `memmem` for one value key, Teddy for up to
+//! [`NEEDLES_SEARCHED_MAX`] needles, the walk above that).
+//!
 //! Updates are incremental, like the rest of the matcher: the texts are a
 //! [`CowMap`], the bitmap (8 KiB) is copied at most once per publish, and
 //! each bit and length mask is backed by a count of the texts that need it.
@@ -131,8 +137,10 @@ pub(crate) struct TokenTexts {
     texts: CowMap<Arc<[u8]>, u32>,
     /// No text at all: the prefilter skips this set.
     empty: bool,
-    /// The key of every text, when they all share one (`u-` for user ids).
-    single_key: Option<u16>,
+    /// Every distinct key of the texts, sorted, when there are at most
+    /// [`NEEDLES_SEARCHED_MAX`] of them (`u-` alone for user ids); `None`
+    /// for more. Set by each publish, read once by [`TokenPass::new`].
+    few_keys: Option<Arc<[u16]>>,
 }
 
 impl TokenTexts {
@@ -143,7 +151,7 @@ impl TokenTexts {
             lengths: CowMap::default(),
             texts: CowMap::default(),
             empty: true,
-            single_key: None,
+            few_keys: Some(Arc::from([])),
         }
     }
 
@@ -184,6 +192,45 @@ impl TokenTexts {
     }
 }
 
+/// The most needles searched for at once by [`Search::Needles`]; a set with
+/// more is read by the walk over every string. 64 is Teddy's own limit
+/// (aho-corasick 1.1.5, `packed/teddy/builder.rs`: "too many patterns will
+/// overwhelm Teddy"), and up to it the search still won on the drain's
+/// clickstream mix: 3,630 instructions per 665-byte event for 12 needles
+/// against 8,060 for the walk, 4,660 / 8,270 for 32, 5,250 / 8,330 for 52
+/// and 5,950 / 8,550 for 64 (callgrind, 2026-11-26; engine/DESIGN.md,
+/// section 3). Above 32 needles Teddy switches to its "fat" form, 16 bytes
+/// a step instead of 32: on the synthetic 130-byte events, whose every
+/// string ends in digits, that lost to the walk (4,530 / 4,230 for 34,
+/// 5,230 / 4,410 for 64) while 32 and fewer still won (4,050 / 4,210).
+/// The clickstream is what the worker drains, so the bound is Teddy's.
+pub(crate) const NEEDLES_SEARCHED_MAX: usize = 64;
+
+/// How [`TokenPass::any_match`] finds the strings worth checking; chosen
+/// once per published snapshot.
+enum Search {
+    /// No set has a text.
+    Nothing,
+    /// The walk over every string ([`for_each_token`]): too many keys for
+    /// a needle search, or no SIMD Teddy on this CPU.
+    EveryString,
+    /// When the values are the only set and share one key: the bytes that
+    /// start each of them in the event (`"u-`), found by `memmem` instead
+    /// of the pass over every string. On the 665-byte clickstream events
+    /// (about 60 strings) with the 50,000 user ids, whole matching cost
+    /// 6,930 instructions per event with the pass, 2,300 with this search
+    /// (2,630 with the Aho-Corasick anchors before; engine/DESIGN.md).
+    /// Kept beside the Teddy search, which is slower for one needle:
+    /// criterion `match_selective_50k`, same session, 3.37–3.46 M events/s
+    /// with this, 2.88–3.11 M with Teddy.
+    OneValueKey(memchr::memmem::Finder<'static>),
+    /// A few keys in all: one SIMD (Teddy) search for the bytes that open
+    /// a string with a value's or prefix's head key (`"u-`, `"bo`) and
+    /// that close one with a suffix's tail key (`12"` for `endswith
+    /// "/hotel/112"`); see [`TokenPass::any_match_at_needles`].
+    Needles(aho_corasick::packed::Searcher),
+}
+
 /// The three sets of the prefilter, checked together string by string.
 pub(crate) struct TokenPass {
     /// Texts that a whole string of the event must be.
@@ -192,54 +239,99 @@ pub(crate) struct TokenPass {
     prefixes: TokenTexts,
     /// Texts that a string must end with.
     suffixes: TokenTexts,
-    /// When the values are the only set and share one key: the bytes that
-    /// start each of them in the event (`"u-`), found by `memmem` instead
-    /// of the pass over every string. On the 665-byte clickstream events
-    /// (about 60 strings) with the 50,000 user ids, whole matching cost
-    /// 6,930 instructions per event with the pass, 2,300 with this search
-    /// (2,630 with the Aho-Corasick anchors before; engine/DESIGN.md).
-    value_anchor: Option<memchr::memmem::Finder<'static>>,
+    /// How the strings worth checking are found.
+    search: Search,
+}
+
+/// A head key as written at the start of a string in the event: `"ab`,
+/// `"x"` for a one-byte string (key `x"`), `""` for the empty one (key
+/// `""`, or any key of a text that starts with a quote: such a text never
+/// is a string of an unescaped event, so its needle only costs lookups).
+fn head_needle(key: u16) -> Vec<u8> {
+    match key.to_be_bytes() {
+        [b'"', _] => b"\"\"".to_vec(),
+        [first, b'"'] => vec![b'"', first, b'"'],
+        [first, second] => vec![b'"', first, second],
+    }
+}
+
+/// A suffix's tail key as written at the end of a string: `ab"`. None for
+/// a key with a quote: suffix texts have at least two bytes
+/// ([`AFFIX_BYTES_MIN`]), so such a text holds a quote and never ends a
+/// string of an unescaped event. Without quotes, no tail needle starts
+/// with `"` and every head needle does, which tells the two apart at a hit.
+fn tail_needle(key: u16) -> Option<Vec<u8>> {
+    let [before, last] = key.to_be_bytes();
+    (before != b'"' && last != b'"').then(|| vec![before, last, b'"'])
 }
 
 impl TokenPass {
     pub fn new(values: TokenTexts, prefixes: TokenTexts, suffixes: TokenTexts) -> Self {
-        let value_anchor = match values.single_key {
-            Some(key) if prefixes.empty && suffixes.empty => {
-                let [first, second] = key.to_be_bytes();
-                // As written in the event: `"ab`, `"x"` or `""`.
-                let anchor: &[u8] = match (first, second) {
-                    (b'"', _) => b"\"\"",
-                    (_, b'"') => &[b'"', first, b'"'],
-                    _ => &[b'"', first, second],
-                };
-                Some(memchr::memmem::Finder::new(anchor).into_owned())
-            }
-            _ => None,
+        let search = Self::choose_search(&values, &prefixes, &suffixes);
+        TokenPass { values, prefixes, suffixes, search }
+    }
+
+    /// The cheapest search that finds every string the sets can match.
+    fn choose_search(values: &TokenTexts, prefixes: &TokenTexts, suffixes: &TokenTexts) -> Search {
+        if values.empty && prefixes.empty && suffixes.empty {
+            return Search::Nothing;
+        }
+        let (Some(value_keys), Some(prefix_keys), Some(suffix_keys)) =
+            (&values.few_keys, &prefixes.few_keys, &suffixes.few_keys)
+        else {
+            return Search::EveryString;
         };
-        TokenPass { values, prefixes, suffixes, value_anchor }
+        if let ([key], true, true) = (&value_keys[..], prefixes.empty, suffixes.empty) {
+            return Search::OneValueKey(memchr::memmem::Finder::new(&head_needle(*key)).into_owned());
+        }
+        let mut needles: Vec<Vec<u8>> =
+            value_keys.iter().chain(prefix_keys.iter()).map(|key| head_needle(*key)).collect();
+        needles.extend(suffix_keys.iter().filter_map(|key| tail_needle(*key)));
+        needles.sort_unstable();
+        needles.dedup();
+        if needles.len() > NEEDLES_SEARCHED_MAX {
+            return Search::EveryString;
+        }
+        // Leftmost-first is the only semantics Teddy has; it loses nothing
+        // here because at most one needle occurs at any position (head
+        // needles start with `"`, tail needles never do; each kind differs
+        // from its own within its first three bytes, and `""`, `"x"` and
+        // `"ab` differ at a quote), and the search resumes past each hit's
+        // start (`any_match_at_needles` says where). `None`: no SSSE3 or
+        // AVX2 (NEON on aarch64), or more than 64 needles.
+        match aho_corasick::packed::Searcher::new(&needles) {
+            Some(searcher) => Search::Needles(searcher),
+            None => Search::EveryString,
+        }
     }
 
     /// True when no set has a text: the pass can be skipped.
     pub fn is_empty(&self) -> bool {
-        self.values.empty && self.prefixes.empty && self.suffixes.empty
+        matches!(self.search, Search::Nothing)
     }
 
     /// True when some string of `raw` matches one of the sets (see
     /// [`for_each_token`] for when that is exact).
     #[inline]
     pub fn any_match(&self, raw: &[u8]) -> bool {
-        if let Some(anchor) = &self.value_anchor {
-            return self.any_value_at_anchor(raw, anchor);
+        match &self.search {
+            Search::Nothing => false,
+            Search::OneValueKey(anchor) => self.any_value_at_anchor(raw, anchor),
+            Search::Needles(searcher) => self.any_match_at_needles(raw, searcher),
+            Search::EveryString => for_each_token(raw, |token| self.string_matches(token)),
         }
+    }
+
+    /// True when `token`, one string of the event, matches one of the sets.
+    #[inline(always)]
+    fn string_matches(&self, token: &[u8]) -> bool {
         let (prefixes, suffixes) = (!self.prefixes.empty, !self.suffixes.empty);
-        for_each_token(raw, |token| {
-            let head = head_key(token);
-            // The tail key only when some suffix needs it.
-            let tail = if suffixes { tail_key(token) } else { 0 };
-            self.values.matches(token, head, tail)
-                || (prefixes && self.prefixes.matches(token, head, tail))
-                || (suffixes && self.suffixes.matches(token, head, tail))
-        })
+        let head = head_key(token);
+        // The tail key only when some suffix needs it.
+        let tail = if suffixes { tail_key(token) } else { 0 };
+        self.values.matches(token, head, tail)
+            || (prefixes && self.prefixes.matches(token, head, tail))
+            || (suffixes && self.suffixes.matches(token, head, tail))
     }
 
     /// The values' search when they share one key: at each occurrence of
@@ -256,6 +348,50 @@ impl TokenPass {
                 return true;
             }
             position = text_start;
+        }
+        false
+    }
+
+    /// The search for a few keys: every string that some text matches
+    /// opens with a head needle (values, prefixes) or closes with a tail
+    /// needle (suffixes). At a head needle the string runs from the quote
+    /// at the hit to the next one; at a tail needle, from the quote before
+    /// the hit to the one that ends it. That string is checked against all
+    /// three sets, as the walk does. A needle elsewhere (`"ab` at a closing
+    /// quote, `1,"` before an opening one) makes the span between two
+    /// strings a candidate: a wasted lookup, never a missed string.
+    ///
+    /// The search then resumes at the string's last byte. A needle that
+    /// starts after the hit and before the closing quote can only be a
+    /// tail needle of the same string (a head needle starts with a quote; a
+    /// tail needle's only quote is its last byte), so `"u-12"` costs one
+    /// check, not one per needle in it; a head needle at the closing quote
+    /// is still found, since that quote may open the next string (`"a":
+    /// "b"` has `: "` before `"b`). Why the last byte rather than the
+    /// quote: Teddy filters the first two positions of a search by their
+    /// last one or two bytes only, so a search that starts two bytes before
+    /// a quote (`","`) verifies every tail needle there, all ending in `"`:
+    /// resuming at the quote cost 8,900 instructions per clickstream event
+    /// (with 52 needles), resuming one byte after each hit's start 5,600
+    /// (5,100 per synthetic event), and this 5,250 (4,870).
+    fn any_match_at_needles(&self, raw: &[u8], searcher: &aho_corasick::packed::Searcher) -> bool {
+        let mut position = 0;
+        while let Some(hit) = searcher.find_in(raw, aho_corasick::Span::from(position..raw.len())) {
+            let (string, closing) = if raw[hit.start()] == b'"' {
+                let text_start = hit.start() + 1;
+                // No quote after: no string (nor tail needle) further on.
+                let Some(length) = memchr::memchr(b'"', &raw[text_start..]) else { return false };
+                (Some(&raw[text_start..text_start + length]), text_start + length)
+            } else {
+                let closing = hit.end() - 1;
+                // No quote before: this one opens the first string.
+                (memchr::memrchr(b'"', &raw[..closing]).map(|opening| &raw[opening + 1..closing]), closing)
+            };
+            if string.is_some_and(|string| self.string_matches(string)) {
+                return true;
+            }
+            // The string's last byte; the hit's next byte for `""`.
+            position = (closing - 1).max(hit.start() + 1);
         }
         false
     }
@@ -321,8 +457,13 @@ impl TokenTextCounts {
     /// The snapshot: cheap, every part is shared until the next write.
     pub fn publish(&mut self) -> TokenTexts {
         self.current.empty = self.texts_per_key.is_empty();
-        self.current.single_key =
-            if self.texts_per_key.len() == 1 { self.texts_per_key.keys().next().copied() } else { None };
+        // At most NEEDLES_SEARCHED_MAX keys are collected, so a publish of
+        // a large set costs no more than before.
+        self.current.few_keys = (self.texts_per_key.len() <= NEEDLES_SEARCHED_MAX).then(|| {
+            let mut keys: Vec<u16> = self.texts_per_key.keys().copied().collect();
+            keys.sort_unstable();
+            keys.into()
+        });
         self.current.clone()
     }
 
@@ -434,20 +575,201 @@ mod tests {
         }
     }
 
-    /// `hit` through a `TokenPass` of `values` alone, both ways: by the
-    /// anchor when the values share a key, and by the pass over every string
-    /// (forced by a suffix that no test string has). Both must agree.
+    /// `hit` through a `TokenPass` of `values` alone, three ways: by the
+    /// anchor when the values share a key, by the needle search (a suffix
+    /// that no test string has makes a second key), and by the walk over
+    /// every string. All must agree.
     fn pass_hit(values: &[&str], raw: &str) -> bool {
         let alone = TokenPass::new(set(Anchor::Whole, values).publish(), empty(Anchor::Prefix), empty(Anchor::Suffix));
-        let forced = TokenPass::new(
-            set(Anchor::Whole, values).publish(),
-            empty(Anchor::Prefix),
-            set(Anchor::Suffix, &["\u{1}\u{1}"]).publish(),
-        );
-        assert!(forced.value_anchor.is_none());
-        let (by_anchor, by_pass) = (alone.any_match(raw.as_bytes()), forced.any_match(raw.as_bytes()));
-        assert_eq!(by_anchor, by_pass, "{values:?} in {raw}");
+        let no_suffix = ["\u{1}\u{1}"];
+        let needles = pass(values, &[], &no_suffix);
+        let walk = walk(values, &[], &no_suffix);
+        let by_anchor = alone.any_match(raw.as_bytes());
+        assert_eq!(by_anchor, needles.any_match(raw.as_bytes()), "{values:?} in {raw}, needles");
+        assert_eq!(by_anchor, walk.any_match(raw.as_bytes()), "{values:?} in {raw}, walk");
         by_anchor
+    }
+
+    /// The pass over three sets, with the search `TokenPass::new` picks.
+    fn pass(values: &[&str], prefixes: &[&str], suffixes: &[&str]) -> TokenPass {
+        TokenPass::new(
+            set(Anchor::Whole, values).publish(),
+            set(Anchor::Prefix, prefixes).publish(),
+            set(Anchor::Suffix, suffixes).publish(),
+        )
+    }
+
+    /// The same sets, read by the walk over every string whatever their keys.
+    fn walk(values: &[&str], prefixes: &[&str], suffixes: &[&str]) -> TokenPass {
+        TokenPass { search: Search::EveryString, ..pass(values, prefixes, suffixes) }
+    }
+
+    /// Teddy runs on this CPU (SSSE3 or AVX2 on x86-64, NEON on aarch64).
+    fn needles_available() -> bool {
+        aho_corasick::packed::Searcher::new(["ab"]).is_some()
+    }
+
+    /// `raw` through the needle search (asserted to be the one chosen) and
+    /// the walk: they must agree.
+    fn needles_hit(values: &[&str], prefixes: &[&str], suffixes: &[&str], raw: &str) -> bool {
+        let needles = pass(values, prefixes, suffixes);
+        if needles_available() {
+            assert!(matches!(needles.search, Search::Needles(_)), "{values:?} {prefixes:?} {suffixes:?}");
+        }
+        let by_needles = needles.any_match(raw.as_bytes());
+        let by_walk = walk(values, prefixes, suffixes).any_match(raw.as_bytes());
+        assert_eq!(by_needles, by_walk, "{values:?} {prefixes:?} {suffixes:?} in {raw}");
+        by_needles
+    }
+
+    #[test]
+    fn overlapping_needles_are_all_found() {
+        // `"ab` and `ab"` overlap in `"ab"`; either may decide.
+        assert!(needles_hit(&["zz"], &[], &["ab"], r#"["ab"]"#));
+        assert!(needles_hit(&["ab"], &[], &["zz"], r#"["ab"]"#));
+        assert!(needles_hit(&["ab"], &[], &["ab"], r#"["ab"]"#));
+        // A near miss on the same needle just before: the key "aaa".
+        assert!(needles_hit(&["aa"], &[], &["zz"], r#"{"aaa":"aa"}"#));
+        assert!(!needles_hit(&["aa"], &[], &["zz"], r#"{"aaa":"aab"}"#));
+        // `a1"` inside `"a1"a1"`-like runs: adjacent strings share needles.
+        assert!(needles_hit(&["zz"], &[], &["xa1"], r#"["a1","xa1"]"#));
+        assert!(!needles_hit(&["zz"], &[], &["xa1"], r#"["a1","ya1"]"#));
+        // Three overlapping needles `"b1`, `b1"` and the next `"b1`.
+        assert!(needles_hit(&["b1"], &["b1"], &["zb1"], r#"["b12","b1"]"#));
+        assert!(!needles_hit(&["b1"], &["b1x"], &["zb1"], r#"["b12","xb1"]"#));
+    }
+
+    #[test]
+    fn a_tail_needle_before_an_opening_quote_costs_a_lookup_only() {
+        // `: "` ends the gap between a key and its value: the gap is looked
+        // up, then the value is still found by its own needles.
+        let event = r#"{"a": "b", "c": "x: "}"#;
+        assert!(needles_hit(&["b"], &[], &["z: "], event));
+        assert!(needles_hit(&["q"], &[], &["x: "], event));
+        assert!(!needles_hit(&["q"], &[], &["z: "], event));
+        assert!(needles_hit(&["q"], &["b,"], &["z: "], r#"{"a": "b,"}"#));
+        // A tail needle before the very first quote has no string to close.
+        assert!(!needles_hit(&["q"], &[], &["12"], r#"12"a""#));
+        assert!(needles_hit(&["a"], &[], &["12"], r#"12"a""#));
+    }
+
+    #[test]
+    fn empty_and_one_byte_values_by_needles() {
+        let (values, suffixes) = (["", "x"], ["zz"]);
+        assert!(needles_hit(&values, &[], &suffixes, r#"{"a":""}"#));
+        assert!(needles_hit(&values, &[], &suffixes, r#"{"a":"x"}"#));
+        assert!(needles_hit(&values, &[], &suffixes, r#"{"x":1}"#), "a key equal to a value is a candidate");
+        assert!(!needles_hit(&values, &[], &suffixes, r#"{"a":"xx","b":"y","c":"yx"}"#));
+        assert!(!needles_hit(&["x"], &[], &suffixes, r#"{"a":"","b":"xx"}"#));
+        assert!(needles_hit(&[""], &["ab"], &[], r#"["abc",""]"#));
+        assert!(!needles_hit(&[""], &["ab"], &[], r#"["b","a"]"#));
+    }
+
+    #[test]
+    fn needles_at_the_edges_of_short_and_long_events() {
+        // Short events are searched by Rabin-Karp inside the packed
+        // searcher, long ones by Teddy: both ends of both.
+        for padding in [0, 1, 40, 100] {
+            let filler = format!(r#""{}","#, "p".repeat(padding));
+            let (values, prefixes, suffixes) = (["edge"], ["st"], ["nd"]);
+            assert!(needles_hit(&values, &prefixes, &suffixes, r#""edge""#));
+            assert!(needles_hit(&values, &prefixes, &suffixes, &format!(r#"[{filler}"edge"]"#)));
+            assert!(needles_hit(&values, &prefixes, &suffixes, &format!(r#""start",{filler}"x""#)));
+            assert!(needles_hit(&values, &prefixes, &suffixes, &format!(r#"{filler}"the end""#)));
+            assert!(!needles_hit(&values, &prefixes, &suffixes, &format!(r#"{filler}"edges","tsar","dn""#)));
+        }
+    }
+
+    #[test]
+    fn a_head_hit_and_a_tail_hit_in_one_string() {
+        // `"bo` opens "booking" and `ng"` closes it: the first hit's check
+        // fails (no prefix "box"), the second's succeeds.
+        let event = r#"{"type":"booking","n":1}"#;
+        assert!(needles_hit(&["zz"], &["box"], &["king"], event));
+        assert!(needles_hit(&["zz"], &["boo"], &["xing"], event));
+        assert!(!needles_hit(&["zz"], &["box"], &["xing"], event));
+        assert!(needles_hit(&["booking"], &["box"], &["xing"], event));
+    }
+
+    #[test]
+    fn one_needle_over_the_bound_falls_back_to_the_walk() {
+        // Suffixes with distinct tail keys: `a0`, `a1`, ..., one needle each.
+        let texts: Vec<String> =
+            (0..=NEEDLES_SEARCHED_MAX).map(|n| format!("{}{}", (b'a' + (n / 10) as u8) as char, n % 10)).collect();
+        let at_bound: Vec<&str> = texts[..NEEDLES_SEARCHED_MAX].iter().map(String::as_str).collect();
+        let over: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let within = pass(&[], &[], &at_bound);
+        if needles_available() {
+            assert!(matches!(within.search, Search::Needles(_)));
+        }
+        let beyond = pass(&[], &[], &over);
+        assert!(matches!(beyond.search, Search::EveryString));
+        let last = format!(r#"["x{}"]"#, texts[NEEDLES_SEARCHED_MAX]);
+        assert!(beyond.any_match(last.as_bytes()));
+        assert!(!within.any_match(last.as_bytes()));
+        assert!(within.any_match(format!(r#"["x{}"]"#, texts[0]).as_bytes()));
+        // Shared heads count once: many values and prefixes on one key,
+        // plus one suffix, are two needles.
+        let values: Vec<String> = (0..1_000).map(|n| format!("u-{n}")).collect();
+        let values: Vec<&str> = values.iter().map(String::as_str).collect();
+        if needles_available() {
+            assert!(matches!(pass(&values, &["u-9"], &["ng"]).search, Search::Needles(_)));
+        }
+        assert!(matches!(pass(&values, &[], &[]).search, Search::OneValueKey(_)));
+        assert!(matches!(pass(&[], &[], &[]).search, Search::Nothing));
+    }
+
+    /// A small deterministic generator (xorshift64) for the randomized test.
+    fn next(state: &mut u64) -> u64 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        *state
+    }
+
+    #[test]
+    fn needles_never_miss_a_string_the_walk_finds() {
+        // Texts and strings over a tiny alphabet so that needles collide,
+        // overlap and sit beside quotes; separators as JSON writes them.
+        let alphabet = b"ab1:, ";
+        let separators = ["", ",", ":", ": ", ", ", "[", "]", "{", "}", "1", "1,"];
+        let mut state = 0x9E37_79B9_7F4A_7C15;
+        let word = |state: &mut u64, bytes_min: usize| {
+            let length = bytes_min + (next(state) % 4) as usize;
+            (0..length).map(|_| alphabet[(next(state) % alphabet.len() as u64) as usize] as char).collect::<String>()
+        };
+        for _ in 0..3_000 {
+            let mut texts = [Vec::new(), Vec::new(), Vec::new()];
+            for (kind, bytes_min) in [(0, 0), (1, AFFIX_BYTES_MIN), (2, AFFIX_BYTES_MIN)] {
+                for _ in 0..next(&mut state) % 3 {
+                    texts[kind].push(word(&mut state, bytes_min));
+                }
+            }
+            let [values, prefixes, suffixes] =
+                texts.each_ref().map(|list| list.iter().map(String::as_str).collect::<Vec<_>>());
+            let needles = pass(&values, &prefixes, &suffixes);
+            let walk = walk(&values, &prefixes, &suffixes);
+            for _ in 0..10 {
+                let mut event = String::new();
+                let mut strings = Vec::new();
+                for _ in 0..1 + next(&mut state) % 6 {
+                    event.push_str(separators[(next(&mut state) % separators.len() as u64) as usize]);
+                    let string = word(&mut state, 0);
+                    event.push_str(&format!(r#""{string}""#));
+                    strings.push(string);
+                }
+                event.push_str(separators[(next(&mut state) % separators.len() as u64) as usize]);
+                let expected = strings.iter().any(|string| {
+                    values.contains(&string.as_str())
+                        || prefixes.iter().any(|prefix| string.starts_with(prefix))
+                        || suffixes.iter().any(|suffix| string.ends_with(suffix))
+                });
+                assert_eq!(walk.any_match(event.as_bytes()), expected, "walk: {texts:?} in {event}");
+                if expected {
+                    assert!(needles.any_match(event.as_bytes()), "needles missed {texts:?} in {event}");
+                }
+            }
+        }
     }
 
     fn empty(anchor: Anchor) -> TokenTexts {
@@ -461,7 +783,7 @@ mod tests {
             empty(Anchor::Prefix),
             empty(Anchor::Suffix),
         );
-        assert!(alone.value_anchor.is_some());
+        assert!(matches!(alone.search, Search::OneValueKey(_)));
         assert!(pass_hit(&["u-1", "u-22"], r#"{"a":"u-3","b":"u-22"}"#));
         assert!(!pass_hit(&["u-1", "u-22"], r#"{"a":"u-3","b":"u-222","u-1x":1}"#));
         assert!(pass_hit(&["x"], r#"{"a":"xx","b":"x"}"#));
