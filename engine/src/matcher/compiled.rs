@@ -99,11 +99,11 @@ impl Matcher {
         let reads_raw_text = self.prefilter.is_some() || self.terms.capacity() > 0;
         let escaped = reads_raw_text && memchr::memchr(b'\\', raw).is_some();
         if let Some(prefilter) = &self.prefilter {
-            if !prefilter.may_match(raw, escaped) {
+            if !prefilter.may_match(raw, escaped, &mut scratch.unescaped) {
                 return Outcome::Skipped;
             }
         }
-        let MatchScratch { parser, state } = scratch;
+        let MatchScratch { parser, state, .. } = scratch;
         let matched = parser.with_parsed(raw, |tape, structurals| {
             let event = RawEvent { bytes: raw, escaped, tape, structurals };
             self.match_tape(&event, state, matches)
@@ -165,6 +165,8 @@ struct RawEvent<'a, 'input> {
 pub struct MatchScratch {
     parser: EventParser,
     state: MatchState,
+    /// The prefilter's decoded string, in an event with escapes.
+    unescaped: Vec<u8>,
 }
 
 struct MatchState {
@@ -196,6 +198,7 @@ impl MatchScratch {
                 terms_found: Vec::new(),
                 term_text: Vec::new(),
             },
+            unescaped: Vec::new(),
         }
     }
 }

@@ -123,6 +123,11 @@ impl LayeredPatterns {
 }
 
 impl Layers {
+    /// True when there is no pattern at all.
+    pub fn is_empty(&self) -> bool {
+        self.layers.is_empty()
+    }
+
     /// True when some pattern (perhaps a dead one) occurs in `haystack`.
     #[inline]
     pub fn is_match(&self, haystack: &[u8]) -> bool {

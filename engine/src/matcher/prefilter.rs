@@ -1,9 +1,11 @@
 //! The raw-byte prefilter: skip parsing an event that contains none of the
 //! needles that some filter requires (see `cover.rs`).
 //!
-//! Sound only when the event has no backslash: then every JSON string in it
-//! is written as its decoded text. Any backslash sends the event to the full
-//! parse. It is used only when every filter of the set has a needle cover.
+//! Raw bytes are text only when the event has no backslash: then every JSON
+//! string in it is written as its decoded text. An event with a backslash
+//! is read string by string, decoding the escaped ones, when the string-token
+//! sets are the only needles, and parsed otherwise. The prefilter is used
+//! only when every filter of the set has a needle cover.
 //!
 //! Needles are checked two ways:
 //!
@@ -46,16 +48,28 @@ pub(crate) struct Prefilter {
 
 impl Prefilter {
     /// False when no filter can match `raw`, so it need not be parsed.
-    /// `escaped`: `raw` holds a backslash, so its strings are not their text.
+    /// `escaped`: `raw` holds a backslash, so its strings are not their
+    /// text; `unescaped` is scratch for decoding them.
     #[inline]
-    pub fn may_match(&self, raw: &[u8], escaped: bool) -> bool {
+    pub fn may_match(&self, raw: &[u8], escaped: bool, unescaped: &mut Vec<u8>) -> bool {
         if escaped {
-            return true;
+            return self.may_match_escaped(raw, unescaped);
         }
         if !self.tokens.is_empty() && self.tokens.any_match(raw) {
             return true;
         }
         self.bytes.is_match(raw) || self.text.is_match(raw)
+    }
+
+    /// An event with a backslash: the byte and full-text automata search
+    /// raw bytes, which are not the text there, so while they have
+    /// needles the event is parsed; the string-token sets decode the
+    /// strings that need it and still rule the event out.
+    fn may_match_escaped(&self, raw: &[u8], unescaped: &mut Vec<u8>) -> bool {
+        if !self.bytes.is_empty() || !self.text.is_empty() {
+            return true;
+        }
+        !self.tokens.is_empty() && self.tokens.any_match_escaped(raw, unescaped)
     }
 }
 

@@ -6,7 +6,10 @@ use proptest::prelude::*;
 use super::*;
 
 const KEYS: &[&str] = &["a", "b", "c", "id", "x.y"];
-const STRINGS: &[&str] = &["", "x", "X", "xy", "ab", "u-1", "u-12", "café", "a\"b", "b\\c", "Paris"];
+// `"ab` and `ab"`: a `contains` text that starts or ends with a quote gives
+// the prefilter the same token needle as `startswith "ab"` / `endswith "ab"`.
+const STRINGS: &[&str] =
+    &["", "x", "X", "xy", "ab", "u-1", "u-12", "café", "a\"b", "b\\c", "Paris", "\"ab", "ab\"", "x\ty", "x\"ab\"y"];
 
 fn json_string(text: &str) -> String {
     serde_json::to_string(text).unwrap()
@@ -15,10 +18,17 @@ fn json_string(text: &str) -> String {
 fn scalar() -> impl Strategy<Value = String> {
     prop_oneof![
         prop::sample::select(STRINGS).prop_map(json_string),
-        // The same text with every character escaped, to exercise the prefilter bypass.
+        // The same text with every character escaped, then with only its
+        // first one: the prefilter decodes escaped strings.
         prop::sample::select(STRINGS).prop_map(|text| {
             let escaped: String = text.encode_utf16().map(|unit| format!("\\u{unit:04x}")).collect();
             format!("\"{escaped}\"")
+        }),
+        prop::sample::select(STRINGS).prop_map(|text| {
+            let mut units = text.encode_utf16();
+            let first = units.next().map(|unit| format!("\\u{unit:04x}")).unwrap_or_default();
+            let rest = json_string(&String::from_utf16_lossy(&units.collect::<Vec<_>>()));
+            format!("\"{first}{}", &rest[1..])
         }),
         prop::sample::select(&["0", "1", "1.0", "-1", "2.5", "1e2", "100", "18446744073709551615", "-0"][..])
             .prop_map(str::to_owned),
@@ -100,14 +110,7 @@ proptest! {
         filters in prop::collection::vec(filter(), 1..8),
         events in prop::collection::vec(event_value(), 1..4),
     ) {
-        let filters: Vec<&str> = filters.iter().map(String::as_str).collect();
-        for event in &events {
-            let expected = reference_matches(&filters, event.as_bytes());
-            for raw_prefilter in [true, false] {
-                let got = match_with(&filters, event.as_bytes(), MatcherOptions { raw_prefilter });
-                prop_assert_eq!(&got, &expected, "event {}", event);
-            }
-        }
+        agrees_with_reference(&filters, &events)?;
     }
 
     #[test]
@@ -116,6 +119,51 @@ proptest! {
         let printed = expr.to_string();
         prop_assert_eq!(parse_filter(&printed).unwrap(), expr, "printed as {}", printed);
     }
+}
+
+/// Filters whose needles are all string tokens (string equality,
+/// `startswith`, `endswith`, `contains` of a text that starts or ends with
+/// a quote): the sets for which the prefilter reads escaped events too.
+fn token_filter() -> impl Strategy<Value = String> {
+    let string = || prop::sample::select(STRINGS).prop_map(json_string);
+    let leaf = prop_oneof![
+        (path(), prop::sample::select(&["==", "startswith", "endswith"][..]), string())
+            .prop_map(|(path, op, text)| format!("{path} {op} {text}")),
+        (path(), prop::sample::select(&["\"ab", "ab\"", "\"x", "y\""][..]))
+            .prop_map(|(path, text)| format!("{path} contains {}", json_string(text))),
+    ];
+    leaf.prop_recursive(2, 6, 2, |inner| {
+        prop_oneof![
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a}) and ({b})")),
+            (inner.clone(), inner).prop_map(|(a, b)| format!("({a}) or ({b})")),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn token_filters_agree_with_reference_on_escaped_events(
+        filters in prop::collection::vec(token_filter(), 1..6),
+        events in prop::collection::vec(event_value(), 1..4),
+    ) {
+        agrees_with_reference(&filters, &events)?;
+    }
+}
+
+/// The matcher, with the raw prefilter and without, gives the reference's
+/// answer for every event.
+fn agrees_with_reference(filters: &[String], events: &[String]) -> Result<(), TestCaseError> {
+    let filters: Vec<&str> = filters.iter().map(String::as_str).collect();
+    for event in events {
+        let expected = reference_matches(&filters, event.as_bytes());
+        for raw_prefilter in [true, false] {
+            let got = match_with(&filters, event.as_bytes(), MatcherOptions { raw_prefilter });
+            prop_assert_eq!(&got, &expected, "event {}", event);
+        }
+    }
+    Ok(())
 }
 
 /// The reference's answer for filters with explicit ids.
@@ -169,5 +217,21 @@ proptest! {
                 prop_assert_eq!(match_snapshot(snapshot, event.as_bytes()), reference_by_id(then, event.as_bytes()), "old snapshot, event {}", event);
             }
         }
+    }
+}
+
+/// The two ways an escaped event could slip past the prefilter: an escape
+/// in the needle's bytes (`\u0075` for `u`), and `contains` of a text that
+/// starts with a quote, which shares its prefilter text with `startswith`.
+#[test]
+fn escaped_events_reach_token_filters() {
+    let prefiltered = MatcherOptions { raw_prefilter: true };
+    for (filter, event) in [
+        (r#"user.id == "u-1""#, r#"{"user":{"id":"\u0075-1"},"t":"\"q\""}"#),
+        (r#"a contains "\"ab""#, r#"{"a":"x\"abc"}"#),
+        (r#"a contains "ab\"""#, r#"{"a":"xab\"c"}"#),
+        (r#"a endswith "b""#, r#"{"a":"a\u0062"}"#),
+    ] {
+        assert_eq!(match_with(&[filter], event.as_bytes(), prefiltered), Some(vec![1]), "{filter} on {event}");
     }
 }
