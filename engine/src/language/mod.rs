@@ -9,7 +9,7 @@ mod ast;
 mod error;
 mod lexer;
 mod parser;
-mod string;
+pub(crate) mod string;
 
 pub use ast::{CompareOp, Expr, Literal, Number, Path};
 pub use error::FilterError;

@@ -40,8 +40,9 @@ pub(crate) fn decode_string(source: &str, start: usize) -> Result<(String, usize
 }
 
 /// Decodes the escape whose backslash is at `start`; returns the character
-/// and the offset past the escape.
-fn decode_escape(bytes: &[u8], start: usize) -> Result<(char, usize), FilterError> {
+/// and the offset past the escape. Also the prefilter's decoder of an
+/// event's escaped strings (JSON's escapes are the same).
+pub(crate) fn decode_escape(bytes: &[u8], start: usize) -> Result<(char, usize), FilterError> {
     let simple = match bytes.get(start + 1) {
         Some(b'"') => '"',
         Some(b'\\') => '\\',

@@ -1,13 +1,14 @@
 //! The prefilter's string-token pass: sets of texts that a JSON string of
 //! the event must equal, start with or end with, checked string by string.
 //!
-//! In an event with no backslash (the only kind the prefilter reads), a `"`
-//! byte is always a string's opening or closing quote, so the spans between
-//! consecutive pairs of quotes are exactly the event's strings, keys and
-//! values alike, as their decoded text. One `memchr` pass over the quotes
-//! enumerates them ([`for_each_token`]). Each string is then checked against
-//! a 64K-bit bitmap keyed by two of its bytes, and only on a bitmap hit
-//! looked up whole (or by prefix or suffix) in a hash map.
+//! In an event with no backslash, a `"` byte is always a string's opening or
+//! closing quote, so the spans between consecutive pairs of quotes are
+//! exactly the event's strings, keys and values alike, as their decoded
+//! text. One pass over the quotes enumerates them ([`for_each_token`]).
+//! Each string is then checked against a 64K-bit bitmap keyed by two of its
+//! bytes, and only on a bitmap hit looked up whole (or by prefix or suffix)
+//! in a hash map. In an event with a backslash, the strings that hold an
+//! escape are decoded first ([`TokenPass::any_match_escaped`]).
 //!
 //! This replaced an Aho-Corasick search for anchors (`"u-`) followed by a
 //! hash lookup, and the byte automaton's `startswith` / `endswith` needles:
@@ -30,6 +31,7 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 
 use super::cow_map::CowMap;
+use crate::language::string::decode_escape;
 
 /// One bit per two-byte key.
 const BITMAP_WORDS: usize = (1 << 16) / 64;
@@ -74,7 +76,8 @@ fn tail_key(text: &[u8]) -> u16 {
 /// and closing quote); stops at, and returns, the first true. Exact only
 /// when `raw` is valid JSON without a backslash; on anything else the
 /// strings may be mispaired, which the prefilter accepts: the event is then
-/// either escaped (never scanned) or malformed.
+/// either escaped (read by [`for_each_escaped_string`] instead) or
+/// malformed.
 ///
 /// The quotes are found eight bytes at a time ([`quote_bits`]).
 /// `memchr::memchr_iter` was tried first: it re-enters its search at every
@@ -90,11 +93,13 @@ pub(crate) fn for_each_token(raw: &[u8], check: impl FnMut(&[u8]) -> bool) -> bo
 /// quotes that a string holds (`\"`, preceded by an odd run of
 /// backslashes). Outside strings valid JSON has no backslash.
 fn for_each_escaped_string(raw: &[u8], check: impl FnMut(&[u8]) -> bool) -> bool {
-    let unescaped_quote = |quote: usize| {
-        let backslashes = raw[..quote].iter().rev().take_while(|&&byte| byte == b'\\').count();
-        backslashes % 2 == 0
-    };
-    for_each_string_between(raw, unescaped_quote, check)
+    for_each_string_between(raw, |quote| !is_escaped(raw, quote), check)
+}
+
+/// True when the quote at `quote` follows an odd run of backslashes: it is
+/// part of a string (`\"`), not one of its ends.
+fn is_escaped(raw: &[u8], quote: usize) -> bool {
+    raw[..quote].iter().rev().take_while(|&&byte| byte == b'\\').count() % 2 == 1
 }
 
 /// Calls `check` with the bytes between each pair of consecutive quotes
@@ -143,12 +148,13 @@ fn for_each_string_between(raw: &[u8], is_quote: impl Fn(usize) -> bool, mut che
 /// its string. A backslash outside any string (malformed JSON) counts as a
 /// match.
 fn for_each_string_with_escapes(raw: &[u8], mut check: impl FnMut(&[u8]) -> bool) -> bool {
-    let escaped_at = |quote: usize| raw[..quote].iter().rev().take_while(|&&byte| byte == b'\\').count() % 2 == 1;
     let mut from = 0;
     while let Some(offset) = memchr::memchr(b'\\', &raw[from..]) {
         let backslash = from + offset;
-        let opening = memchr::memrchr_iter(b'"', &raw[from..backslash]).map(|at| from + at).find(|&at| !escaped_at(at));
-        let closing = memchr::memchr_iter(b'"', &raw[backslash..]).map(|at| backslash + at).find(|&at| !escaped_at(at));
+        let opening =
+            memchr::memrchr_iter(b'"', &raw[from..backslash]).map(|at| from + at).find(|&at| !is_escaped(raw, at));
+        let closing =
+            memchr::memchr_iter(b'"', &raw[backslash..]).map(|at| backslash + at).find(|&at| !is_escaped(raw, at));
         let (Some(opening), Some(closing)) = (opening, closing) else { return true };
         if check(&raw[opening + 1..closing]) {
             return true;
@@ -158,62 +164,21 @@ fn for_each_string_with_escapes(raw: &[u8], mut check: impl FnMut(&[u8]) -> bool
     false
 }
 
-/// Decodes the JSON string body `escaped` (without its quotes) into `out`
-/// as simd-json would: `\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t` and
-/// `\uXXXX`, a surrogate pair as one character. `None` for anything else.
+/// Decodes the JSON string body `escaped` (without its quotes) into `out`,
+/// with the filter language's own decoder of escapes (RFC 8259's, as
+/// simd-json's). `None` for a bad escape or a lone surrogate.
 fn unescape(escaped: &[u8], out: &mut Vec<u8>) -> Option<()> {
     out.clear();
-    let mut rest = escaped;
-    while let Some(backslash) = memchr::memchr(b'\\', rest) {
-        out.extend_from_slice(&rest[..backslash]);
-        let (&kind, after) = rest.get(backslash + 1..)?.split_first()?;
-        rest = after;
-        let byte = match kind {
-            b'"' | b'\\' | b'/' => kind,
-            b'b' => 0x08,
-            b'f' => 0x0C,
-            b'n' => b'\n',
-            b'r' => b'\r',
-            b't' => b'\t',
-            b'u' => {
-                let (character, after) = unicode_escape(rest)?;
-                rest = after;
-                out.extend_from_slice(character.encode_utf8(&mut [0; 4]).as_bytes());
-                continue;
-            }
-            _ => return None,
-        };
-        out.push(byte);
+    let mut position = 0;
+    while let Some(offset) = memchr::memchr(b'\\', &escaped[position..]) {
+        let backslash = position + offset;
+        out.extend_from_slice(&escaped[position..backslash]);
+        let (character, next) = decode_escape(escaped, backslash).ok()?;
+        out.extend_from_slice(character.encode_utf8(&mut [0; 4]).as_bytes());
+        position = next;
     }
-    out.extend_from_slice(rest);
+    out.extend_from_slice(&escaped[position..]);
     Some(())
-}
-
-/// The character of a `\uXXXX` escape whose four hex digits start `rest`
-/// (and of the low half that must follow a high surrogate), with what
-/// follows it.
-fn unicode_escape(rest: &[u8]) -> Option<(char, &[u8])> {
-    let (unit, rest) = hex_unit(rest)?;
-    match unit {
-        0xD800..=0xDBFF => {
-            let (low, rest) = hex_unit(rest.strip_prefix(b"\\u")?)?;
-            if !(0xDC00..=0xDFFF).contains(&low) {
-                return None;
-            }
-            let code = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
-            Some((char::from_u32(code)?, rest))
-        }
-        _ => Some((char::from_u32(unit)?, rest)),
-    }
-}
-
-/// Four hex digits at the start of `rest`, and what follows them.
-fn hex_unit(rest: &[u8]) -> Option<(u32, &[u8])> {
-    let digits = std::str::from_utf8(rest.get(..4)?).ok()?;
-    if !digits.bytes().all(|byte| byte.is_ascii_hexdigit()) {
-        return None;
-    }
-    Some((u32::from_str_radix(digits, 16).ok()?, &rest[4..]))
 }
 
 /// Bit `8k + 7` set exactly when byte `k` of `word` (little-endian) is `"`:
@@ -673,13 +638,18 @@ fn count<K: std::hash::Hash + Eq + Copy>(counts: &mut FxHashMap<K, u32>, key: K,
 mod tests {
     use super::*;
 
-    fn tokens(raw: &str) -> Vec<String> {
+    /// Every string `walk` (a walk over an event's strings) finds in `raw`.
+    fn strings_found(walk: impl FnOnce(&[u8], &mut dyn FnMut(&[u8]) -> bool) -> bool, raw: &str) -> Vec<String> {
         let mut found = Vec::new();
-        for_each_token(raw.as_bytes(), |token| {
-            found.push(String::from_utf8(token.to_vec()).unwrap());
+        walk(raw.as_bytes(), &mut |string| {
+            found.push(String::from_utf8(string.to_vec()).unwrap());
             false
         });
         found
+    }
+
+    fn tokens(raw: &str) -> Vec<String> {
+        strings_found(|raw, check| for_each_token(raw, check), raw)
     }
 
     fn set(anchor: Anchor, texts: &[&str]) -> TokenTextCounts {
@@ -710,19 +680,13 @@ mod tests {
         }
     }
 
-    fn escaped_strings(raw: &str) -> Vec<String> {
-        let mut found = Vec::new();
-        for_each_escaped_string(raw.as_bytes(), |string| {
-            found.push(String::from_utf8(string.to_vec()).unwrap());
-            false
-        });
-        found
-    }
-
     #[test]
     fn escaped_quotes_stay_inside_their_string() {
         assert_eq!(
-            escaped_strings(r#"{"t":"say \"hi\"","b":"\\","c":"\\\"x"}"#),
+            strings_found(
+                |raw, check| for_each_escaped_string(raw, check),
+                r#"{"t":"say \"hi\"","b":"\\","c":"\\\"x"}"#
+            ),
             ["t", r#"say \"hi\""#, "b", r"\\", "c", r#"\\\"x"#]
         );
     }
