@@ -47,6 +47,12 @@ pub(crate) enum Trigger {
 pub(crate) enum Needle {
     /// A JSON string whose text is exactly these bytes (`"u-1"` for `== "u-1"`).
     StringValue(Vec<u8>),
+    /// A JSON string whose text starts with these bytes (`startswith`);
+    /// in an unescaped event, the bytes `"` + text.
+    StringPrefix(Vec<u8>),
+    /// A JSON string whose text ends with these bytes (`endswith`); in an
+    /// unescaped event, the bytes text + `"`.
+    StringSuffix(Vec<u8>),
     /// These bytes, anywhere.
     Bytes(Vec<u8>),
     /// These bytes, anywhere, ignoring ASCII case (full-text terms).
@@ -58,6 +64,8 @@ impl Needle {
     fn cost(&self) -> u32 {
         match self {
             Needle::StringValue(text) => 1 + 64 / (text.len() as u32 + 2),
+            // As the quoted bytes they stand for.
+            Needle::StringPrefix(text) | Needle::StringSuffix(text) => 1 + 64 / (text.len() as u32 + 1),
             Needle::Bytes(bytes) | Needle::Text(bytes) => 1 + 64 / (bytes.len().max(1) as u32),
         }
     }
@@ -176,12 +184,11 @@ fn needles(cond: &Cond, negated: bool, terms: &[String]) -> Option<(u32, Vec<Nee
 }
 
 fn test_needles(test: &ValueTest) -> Option<Vec<Needle>> {
-    let quoted = |prefix: &str, text: &str, suffix: &str| Needle::Bytes(format!("{prefix}{text}{suffix}").into_bytes());
     match test {
         ValueTest::Equal(literals) => literals.iter().map(literal_needle).collect(),
         ValueTest::Contains(text) if !text.is_empty() => Some(vec![Needle::Bytes(text.as_bytes().to_vec())]),
-        ValueTest::StartsWith(text) => Some(vec![quoted("\"", text, "")]),
-        ValueTest::EndsWith(text) => Some(vec![quoted("", text, "\"")]),
+        ValueTest::StartsWith(text) => Some(vec![Needle::StringPrefix(text.as_bytes().to_vec())]),
+        ValueTest::EndsWith(text) => Some(vec![Needle::StringSuffix(text.as_bytes().to_vec())]),
         ValueTest::Never => Some(Vec::new()),
         _ => None,
     }
