@@ -156,9 +156,7 @@ fn drain(brokers: &str) {
         let key = format!("u-{}", n % 100_000);
         let payload = &payloads[n % payloads.len()];
         let message = Message { key: key.as_bytes(), payload, partition: None, timestamp_ms: 0 };
-        while producer.send(&raw, message).is_err() {
-            producer.flush(Duration::from_secs(60)).unwrap();
-        }
+        producer.send_or_flush_once(&raw, message, Duration::from_secs(60)).unwrap();
     }
     producer.flush(Duration::from_secs(120)).unwrap();
     let bytes: usize = (0..events).map(|n| payloads[n % payloads.len()].len()).sum();
