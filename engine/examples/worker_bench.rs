@@ -14,6 +14,10 @@
 //! `BENCH_BATCH_RECORDS` (2,000) set both the baseline's and the worker's.
 //! `BENCH_MIX` picks the drain's events and filters: `clickstream` (the
 //! default) or `synthetic` (see [`DrainMix`]).
+//! Each drain window also reports the CPU time per event of this process's
+//! threads, of librdkafka's and of other processes (the broker), and the
+//! ratio of the two sides' totals: on 2 cores shared with the broker a
+//! round's rates swing with fetch stalls, its CPU per event much less.
 //! `worker_bench match-only` runs the drain mix through the matcher alone
 //! (no Kafka, no PostgreSQL).
 
@@ -172,11 +176,13 @@ fn drain(brokers: &str) {
             let baseline = drain_doing_nothing(&log, &raw, &defaults, events);
             let (worker, matches) = drain_with_worker(&log, &raw, &defaults, mix, filters, events);
             eprintln!(
-                "round {round}: baseline {:.0}/s ({:.0}% busy), worker {:.0}/s ({:.0}% busy), ratio {:.3}",
+                "round {round}: baseline {:.0}/s ({:.0}% busy, {} µs), worker {:.0}/s ({:.0}% busy, {} µs), ratio {:.3}",
                 baseline.rate,
                 baseline.busy * 100.0,
+                baseline.cpu_per_event,
                 worker.rate,
                 worker.busy * 100.0,
+                worker.cpu_per_event,
                 worker.rate / baseline.rate
             );
             Round { baseline, worker, matches }
@@ -204,6 +210,21 @@ fn drain(brokers: &str) {
     println!("drain_worker_events_per_s {} (same)", list(results.iter().map(|round| round.worker.rate).collect(), 0));
     println!("drain_baseline_machine_busy_percent {} (both cores, broker included)", busy(|round| round.baseline));
     println!("drain_worker_machine_busy_percent {}", busy(|round| round.worker));
+    let cpu = |steady: fn(&Round) -> Steady| {
+        results.iter().map(|round| steady(round).cpu_per_event.to_string()).collect::<Vec<_>>().join("  ")
+    };
+    println!(
+        "drain_baseline_cpu_us_per_event {} (this process's threads / librdkafka's / other processes, the broker mostly)",
+        cpu(|round| round.baseline)
+    );
+    println!("drain_worker_cpu_us_per_event {} (same)", cpu(|round| round.worker));
+    let cpu_ratios: Vec<f64> =
+        results.iter().map(|round| round.baseline.cpu_per_event.total() / round.worker.cpu_per_event.total()).collect();
+    println!(
+        "drain_cpu_ratio {} median {:.3} (the baseline's CPU per event over the worker's: the rate ratio if both kept the machine busy)",
+        list(cpu_ratios.clone(), 3),
+        median(cpu_ratios)
+    );
     println!("drain_ratio {} median {:.3} (target >= 0.8)", list(ratios.clone(), 3), median(ratios));
     println!("drain_match_only_events_per_s {match_only:.0} (one thread, same events and filters, no Kafka)");
 }
@@ -305,43 +326,117 @@ fn steady_rate(events: usize, reading: impl Fn() -> bool, progress: impl Fn() ->
     while progress() < low || !(reading() || progress() >= events as u64 / 2) {
         std::thread::sleep(Duration::from_micros(200));
     }
-    let (started, at_start, cpu_at_start) = (Instant::now(), progress(), MachineCpu::now());
+    let (started, at_start, cpu_at_start) = (Instant::now(), progress(), CpuTicks::now());
     while progress() < high {
         std::thread::sleep(Duration::from_micros(200));
     }
-    let rate = (progress() - at_start) as f64 / started.elapsed().as_secs_f64();
-    Steady { rate, busy: MachineCpu::now().busy_since(&cpu_at_start) }
+    let read = progress() - at_start;
+    let rate = read as f64 / started.elapsed().as_secs_f64();
+    let cpu = CpuTicks::now();
+    Steady { rate, busy: cpu.busy_since(&cpu_at_start), cpu_per_event: cpu.per_event_since(&cpu_at_start, read) }
 }
 
-/// A steady window: its rate, and how busy the machine's cores were
-/// meanwhile (broker included).
+/// A steady window: its rate, how busy the machine's cores were meanwhile
+/// (broker included), and where that CPU time went.
 #[derive(Clone, Copy)]
 struct Steady {
     rate: f64,
     busy: f64,
+    cpu_per_event: CpuPerEvent,
 }
 
-/// The machine's CPU time so far, from the first line of `/proc/stat`.
-struct MachineCpu {
-    total: u64,
-    idle: u64,
+/// Microseconds of CPU per event read in a window, by who spent them.
+/// Unlike the rate, this barely moves when a round stalls on fetches,
+/// so it says what each side costs even in a noisy round.
+#[derive(Clone, Copy)]
+struct CpuPerEvent {
+    /// This process's own threads: the baseline's consumer threads, or
+    /// the worker's filter and control threads (polling, matching,
+    /// queueing records).
+    application: f64,
+    /// librdkafka's threads in this process (`rdk:*`, and rdkafka's
+    /// `producer polling` thread): fetching, decompressing, producing.
+    librdkafka: f64,
+    /// Every other process: the broker, mostly.
+    outside: f64,
 }
 
-impl MachineCpu {
+/// Clock ticks (`USER_HZ`, 100 a second) of CPU time so far: the
+/// machine's from the first line of `/proc/stat`, this process's threads'
+/// from `/proc/self/task/*/stat`.
+struct CpuTicks {
+    machine_total: u64,
+    machine_idle: u64,
+    process: u64,
+    librdkafka: u64,
+}
+
+const MICROS_PER_TICK: f64 = 10_000.0;
+
+impl CpuPerEvent {
+    fn total(&self) -> f64 {
+        self.application + self.librdkafka + self.outside
+    }
+}
+
+impl std::fmt::Display for CpuPerEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.2}/{:.2}/{:.2}", self.application, self.librdkafka, self.outside)
+    }
+}
+
+impl CpuTicks {
     fn now() -> Self {
         let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
         let ticks: Vec<u64> =
             stat.lines().next().unwrap_or_default().split_whitespace().skip(1).filter_map(|t| t.parse().ok()).collect();
         // user nice system idle iowait irq softirq steal ...
-        let idle = ticks.get(3).copied().unwrap_or(0) + ticks.get(4).copied().unwrap_or(0);
-        MachineCpu { total: ticks.iter().take(8).sum(), idle }
+        let machine_idle = ticks.get(3).copied().unwrap_or(0) + ticks.get(4).copied().unwrap_or(0);
+        let (mut process, mut librdkafka) = (0, 0);
+        for (name, used) in thread_ticks() {
+            process += used;
+            if name.starts_with("rdk:") || name.starts_with("producer poll") {
+                librdkafka += used;
+            }
+        }
+        CpuTicks { machine_total: ticks.iter().take(8).sum(), machine_idle, process, librdkafka }
     }
 
     /// The share of the cores' time not idle since `earlier`.
-    fn busy_since(&self, earlier: &MachineCpu) -> f64 {
-        let total = self.total.saturating_sub(earlier.total).max(1);
-        1.0 - self.idle.saturating_sub(earlier.idle) as f64 / total as f64
+    fn busy_since(&self, earlier: &CpuTicks) -> f64 {
+        let total = self.machine_total.saturating_sub(earlier.machine_total).max(1);
+        1.0 - self.machine_idle.saturating_sub(earlier.machine_idle) as f64 / total as f64
     }
+
+    fn per_event_since(&self, earlier: &CpuTicks, events: u64) -> CpuPerEvent {
+        let busy = (self.machine_total - self.machine_idle).saturating_sub(earlier.machine_total - earlier.machine_idle);
+        let process = self.process.saturating_sub(earlier.process);
+        let librdkafka = self.librdkafka.saturating_sub(earlier.librdkafka);
+        let micros = |ticks: u64| ticks as f64 * MICROS_PER_TICK / events.max(1) as f64;
+        CpuPerEvent {
+            application: micros(process.saturating_sub(librdkafka)),
+            librdkafka: micros(librdkafka),
+            outside: micros(busy.saturating_sub(process)),
+        }
+    }
+}
+
+/// Each live thread of this process: its name and its user + system CPU
+/// ticks (fields 14 and 15 of `stat`; the name, in parentheses, may hold
+/// spaces, so the fields are counted after its closing one).
+fn thread_ticks() -> Vec<(String, u64)> {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return Vec::new() };
+    tasks
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("stat")).ok())
+        .filter_map(|stat| {
+            let (head, rest) = stat.rsplit_once(')')?;
+            let name = head.split_once('(')?.1.to_owned();
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            // `rest` starts at field 3 (the state).
+            let used = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+            Some((name, used))
+        })
+        .collect()
 }
 
 /// The matcher alone on one thread: how much of a core matching costs,
