@@ -409,7 +409,8 @@ impl CpuTicks {
     }
 
     fn per_event_since(&self, earlier: &CpuTicks, events: u64) -> CpuPerEvent {
-        let busy = (self.machine_total - self.machine_idle).saturating_sub(earlier.machine_total - earlier.machine_idle);
+        let busy =
+            (self.machine_total - self.machine_idle).saturating_sub(earlier.machine_total - earlier.machine_idle);
         let process = self.process.saturating_sub(earlier.process);
         let librdkafka = self.librdkafka.saturating_sub(earlier.librdkafka);
         let micros = |ticks: u64| ticks as f64 * MICROS_PER_TICK / events.max(1) as f64;
