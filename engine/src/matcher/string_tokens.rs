@@ -17,10 +17,10 @@
 //! 16,100 to 4,400 instructions per event (engine/DESIGN.md, section 3).
 //!
 //! When the sets have few keys, the strings are not walked one by one: a
-//! search for the bytes that can open or close a matching string finds
-//! the few worth checking ([`TokenPass::new`] picks the search once per
-//! snapshot: `memmem` for one value key, Teddy for up to
-//! [`NEEDLES_SEARCHED_MAX`] needles, the walk above that).
+//! search for the bytes that open a matching string, or start a suffix
+//! that ends one, finds the few worth checking ([`TokenPass::new`] picks
+//! the search once per snapshot: `memmem` for one value key, Teddy for up
+//! to [`NEEDLES_SEARCHED_MAX`] needles, the walk above that).
 //!
 //! Updates are incremental, like the rest of the matcher: the texts are a
 //! [`CowMap`], the bitmap (8 KiB) is copied at most once per publish, and
@@ -205,11 +205,16 @@ pub(crate) struct TokenTexts {
     texts: CowMap<Arc<[u8]>, u32>,
     /// No text at all: the prefilter skips this set.
     empty: bool,
-    /// Every distinct key of the texts, sorted, when there are at most
-    /// [`NEEDLES_SEARCHED_MAX`] of them (`u-` alone for user ids); `None`
-    /// for more. Set by each publish, read once by [`TokenPass::new`].
-    few_keys: Option<Arc<[u16]>>,
+    /// The needles that find every string this set can match, sorted, when
+    /// there are at most [`NEEDLES_SEARCHED_MAX`] of them (`"u-` alone for
+    /// user ids; see [`head_needle`], [`suffix_needle`]); `None` for more.
+    /// Set by each publish, read once by [`TokenPass::new`].
+    few_needles: Option<Arc<[Needle]>>,
 }
+
+/// A needle of the few-key search: three bytes as they occur in the event
+/// (two for `""`, the empty string's head).
+type Needle = Box<[u8]>;
 
 impl TokenTexts {
     fn new(anchor: Anchor) -> Self {
@@ -219,7 +224,7 @@ impl TokenTexts {
             lengths: CowMap::default(),
             texts: CowMap::default(),
             empty: true,
-            few_keys: Some(Arc::from([])),
+            few_needles: Some(Arc::from([])),
         }
     }
 
@@ -264,10 +269,11 @@ impl TokenTexts {
 /// more is read by the walk over every string. 64 is Teddy's own limit
 /// (aho-corasick 1.1.5, `packed/teddy/builder.rs`: "too many patterns will
 /// overwhelm Teddy"), and up to it the search still won on the drain's
-/// clickstream mix: 3,630 instructions per 665-byte event for 12 needles
-/// against 8,060 for the walk, 4,660 / 8,270 for 32, 5,250 / 8,330 for 52
-/// and 5,950 / 8,550 for 64 (callgrind, 2026-11-26; engine/DESIGN.md,
-/// section 3). Above 32 needles Teddy switches to its "fat" form, 16 bytes
+/// clickstream mix, measured when each `endswith "/hotel/N"` was a needle
+/// of its own (before [`suffix_needle`]): 3,630 instructions per 665-byte
+/// event for 12 needles against 8,060 for the walk, 4,660 / 8,270 for 32,
+/// 5,250 / 8,330 for 52 and 5,950 / 8,550 for 64 (callgrind, 2026-11-26;
+/// engine/DESIGN.md, section 3). Above 32 needles Teddy switches to its "fat" form, 16 bytes
 /// a step instead of 32: on the synthetic 130-byte events, whose every
 /// string ends in digits, that lost to the walk (4,530 / 4,230 for 34,
 /// 5,230 / 4,410 for 64) while 32 and fewer still won (4,050 / 4,210).
@@ -292,10 +298,10 @@ enum Search {
     /// criterion `match_selective_50k`, same session, 3.37–3.46 M events/s
     /// with this, 2.88–3.11 M with Teddy.
     OneValueKey(memchr::memmem::Finder<'static>),
-    /// A few keys in all: one SIMD (Teddy) search for the bytes that open
-    /// a string with a value's or prefix's head key (`"u-`, `"bo`) and
-    /// that close one with a suffix's tail key (`12"` for `endswith
-    /// "/hotel/112"`); see [`TokenPass::any_match_at_needles`].
+    /// A few needles in all: one SIMD (Teddy) search for the bytes that
+    /// open a string with a value's or prefix's head key (`"u-`, `"bo`)
+    /// and for the first bytes of each suffix (`/ho` for every `endswith
+    /// "/hotel/N"`); see [`TokenPass::any_match_at_needles`].
     Needles(aho_corasick::packed::Searcher),
 }
 
@@ -315,22 +321,31 @@ pub(crate) struct TokenPass {
 /// `"x"` for a one-byte string (key `x"`), `""` for the empty one (key
 /// `""`, or any key of a text that starts with a quote: such a text never
 /// is a string of an unescaped event, so its needle only costs lookups).
-fn head_needle(key: u16) -> Vec<u8> {
+fn head_needle(key: u16) -> Needle {
     match key.to_be_bytes() {
-        [b'"', _] => b"\"\"".to_vec(),
-        [first, b'"'] => vec![b'"', first, b'"'],
-        [first, second] => vec![b'"', first, second],
+        [b'"', _] => Box::from(*b"\"\""),
+        [first, b'"'] => Box::from([b'"', first, b'"']),
+        [first, second] => Box::from([b'"', first, second]),
     }
 }
 
-/// A suffix's tail key as written at the end of a string: `ab"`. None for
-/// a key with a quote: suffix texts have at least two bytes
-/// ([`AFFIX_BYTES_MIN`]), so such a text holds a quote and never ends a
-/// string of an unescaped event. Without quotes, no tail needle starts
-/// with `"` and every head needle does, which tells the two apart at a hit.
-fn tail_needle(key: u16) -> Option<Vec<u8>> {
-    let [before, last] = key.to_be_bytes();
-    (before != b'"' && last != b'"').then(|| vec![before, last, b'"'])
+/// Where a suffix starts in an event: its first three bytes (`/ho` for
+/// `/hotel/112`), or for a two-byte suffix its bytes and the closing quote
+/// (`ng"`). Suffixes that share their first bytes share one needle: the 50
+/// `endswith "/hotel/N"` of the drain mix are one (engine/DESIGN.md,
+/// section 3, has what their last bytes cost as needles). None when those
+/// bytes hold a quote: such a suffix never
+/// ends a string of an unescaped event (its strings hold no quote), and an
+/// escaped event's strings with escapes are decoded and checked whole
+/// ([`TokenPass::any_match_escaped`]). So no suffix needle starts with `"`
+/// and every head needle does, which tells the two apart at a hit.
+fn suffix_needle(text: &[u8]) -> Option<[u8; 3]> {
+    let needle = match *text {
+        [first, second] => [first, second, b'"'],
+        [first, second, third, ..] => [first, second, third],
+        _ => return None,
+    };
+    (!needle[..text.len().min(3)].contains(&b'"')).then_some(needle)
 }
 
 impl TokenPass {
@@ -344,17 +359,16 @@ impl TokenPass {
         if values.empty && prefixes.empty && suffixes.empty {
             return Search::Nothing;
         }
-        let (Some(value_keys), Some(prefix_keys), Some(suffix_keys)) =
-            (&values.few_keys, &prefixes.few_keys, &suffixes.few_keys)
+        let (Some(value_needles), Some(prefix_needles), Some(suffix_needles)) =
+            (&values.few_needles, &prefixes.few_needles, &suffixes.few_needles)
         else {
             return Search::EveryString;
         };
-        if let ([key], true, true) = (&value_keys[..], prefixes.empty, suffixes.empty) {
-            return Search::OneValueKey(memchr::memmem::Finder::new(&head_needle(*key)).into_owned());
+        if let ([needle], true, true) = (&value_needles[..], prefixes.empty, suffixes.empty) {
+            return Search::OneValueKey(memchr::memmem::Finder::new(needle).into_owned());
         }
-        let mut needles: Vec<Vec<u8>> =
-            value_keys.iter().chain(prefix_keys.iter()).map(|key| head_needle(*key)).collect();
-        needles.extend(suffix_keys.iter().filter_map(|key| tail_needle(*key)));
+        let mut needles: Vec<&Needle> =
+            value_needles.iter().chain(prefix_needles.iter()).chain(suffix_needles.iter()).collect();
         needles.sort_unstable();
         needles.dedup();
         if needles.len() > NEEDLES_SEARCHED_MAX {
@@ -362,10 +376,10 @@ impl TokenPass {
         }
         // Leftmost-first is the only semantics Teddy has; it loses nothing
         // here because at most one needle occurs at any position (head
-        // needles start with `"`, tail needles never do; each kind differs
-        // from its own within its first three bytes, and `""`, `"x"` and
-        // `"ab` differ at a quote), and the search resumes past each hit's
-        // start (`any_match_at_needles` says where). `None`: no SSSE3 or
+        // needles start with `"`, suffix needles never do; each kind
+        // differs from its own within its first three bytes, and `""`,
+        // `"x"` and `"ab` differ at a quote), and the search resumes past
+        // each hit's start (`any_match_at_needles` says where). `None`: no SSSE3 or
         // AVX2 (NEON on aarch64), or more than 64 needles.
         match aho_corasick::packed::Searcher::new(&needles) {
             Some(searcher) => Search::Needles(searcher),
@@ -453,48 +467,51 @@ impl TokenPass {
         false
     }
 
-    /// The search for a few keys: every string that some text matches
-    /// opens with a head needle (values, prefixes) or closes with a tail
-    /// needle (suffixes). At a head needle the string runs from the quote
-    /// at the hit to the next one; at a tail needle, from the quote before
-    /// the hit to the one that ends it. That string is checked against all
-    /// three sets, as the walk does. A needle elsewhere (`"ab` at a closing
-    /// quote, `1,"` before an opening one) makes the span between two
-    /// strings a candidate: a wasted lookup, never a missed string.
+    /// The search for a few needles: every string that some value or
+    /// prefix matches opens with its head needle, and every suffix it ends
+    /// with holds the suffix's needle at its start ([`suffix_needle`]).
+    /// At a head needle the string runs from the quote at the hit to the
+    /// next one, and is checked against all three sets, as the walk does.
+    /// At a suffix needle, the bytes from the hit to the next quote are
+    /// checked against the suffixes: every suffix that starts there or
+    /// later in the same string ends at that quote. A needle elsewhere
+    /// (`"ab` at a closing quote, `12,` between two strings) makes the span
+    /// up to the next quote a candidate: a wasted lookup, never a missed
+    /// string.
     ///
     /// The search then resumes at the string's last byte. A needle that
-    /// starts after the hit and before the closing quote can only be a
-    /// tail needle of the same string (a head needle starts with a quote; a
-    /// tail needle's only quote is its last byte), so `"u-12"` costs one
-    /// check, not one per needle in it; a head needle at the closing quote
-    /// is still found, since that quote may open the next string (`"a":
-    /// "b"` has `: "` before `"b`). Why the last byte rather than the
-    /// quote: Teddy filters the first two positions of a search by their
-    /// last one or two bytes only, so a search that starts two bytes before
-    /// a quote (`","`) verifies every tail needle there, all ending in `"`:
-    /// resuming at the quote cost 8,900 instructions per clickstream event
-    /// (with 52 needles), resuming one byte after each hit's start 5,600
-    /// (5,100 per synthetic event), and this 5,250 (4,870).
+    /// starts after the hit and before the closing quote lies in the same
+    /// string (a head needle starts with a quote) and its suffixes were
+    /// just checked, so `"u-12"` costs one check, not one per needle in
+    /// it; a head needle at the closing quote is still found, since that
+    /// quote may open the next string (`"a": "b"` has `: "` before `"b`).
+    /// Why the last byte rather than the quote: Teddy filters the first two
+    /// positions of a search by their last one or two bytes only; with the
+    /// tail needles of before (`12"`, all ending in a quote), resuming at
+    /// the quote cost 8,900 instructions per clickstream event, resuming
+    /// one byte after each hit's start 5,600, and this 5,250.
     fn any_match_at_needles(&self, raw: &[u8], searcher: &aho_corasick::packed::Searcher) -> bool {
         let mut position = 0;
         while let Some(hit) = searcher.find_in(raw, aho_corasick::Span::from(position..raw.len())) {
-            let (string, closing) = if raw[hit.start()] == b'"' {
-                let text_start = hit.start() + 1;
-                // No quote after: no string (nor tail needle) further on.
-                let Some(length) = memchr::memchr(b'"', &raw[text_start..]) else { return false };
-                (Some(&raw[text_start..text_start + length]), text_start + length)
-            } else {
-                let closing = hit.end() - 1;
-                // No quote before: this one opens the first string.
-                (memchr::memrchr(b'"', &raw[..closing]).map(|opening| &raw[opening + 1..closing]), closing)
-            };
-            if string.is_some_and(|string| self.string_matches(string)) {
+            let is_head = raw[hit.start()] == b'"';
+            let text_start = if is_head { hit.start() + 1 } else { hit.start() };
+            // No quote after: no string (nor suffix ending one) further on.
+            let Some(length) = memchr::memchr(b'"', &raw[text_start..]) else { return false };
+            let (text, closing) = (&raw[text_start..text_start + length], text_start + length);
+            let matched = if is_head { self.string_matches(text) } else { self.suffix_matches(text) };
+            if matched {
                 return true;
             }
             // The string's last byte; the hit's next byte for `""`.
             position = (closing - 1).max(hit.start() + 1);
         }
         false
+    }
+
+    /// True when `text`, the end of one string of the event, ends with a suffix.
+    #[inline(always)]
+    fn suffix_matches(&self, text: &[u8]) -> bool {
+        self.suffixes.matches(text, head_key(text), tail_key(text))
     }
 }
 
@@ -508,6 +525,8 @@ pub(crate) struct TokenTextCounts {
     /// Distinct prefix or suffix texts per key and length: the length's bit
     /// in the key's mask is set while this is positive.
     texts_per_key_length: FxHashMap<(u16, usize), u32>,
+    /// Suffixes only: distinct texts per [`suffix_needle`].
+    texts_per_suffix_needle: FxHashMap<[u8; 3], u32>,
 }
 
 impl TokenTextCounts {
@@ -516,6 +535,7 @@ impl TokenTextCounts {
             current: TokenTexts::new(anchor),
             texts_per_key: FxHashMap::default(),
             texts_per_key_length: FxHashMap::default(),
+            texts_per_suffix_needle: FxHashMap::default(),
         }
     }
 
@@ -558,12 +578,19 @@ impl TokenTextCounts {
     /// The snapshot: cheap, every part is shared until the next write.
     pub fn publish(&mut self) -> TokenTexts {
         self.current.empty = self.texts_per_key.is_empty();
-        // At most NEEDLES_SEARCHED_MAX keys are collected, so a publish of
-        // a large set costs no more than before.
-        self.current.few_keys = (self.texts_per_key.len() <= NEEDLES_SEARCHED_MAX).then(|| {
-            let mut keys: Vec<u16> = self.texts_per_key.keys().copied().collect();
-            keys.sort_unstable();
-            keys.into()
+        // At most NEEDLES_SEARCHED_MAX needles are collected, so a publish
+        // of a large set costs no more than before.
+        let needles: Option<Vec<Needle>> = match self.current.anchor {
+            Anchor::Whole | Anchor::Prefix => (self.texts_per_key.len() <= NEEDLES_SEARCHED_MAX)
+                .then(|| self.texts_per_key.keys().map(|key| head_needle(*key)).collect()),
+            Anchor::Suffix => (self.texts_per_suffix_needle.len() <= NEEDLES_SEARCHED_MAX)
+                .then(|| self.texts_per_suffix_needle.keys().map(|needle| Box::from(*needle)).collect()),
+        };
+        self.current.few_needles = needles.map(|mut needles| {
+            // Keys that start with a quote share the head needle `""`.
+            needles.sort_unstable();
+            needles.dedup();
+            needles.into()
         });
         self.current.clone()
     }
@@ -587,6 +614,9 @@ impl TokenTextCounts {
             let bit = 1 << (key % 64);
             let word = &mut Arc::make_mut(&mut self.current.keys)[key as usize / 64];
             *word = if add { *word | bit } else { *word & !bit };
+        }
+        if let (Anchor::Suffix, Some(needle)) = (self.current.anchor, suffix_needle(text)) {
+            count(&mut self.texts_per_suffix_needle, needle, add);
         }
         if self.current.anchor != Anchor::Whole && count(&mut self.texts_per_key_length, (key, text.len()), add) {
             let bit = 1u64 << (text.len() - 1);
@@ -796,17 +826,20 @@ mod tests {
     }
 
     #[test]
-    fn a_tail_needle_before_an_opening_quote_costs_a_lookup_only() {
-        // `: "` ends the gap between a key and its value: the gap is looked
+    fn a_suffix_needle_outside_a_string_costs_a_lookup_only() {
+        // `: ` starts the gap between a key and its value: the gap is looked
         // up, then the value is still found by its own needles.
         let event = r#"{"a": "b", "c": "x: "}"#;
         assert!(needles_hit(&["b"], &[], &["z: "], event));
         assert!(needles_hit(&["q"], &[], &["x: "], event));
         assert!(!needles_hit(&["q"], &[], &["z: "], event));
         assert!(needles_hit(&["q"], &["b,"], &["z: "], r#"{"a": "b,"}"#));
-        // A tail needle before the very first quote has no string to close.
-        assert!(!needles_hit(&["q"], &[], &["12"], r#"12"a""#));
-        assert!(needles_hit(&["a"], &[], &["12"], r#"12"a""#));
+        assert!(needles_hit(&["a"], &[], &["12"], r#"[12,"a"]"#));
+        // Bytes between two strings that end like a suffix up to the next
+        // quote are a candidate (the parse then finds no such string); the
+        // walk, which pairs quotes, never sees them.
+        assert!(!walk(&["q"], &[], &["12,"]).any_match(br#"[12,"a"]"#));
+        assert!(pass(&["q"], &[], &["12,"]).any_match(br#"[12,"a"]"#));
     }
 
     #[test]
@@ -849,7 +882,7 @@ mod tests {
 
     #[test]
     fn one_needle_over_the_bound_falls_back_to_the_walk() {
-        // Suffixes with distinct tail keys: `a0`, `a1`, ..., one needle each.
+        // Suffixes with distinct first bytes: `a0`, `a1`, ..., one needle each.
         let texts: Vec<String> =
             (0..=NEEDLES_SEARCHED_MAX).map(|n| format!("{}{}", (b'a' + (n / 10) as u8) as char, n % 10)).collect();
         let at_bound: Vec<&str> = texts[..NEEDLES_SEARCHED_MAX].iter().map(String::as_str).collect();
