@@ -120,3 +120,39 @@ impl LogProducer for KafkaProducer {
         flushed
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rdkafka::mocking::MockCluster;
+    use rdkafka::types::RDKafkaApiKey;
+
+    use super::*;
+    use crate::log::PartitionId;
+
+    fn message(payload: &[u8]) -> Message<'_> {
+        Message { key: b"k", payload, partition: Some(PartitionId(0)), timestamp_ms: 0 }
+    }
+
+    /// The at-least-once point of the worker: a record the broker refuses
+    /// must make `flush` fail (so nothing is committed), once, and the next
+    /// flush of delivered records succeed. librdkafka's mock broker (the
+    /// error path only; the real broker is in `tests.rs`).
+    #[test]
+    fn a_refused_record_fails_the_flush_that_covers_it() {
+        let cluster = MockCluster::new(1).unwrap();
+        cluster.create_topic("filtered", 1, 1).unwrap();
+        let config = KafkaConfig { message_timeout_ms: 5_000, ..KafkaConfig::new(&cluster.bootstrap_servers()) };
+        let producer = KafkaProducer::new(&config).unwrap();
+        producer.send("filtered", message(b"delivered")).unwrap();
+        producer.flush(Duration::from_secs(10)).unwrap();
+
+        // Not retriable: librdkafka reports the record failed at once.
+        cluster.request_errors(RDKafkaApiKey::Produce, &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_INVALID_RECORD]);
+        producer.send("filtered", message(b"refused")).unwrap();
+        let error = producer.flush(Duration::from_secs(10)).unwrap_err();
+        assert!(error.to_string().contains("1 message(s) were not delivered"), "{error}");
+
+        producer.send("filtered", message(b"delivered again")).unwrap();
+        producer.flush(Duration::from_secs(10)).unwrap();
+    }
+}
