@@ -16,17 +16,18 @@
 //!   hit, looked up in a copy-on-write hash map that changes in O(1) per
 //!   filter. When the values are the only set and share one key (50,000
 //!   user ids, `u-`), a `memmem` search for `"u-` replaces the scan; when
-//!   all sets have at most 64 keys in all (`"u-`, `"bo` and 50 `endswith`
-//!   tails like `12"`), one Teddy search for them does. This
-//!   replaced one Aho-Corasick search for the values' anchors and another
-//!   over the affix needles: on the worker's drain mix (two anchors, 50
-//!   `endswith` needles sharing `/hotels/`) they re-entered their rare-byte
-//!   prefilters about 86 times per 130-byte event, 12,600 of the 16,100
-//!   instructions per event (engine/DESIGN.md, section 3).
+//!   the sets need at most 64 needles in all (the values' and prefixes'
+//!   heads, `"u-`, `"bo`, and the suffixes' first bytes, `/ho` for every
+//!   `endswith "/hotel/N"`), one Teddy search for them does. This replaced
+//!   one Aho-Corasick search for the values' anchors and another over the
+//!   affix needles: on the worker's drain mix (two anchors, 50 `endswith`
+//!   needles sharing `/hotels/`) they re-entered their rare-byte prefilters
+//!   about 86 times per 130-byte event, 12,600 of the 16,100 instructions
+//!   per event (engine/DESIGN.md, section 3).
 //! * the other byte needles (`contains`, `true`, affixes of one byte, of
-//!   over 64 or holding a quote): one case-sensitive automaton, which keeps aho-corasick's
-//!   SIMD prefilters; and the full-text terms: one ASCII-case-insensitive
-//!   automaton. Mixing the byte needles into it made 50 `endswith` needles
+//!   over 64 or holding a quote): one case-sensitive automaton, which keeps
+//!   aho-corasick's SIMD prefilters; and the full-text terms: one
+//!   ASCII-case-insensitive automaton. Mixing the byte needles into it made 50 `endswith` needles
 //!   cost 1.2 µs per event (perf/results/worker.md).
 //!
 //! Both automata grow in layers (`layered.rs`): one change never
@@ -55,7 +56,7 @@ impl Prefilter {
         if escaped {
             return self.may_match_escaped(raw, unescaped);
         }
-        if !self.tokens.is_empty() && self.tokens.any_match(raw) {
+        if self.tokens.any_match(raw) {
             return true;
         }
         self.bytes.is_match(raw) || self.text.is_match(raw)
@@ -69,7 +70,7 @@ impl Prefilter {
         if !self.bytes.is_empty() || !self.text.is_empty() {
             return true;
         }
-        !self.tokens.is_empty() && self.tokens.any_match_escaped(raw, unescaped)
+        self.tokens.any_match_escaped(raw, unescaped)
     }
 }
 

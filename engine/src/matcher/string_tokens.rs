@@ -387,13 +387,9 @@ impl TokenPass {
         }
     }
 
-    /// True when no set has a text: the pass can be skipped.
-    pub fn is_empty(&self) -> bool {
-        matches!(self.search, Search::Nothing)
-    }
-
     /// True when some string of `raw` matches one of the sets (see
-    /// [`for_each_token`] for when that is exact).
+    /// [`for_each_token`] for when that is exact); false at once when no
+    /// set has a text.
     #[inline]
     pub fn any_match(&self, raw: &[u8]) -> bool {
         match &self.search {
