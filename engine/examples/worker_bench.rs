@@ -17,7 +17,7 @@
 //! Each drain window also reports the CPU time per event of this process's
 //! threads, of librdkafka's and of other processes (the broker), and the
 //! ratio of the two sides' totals: on 2 cores shared with the broker a
-//! round's rates swing with fetch stalls, its CPU per event much less.
+//! round's rate swings with fetch stalls, its CPU per event much less.
 //! `worker_bench match-only` runs the drain mix through the matcher alone
 //! (no Kafka, no PostgreSQL).
 
@@ -346,8 +346,10 @@ struct Steady {
 }
 
 /// Microseconds of CPU per event read in a window, by who spent them.
-/// Unlike the rate, this barely moves when a round stalls on fetches,
-/// so it says what each side costs even in a noisy round.
+/// A round that stalls on fetches drains at half the rate or less, but
+/// its CPU per event rises by a fifth to a half only (the waiting threads
+/// wake more often per event), so this says what each side costs even in
+/// a noisy round.
 #[derive(Clone, Copy)]
 struct CpuPerEvent {
     /// This process's own threads: the baseline's consumer threads, or

@@ -273,10 +273,11 @@ impl TokenTexts {
 /// of its own (before [`suffix_needle`]): 3,630 instructions per 665-byte
 /// event for 12 needles against 8,060 for the walk, 4,660 / 8,270 for 32,
 /// 5,250 / 8,330 for 52 and 5,950 / 8,550 for 64 (callgrind, 2026-11-26;
-/// engine/DESIGN.md, section 3). Above 32 needles Teddy switches to its "fat" form, 16 bytes
-/// a step instead of 32: on the synthetic 130-byte events, whose every
-/// string ends in digits, that lost to the walk (4,530 / 4,230 for 34,
-/// 5,230 / 4,410 for 64) while 32 and fewer still won (4,050 / 4,210).
+/// engine/DESIGN.md, section 3). Above 32 needles Teddy switches to its
+/// "fat" form, 16 bytes a step instead of 32: on the synthetic 130-byte
+/// events, whose every string ends in digits, that lost to the walk (4,530
+/// / 4,230 for 34, 5,230 / 4,410 for 64) while 32 and fewer still won
+/// (4,050 / 4,210).
 /// The clickstream is what the worker drains, so the bound is Teddy's.
 pub(crate) const NEEDLES_SEARCHED_MAX: usize = 64;
 
@@ -334,10 +335,9 @@ fn head_needle(key: u16) -> Needle {
 /// (`ng"`). Suffixes that share their first bytes share one needle: the 50
 /// `endswith "/hotel/N"` of the drain mix are one (engine/DESIGN.md,
 /// section 3, has what their last bytes cost as needles). None when those
-/// bytes hold a quote: such a suffix never
-/// ends a string of an unescaped event (its strings hold no quote), and an
-/// escaped event's strings with escapes are decoded and checked whole
-/// ([`TokenPass::any_match_escaped`]). So no suffix needle starts with `"`
+/// bytes hold a quote: such a suffix never ends a string of an unescaped
+/// event (its strings hold no quote), and an escaped event's strings with
+/// escapes are decoded and checked whole ([`TokenPass::any_match_escaped`]). So no suffix needle starts with `"`
 /// and every head needle does, which tells the two apart at a hit.
 fn suffix_needle(text: &[u8]) -> Option<[u8; 3]> {
     let needle = match *text {
