@@ -347,7 +347,7 @@ struct Steady {
 
 /// Microseconds of CPU per event read in a window, by who spent them.
 /// A round that stalls on fetches drains at half the rate or less, but
-/// its CPU per event rises by a fifth to a half only (the waiting threads
+/// its CPU per event rises by 15–80% only (the waiting threads
 /// wake more often per event), so this says what each side costs even in
 /// a noisy round.
 #[derive(Clone, Copy)]
