@@ -67,6 +67,16 @@ fn filtered_records(log: &MemoryLog) -> Vec<Record> {
     out
 }
 
+/// Waits until every filter thread matches with the filter set published
+/// now, or a newer one. A thread records the set it loads after each poll,
+/// and it joined the group before its first poll: so this also means no
+/// later join can rebalance the group and replay a record (at-least-once),
+/// which would make the exact counts below flaky.
+fn wait_live_on_every_thread(handle: &WorkerHandle, what: &str) {
+    let generation = handle.live_filters().generation;
+    wait_until(what, || handle.generation_on_every_thread() >= generation);
+}
+
 fn run(handle: &WorkerHandle, events_expected: u64) {
     wait_until("every event to be committed", || WorkerStats::get(&handle.stats().events_in) >= events_expected);
 }
@@ -77,10 +87,8 @@ fn matches_reach_the_filtered_topic_with_their_header_key_and_partition() {
     let booking = standing(&registry, r#"type == "booking""#);
     let all = standing(&registry, "*");
     let handle = spawn_workers(config(2), Arc::new(log.clone()), Arc::new(registry.clone())).unwrap();
-    // Both threads in the group before the events: a member joining while
-    // another holds uncommitted records makes that commit fail and the
-    // records be read again (at-least-once), and this test counts exactly.
-    wait_until("every thread to poll", || handle.generation_on_every_thread() >= 1);
+    wait_until("the first load", || handle.live_filters().is_loaded());
+    wait_live_on_every_thread(&handle, "every thread to poll");
     produce(&log, &[r#"{"type":"booking","n":1}"#, r#"{"type":"click"}"#, "not json", r#"{"type":"booking"}"#]);
     run(&handle, 4);
     handle.join().unwrap();
@@ -135,12 +143,14 @@ fn a_filter_inserted_while_running_goes_live_and_a_deleted_one_stops() {
     let handle = spawn_workers(config(2), Arc::new(log.clone()), Arc::new(registry.clone())).unwrap();
     wait_until("the first load", || handle.live_filters().is_loaded());
     let id = standing(&registry, r#"user.id == "u-1""#);
-    wait_until("the new filter to be live", || handle.live_filters().contains(id));
+    wait_until("the new filter to be published", || handle.live_filters().contains(id));
+    wait_live_on_every_thread(&handle, "the new filter to be live on every thread");
     produce(&log, &[r#"{"user":{"id":"u-1"}}"#]);
     run(&handle, 1);
     assert_eq!(WorkerStats::get(&handle.stats().matches_out), 1);
     registry.delete(&[id]).unwrap();
-    wait_until("the filter to be gone", || !handle.live_filters().contains(id));
+    wait_until("the deletion to be published", || !handle.live_filters().contains(id));
+    wait_live_on_every_thread(&handle, "the filter to be gone from every thread");
     produce(&log, &[r#"{"user":{"id":"u-1"}}"#]);
     run(&handle, 2);
     assert_eq!(WorkerStats::get(&handle.stats().matches_out), 1);
