@@ -16,6 +16,7 @@ use clicktail_engine::log::{Log, Record};
 use clicktail_engine::matcher::{FilterId, FilterSet, MatchScratch, MatcherOptions};
 
 use crate::clock::now_ms;
+use crate::metrics::Metrics;
 use crate::protocol::event;
 
 /// Records read from the raw topic per poll.
@@ -90,7 +91,7 @@ impl History {
     }
 
     /// Tails `topic` into the window until `stop` is set.
-    pub fn feed(self: Arc<Self>, log: Arc<dyn Log>, topic: String, stop: Arc<AtomicBool>) {
+    pub fn feed(self: Arc<Self>, log: Arc<dyn Log>, topic: String, metrics: Arc<Metrics>, stop: Arc<AtomicBool>) {
         let mut consumer = loop {
             match log.tail_consumer(&topic) {
                 Ok(consumer) => break consumer,
@@ -114,6 +115,7 @@ impl History {
             for record in &records {
                 self.push(record.timestamp_ms, &record.payload);
             }
+            metrics.history_events_read_total.fetch_add(records.len() as u64, Ordering::Relaxed);
         }
     }
 }

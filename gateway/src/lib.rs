@@ -176,8 +176,8 @@ impl Gateway {
         spawn("gateway-ingest".into(), Box::new(move || producer_thread.run(ingest_receiver)))?;
 
         if let Some(history) = history {
-            let (log, topic, stop) = (log.clone(), config.raw_topic.clone(), stop.clone());
-            spawn("gateway-history".into(), Box::new(move || history.feed(log, topic, stop)))?;
+            let (log, topic, metrics, stop) = (log.clone(), config.raw_topic.clone(), metrics.clone(), stop.clone());
+            spawn("gateway-history".into(), Box::new(move || history.feed(log, topic, metrics, stop)))?;
         }
 
         metrics.ready.store(true, Ordering::Relaxed);

@@ -51,6 +51,9 @@ pub struct Metrics {
     pub ingest_batches_total: AtomicU64,
     /// Batches refused whole (malformed, too large, busy, log failure).
     pub ingest_batches_refused_total: AtomicU64,
+    /// Raw events the history tail has read into its window: if it stays
+    /// still while events are ingested, `history` replies will be empty.
+    pub history_events_read_total: AtomicU64,
     /// Set when the delivery tail consumer is running and the registry answered.
     pub ready: std::sync::atomic::AtomicBool,
     /// Milliseconds from an event entering the raw log to its frame being
@@ -116,6 +119,7 @@ impl Default for Metrics {
             ingest_events_rejected_total: AtomicU64::new(0),
             ingest_batches_total: AtomicU64::new(0),
             ingest_batches_refused_total: AtomicU64::new(0),
+            history_events_read_total: AtomicU64::new(0),
             ready: std::sync::atomic::AtomicBool::new(false),
             delivery_latency_ms: LatencyHistogram::default(),
         }
@@ -178,6 +182,11 @@ impl Metrics {
             "ingest_batches_refused_total",
             "Ingest batches refused whole.",
             self.ingest_batches_refused_total.load(Relaxed),
+        );
+        counter(
+            "history_events_read_total",
+            "Raw events read into the history window.",
+            self.history_events_read_total.load(Relaxed),
         );
         self.delivery_latency_ms.render(
             "delivery_latency_ms",

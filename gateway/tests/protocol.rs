@@ -118,7 +118,7 @@ fn delivers_matching_events_only_and_unsubscribes() {
     let user = client.subscribe(r#"user.id == "u-7""#);
     assert_ne!(bookings, user);
     assert_eq!(node.filter_rows(), 2);
-    std::thread::sleep(Duration::from_millis(300)); // workers pick the filters up
+    node.wait_live(&[bookings, user]);
     node.produce(&[
         r#"{"type":"click","user":{"id":"u-1"}}"#,
         r#"{"type":"booking","user":{"id":"u-2"},"n":1}"#,
@@ -145,19 +145,36 @@ fn delivers_matching_events_only_and_unsubscribes() {
 #[test]
 fn history_replays_recent_matches() {
     let node = Node::start(config());
-    node.produce(&[r#"{"k":1}"#, r#"{"k":2}"#, r#"{"k":3}"#, r#"{"j":4}"#]);
-    // The history tail is live-only: wait until it saw the events.
-    std::thread::sleep(Duration::from_millis(100));
-    node.produce(&[r#"{"k":5}"#, r#"{"k":6}"#]);
+    // The history tail starts at the raw topic's end: wait until it reads.
+    node.wait_for("the history tail to start", |node| {
+        node.produce(&[r#"{"warm":1}"#]);
+        node.metrics().history_events_read_total.load(Relaxed) > 0
+    });
+    node.produce(&[r#"{"k":1}"#, r#"{"k":2}"#, r#"{"k":3}"#, r#"{"j":4}"#, r#"{"k":5}"#, r#"{"k":6}"#]);
+    // Once the workers have read every event, the new filter cannot match
+    // them live: every `exists(k)` frame below is from history.
+    node.wait_for("the workers to read every event", |node| node.worker_events_read() >= node.produced());
     let mut client = node.admin("", &[]).unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    client.send_json(json!({"type": "subscribe", "criterion": "exists(k)", "history": 2}));
-    let reply = client.next_json();
-    assert_eq!((reply["type"].as_str(), reply["history"].as_u64()), (Some("subscribed"), Some(2)), "{reply}");
-    let replayed: Vec<Value> = (0..2).map(|_| client.next_json()).collect();
-    assert!(replayed.iter().all(|frame| frame["history"] == true));
-    assert_eq!(replayed[0]["event"]["k"], 5);
-    assert_eq!(replayed[1]["event"]["k"], 6);
+    // The tail may still be reading the last events: ask until it has.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        client.send_json(json!({"type": "subscribe", "criterion": "exists(k)", "history": 2}));
+        let reply = client.next_json();
+        assert_eq!(reply["type"], "subscribed", "{reply}");
+        let replayed: Vec<Value> = (0..reply["history"].as_u64().unwrap()).map(|_| client.next_json()).collect();
+        assert!(replayed.iter().all(|frame| frame["history"] == true), "{replayed:?}");
+        let ks: Vec<i64> = replayed.iter().map(|frame| frame["event"]["k"].as_i64().unwrap()).collect();
+        if ks == [5, 6] {
+            break;
+        }
+        // Before that, only a prefix of the matches in order.
+        let in_order = ks.is_empty() || [1, 2, 3, 5, 6].windows(ks.len()).any(|window| window == ks.as_slice());
+        assert!(in_order, "history replayed {ks:?}, not the newest matches in order");
+        assert!(Instant::now() < deadline, "history replayed {ks:?} after 10 s, not [5, 6]");
+        client.send_json(json!({"type": "unsubscribe", "filter": reply["filter"]}));
+        assert_eq!(client.next_json()["type"], "unsubscribed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[test]
@@ -198,8 +215,8 @@ fn a_reader_that_never_reads_is_bounded_then_closed() {
     config.stalled_reader_ms = 500;
     let node = Node::start(config);
     let mut reader = node.admin("", &[]).unwrap();
-    reader.subscribe("*");
-    std::thread::sleep(Duration::from_millis(300));
+    let everything = reader.subscribe("*");
+    node.wait_live(&[everything]);
     let padding = "p".repeat(2_000);
     let event = format!(r#"{{"type":"flood","pad":"{padding}"}}"#);
     let batch: Vec<&str> = std::iter::repeat_n(event.as_str(), 500).collect();

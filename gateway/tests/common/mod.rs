@@ -5,14 +5,16 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clicktail_engine::log::memory::MemoryLog;
 use clicktail_engine::log::{Log, Message};
+use clicktail_engine::matcher::FilterId;
 use clicktail_engine::registry::memory::MemoryRegistry;
 use clicktail_engine::registry::Registry;
-use clicktail_engine::worker::{spawn_workers, WorkerConfig, WorkerHandle};
+use clicktail_engine::worker::{spawn_workers, WorkerConfig, WorkerHandle, WorkerStats};
 use clicktail_gateway::{Gateway, GatewayConfig};
 use serde_json::Value;
 use tungstenite::client::IntoClientRequest;
@@ -26,6 +28,8 @@ pub struct Node {
     pub registry: Arc<MemoryRegistry>,
     pub gateway: Option<Gateway>,
     pub workers: WorkerHandle,
+    /// Events `produce` has written to the raw topic.
+    produced: AtomicU64,
 }
 
 pub fn config() -> GatewayConfig {
@@ -50,7 +54,7 @@ impl Node {
         };
         let workers = spawn_workers(worker_config, log.clone(), registry.clone()).unwrap();
         let gateway = Gateway::start(config, log.clone(), registry.clone()).unwrap();
-        Node { log, registry, gateway: Some(gateway), workers }
+        Node { log, registry, gateway: Some(gateway), workers, produced: AtomicU64::new(0) }
     }
 
     /// Starts only a gateway with `config` and returns its start error.
@@ -82,6 +86,16 @@ impl Node {
             producer.send(RAW, message).unwrap();
         }
         producer.flush(Duration::from_secs(5)).unwrap();
+        self.produced.fetch_add(events.len() as u64, Relaxed);
+    }
+
+    pub fn produced(&self) -> u64 {
+        self.produced.load(Relaxed)
+    }
+
+    /// Raw events the filter workers have read.
+    pub fn worker_events_read(&self) -> u64 {
+        WorkerStats::get(&self.workers.stats().events_in)
     }
 
     pub fn filter_rows(&self) -> usize {
@@ -106,6 +120,16 @@ impl Node {
         let hello = client.next_json();
         assert_eq!(hello["type"], "hello", "{hello}");
         Ok(client)
+    }
+
+    /// Waits until every filter thread matches with `filters` (and so will
+    /// match events produced from now on).
+    pub fn wait_live(&self, filters: &[u64]) {
+        self.wait_for("the workers to match with the new filters", |node| {
+            let live = node.workers.live_filters();
+            filters.iter().all(|id| live.contains(FilterId(*id)))
+                && node.workers.generation_on_every_thread() >= live.generation
+        });
     }
 
     /// Waits until `condition` holds, for at most 10 s.
