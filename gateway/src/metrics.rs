@@ -202,6 +202,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_metric_is_in_the_operations_guide() {
+        let guide = include_str!("../../docs/operations.md");
+        let rendered = Metrics::default().render();
+        let names: Vec<&str> =
+            rendered.lines().filter_map(|line| line.strip_prefix("# TYPE ")?.split(' ').next()).collect();
+        assert!(names.len() > 20, "{names:?}");
+        for name in names {
+            assert!(guide.contains(&format!("`{name}`")), "{name} is missing from docs/operations.md");
+        }
+    }
+
+    #[test]
     fn latency_histogram_renders_cumulative_buckets() {
         let metrics = Metrics::default();
         for value in [0, 1, 4, 9, 2_000, -3] {

@@ -114,3 +114,21 @@ fn answer_scrape(mut stream: std::net::TcpStream, handle: &PrometheusHandle) {
     );
     let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(body.as_bytes()));
 }
+
+#[cfg(test)]
+mod tests {
+    /// Reads the names from this file's source, so a metric added above
+    /// without a line in the guide fails here.
+    #[test]
+    fn every_metric_is_in_the_operations_guide() {
+        let guide = include_str!("../../../docs/operations.md");
+        let names: Vec<&str> = include_str!("metrics.rs")
+            .split('"')
+            .filter(|quoted| quoted.strip_prefix("clicktail_worker_").is_some_and(|rest| !rest.is_empty()))
+            .collect();
+        assert!(names.len() > 10, "{names:?}");
+        for name in names {
+            assert!(guide.contains(&format!("`{name}`")), "{name} is missing from docs/operations.md");
+        }
+    }
+}
