@@ -7,6 +7,7 @@ Layout of this folder:
 - test_docker_context.py    .dockerignore applied to the tree, Dockerfile COPY sources
 - test_config_names.py      CLICKTAIL_* names in deploy/ vs. the binary's own
 - test_operations_doc.py    docs/operations.md covers what operators need
+- test_alerts.py            the optional Prometheus rules: PromQL that parses, metrics that exist
 """
 
 from __future__ import annotations
@@ -25,12 +26,14 @@ K8S = REPO / "deploy" / "k8s"
 SYSTEMD = REPO / "deploy" / "systemd"
 
 # Overlay name -> (kustomization dir, namespace it must put everything in).
-# "prod+keda" is the prod overlay with the optional KEDA component enabled,
-# rendered through a throwaway overlay so the optional folder is tested too.
+# "prod+X" is the prod overlay with the optional component deploy/k8s/optional/X
+# enabled, rendered through a throwaway overlay so the optional folders are
+# tested too.
 OVERLAYS = {
     "dev": (K8S / "overlays" / "dev", "clicktail-dev"),
     "prod": (K8S / "overlays" / "prod", "clicktail"),
     "prod+keda": (None, "clicktail"),
+    "prod+prometheus": (None, "clicktail"),
 }
 
 
@@ -69,19 +72,19 @@ def rendered(overlay: str) -> list[dict]:
     """Rendered objects of an overlay, cached for the session."""
     if overlay not in _RENDERED:
         directory, _namespace = OVERLAYS[overlay]
-        if overlay == "prod+keda":
+        if overlay.startswith("prod+"):
             with tempfile.TemporaryDirectory() as temporary:
                 # kustomize wants relative paths; the namespace is set again
                 # because a component added here comes after prod's own
                 # namespace transformer (uncommented in prod, it would not).
                 prod = os.path.relpath(K8S / "overlays" / "prod", temporary)
-                keda = os.path.relpath(K8S / "optional" / "keda", temporary)
+                component = os.path.relpath(K8S / "optional" / overlay.removeprefix("prod+"), temporary)
                 (Path(temporary) / "kustomization.yaml").write_text(
                     "apiVersion: kustomize.config.k8s.io/v1beta1\n"
                     "kind: Kustomization\n"
                     f"namespace: {OVERLAYS['prod'][1]}\n"
                     f"resources:\n  - {prod}\n"
-                    f"components:\n  - {keda}\n",
+                    f"components:\n  - {component}\n",
                     encoding="utf-8",
                 )
                 _RENDERED[overlay] = render(Path(temporary))

@@ -18,7 +18,11 @@ from conftest import K8S, OVERLAYS, REPO, find, load_yaml_documents, rendered
 KUBERNETES_VERSIONS = ["1.29.0", kubernetes_validate.latest_version()]
 
 # Kinds whose schema is not part of Kubernetes (CRDs): checked by hand below.
-CUSTOM_KINDS = {("keda.sh/v1alpha1", "ScaledObject")}
+CUSTOM_KINDS = {
+    ("keda.sh/v1alpha1", "ScaledObject"),
+    ("monitoring.coreos.com/v1", "PodMonitor"),
+    ("monitoring.coreos.com/v1", "PrometheusRule"),
+}
 
 ALL_YAML = sorted(K8S.rglob("*.yaml"))
 
@@ -86,7 +90,7 @@ def test_source_manifest_validates(path, version):
 def validate_object(obj: dict, version: str, where: str) -> None:
     assert "apiVersion" in obj and "kind" in obj and "metadata" in obj, f"{where}: not an object"
     if (obj["apiVersion"], obj["kind"]) in CUSTOM_KINDS:
-        check_scaled_object(obj, where)
+        check_custom_object(obj, where)
         return
     try:
         kubernetes_validate.validate(obj, version, strict=True)
@@ -94,6 +98,34 @@ def validate_object(obj: dict, version: str, where: str) -> None:
         pytest.fail(f"{where}: {obj['kind']}/{obj['metadata'].get('name')} invalid for {version}: {error.message} at {list(error.path)}")
     except kubernetes_validate.SchemaNotFoundError:
         pytest.fail(f"{where}: no schema for {obj['apiVersion']} {obj['kind']} in Kubernetes {version}")
+
+
+def check_custom_object(obj: dict, where: str) -> None:
+    {"ScaledObject": check_scaled_object, "PodMonitor": check_pod_monitor,
+     "PrometheusRule": check_prometheus_rule}[obj["kind"]](obj, where)
+
+
+def check_pod_monitor(obj: dict, where: str) -> None:
+    """The Prometheus Operator's PodMonitor: the fields this repository uses."""
+    spec = obj.get("spec") or {}
+    assert (spec.get("selector") or {}).get("matchLabels"), f"{where}: PodMonitor needs spec.selector.matchLabels"
+    endpoints = spec.get("podMetricsEndpoints")
+    assert endpoints, f"{where}: PodMonitor needs spec.podMetricsEndpoints"
+    for endpoint in endpoints:
+        assert endpoint.get("port") and endpoint.get("path") == "/metrics", f"{where}: endpoint {endpoint}"
+        assert re.fullmatch(r"[0-9]+[smh]", endpoint.get("interval", "30s")), f"{where}: interval {endpoint}"
+
+
+def check_prometheus_rule(obj: dict, where: str) -> None:
+    """The Prometheus Operator's PrometheusRule: groups of named alerts
+    (the expressions themselves: test_alerts.py)."""
+    groups = (obj.get("spec") or {}).get("groups")
+    assert groups, f"{where}: PrometheusRule needs spec.groups"
+    for group in groups:
+        assert group.get("name") and group.get("rules"), f"{where}: group {group.get('name')} needs a name and rules"
+        for rule in group["rules"]:
+            assert set(rule) <= {"alert", "expr", "for", "labels", "annotations"}, f"{where}: {rule}"
+            assert rule.get("alert") and rule.get("expr"), f"{where}: a rule needs alert and expr"
 
 
 def check_scaled_object(obj: dict, where: str) -> None:
@@ -141,6 +173,9 @@ def test_rendered_kinds_complete(overlay):
     assert expected <= kinds, f"{name}: missing {expected - kinds}"
     if name == "prod+keda":
         assert ("ScaledObject", "clicktail-worker") in kinds
+    if name == "prod+prometheus":
+        assert {("PodMonitor", "clicktail-worker"), ("PodMonitor", "clicktail-gateway"),
+                ("PrometheusRule", "clicktail")} <= kinds
     # Production never ships placeholder secrets; dev generates its own.
     has_secret = any(o["kind"] == "Secret" for o in objects)
     assert has_secret == (name == "dev"), f"{name}: Secret rendered={has_secret}"
@@ -182,7 +217,7 @@ def test_selectors_match_their_pods(overlay):
     for obj in objects:
         if obj["kind"] == "Service":
             selector = obj["spec"]["selector"]
-        elif obj["kind"] == "PodDisruptionBudget":
+        elif obj["kind"] in ("PodDisruptionBudget", "PodMonitor"):
             selector = obj["spec"]["selector"]["matchLabels"]
         else:
             continue
@@ -205,6 +240,16 @@ def test_service_ports_resolve(overlay):
         for port in service["spec"]["ports"]:
             target = port["targetPort"]
             assert target in names or target in names.values(), f"Service {service['metadata']['name']}: targetPort {target} not a container port"
+
+
+def test_pod_monitors_scrape_named_container_ports(overlay):
+    _name, objects, _namespace = overlay
+    for monitor in (o for o in objects if o["kind"] == "PodMonitor"):
+        (owner,) = [o for o in objects if o["kind"] == "Deployment"
+                    and matches(monitor["spec"]["selector"]["matchLabels"], o["spec"]["template"]["metadata"]["labels"])]
+        names = {p["name"] for c in owner["spec"]["template"]["spec"]["containers"] for p in c.get("ports", [])}
+        for endpoint in monitor["spec"]["podMetricsEndpoints"]:
+            assert endpoint["port"] in names, f"PodMonitor {monitor['metadata']['name']}: no container port {endpoint['port']}"
 
 
 def test_config_and_secret_references_resolve(overlay):
