@@ -55,4 +55,7 @@ def test_alert_is_named_timed_and_explained(rule):
 def test_alert_names_are_unique_and_in_the_guide():
     names = [rule["alert"] for rule in rules()]
     assert len(names) == len(set(names))
-    assert "deploy/k8s/optional/prometheus" in GUIDE.read_text(encoding="utf-8")
+    guide = GUIDE.read_text(encoding="utf-8")
+    assert "deploy/k8s/optional/prometheus" in guide
+    for name in names:
+        assert f"`{name}`" in guide, f"{name} is not in the guide's table of alerts"
