@@ -48,7 +48,7 @@ pub struct DemoArgs {
 const GENERATOR_TICK: Duration = Duration::from_millis(10);
 
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
-    init_tracing();
+    super::process::init_tracing();
     let mut gateway_config = args.gateway;
     // The demo runs on loopback for one person: no token unless one is given.
     gateway_config.no_admin_token = gateway_config.admin_token.is_none();
@@ -95,7 +95,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     println!("clicktail demo: open http://{}/", gateway.local_address());
     println!("  {} events/s of a travel site, users u-1..u-{}; try: type == \"booking\"", args.rate, args.users);
     let _ = std::io::stdout().flush();
-    wait_for_signal()?;
+    super::process::wait_for_signal()?;
     stop.store(true, Ordering::Relaxed);
     let _ = generator.join();
     gateway.stop();
@@ -151,23 +151,4 @@ fn user_key(event: &[u8]) -> Option<&[u8]> {
 
 fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis() as i64)
-}
-
-/// Structured logs to stderr; `RUST_LOG` overrides the default `info`.
-pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
-}
-
-/// Blocks until SIGINT or SIGTERM.
-pub fn wait_for_signal() -> anyhow::Result<()> {
-    let signalled = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, signalled.clone()).context("installing the signal handler")?;
-    }
-    while !signalled.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Ok(())
 }

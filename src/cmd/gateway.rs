@@ -30,7 +30,7 @@ pub struct GatewayArgs {
 }
 
 pub fn run(args: GatewayArgs) -> anyhow::Result<ExitCode> {
-    super::demo::init_tracing();
+    super::process::init_tracing();
     let log = KafkaLog::new(KafkaConfig::new(&args.kafka_brokers)).context("connecting to Kafka")?;
     let mut postgres = PostgresConfig::new(&args.database_url);
     if let Some(schema) = &args.database_schema {
@@ -40,7 +40,7 @@ pub fn run(args: GatewayArgs) -> anyhow::Result<ExitCode> {
     super::open_files::raise_or_warn(args.gateway.connections_max);
     let gateway = Gateway::start(args.gateway, Arc::new(log), Arc::new(registry))?;
     println!("clicktail gateway: listening on http://{}", gateway.local_address());
-    super::demo::wait_for_signal()?;
+    super::process::wait_for_signal()?;
     gateway.stop();
     Ok(ExitCode::SUCCESS)
 }

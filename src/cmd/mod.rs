@@ -1,4 +1,5 @@
-//! One module per subcommand; `lines` is shared input handling.
+//! One module per subcommand; `lines` is shared input handling, `process`
+//! the logging and signal handling of the long-running ones.
 
 pub mod demo;
 pub mod filters;
@@ -9,4 +10,5 @@ pub mod loadgen;
 pub mod match_cmd;
 pub mod migrate;
 pub mod open_files;
+pub mod process;
 pub mod worker;

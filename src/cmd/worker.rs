@@ -86,10 +86,7 @@ impl WorkerArgs {
 }
 
 pub fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("CLICKTAIL_LOG").unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .try_init();
+    super::process::init_tracing();
     if !args.metrics_addr.is_empty() {
         let addr: SocketAddr = args.metrics_addr.parse().context("--metrics-addr is not host:port")?;
         worker::metrics::serve_prometheus(addr)?;
