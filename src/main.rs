@@ -55,7 +55,7 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("clicktail: {error:#}");
+            eprintln!("clicktail: {}", cmd::process::describe_error(&error));
             std::process::ExitCode::FAILURE
         }
     }
