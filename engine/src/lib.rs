@@ -7,9 +7,11 @@
 //! - [`log`]: the seam over partitioned logs (Kafka, in-memory);
 //! - [`registry`]: the seam over the filter registry (PostgreSQL, in-memory);
 //! - [`worker`]: filter workers (raw topic → match → filtered topic), thread per core;
+//! - [`clock`]: wall-clock timestamps shared by every process role;
 //! - `reference` (tests, and the `reference` feature for fuzz/): a plain one-filter-at-a-time
 //!   evaluator, the oracle of the property tests and the fuzz targets.
 
+pub mod clock;
 pub mod event;
 pub mod language;
 pub mod log;

@@ -13,8 +13,9 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use clicktail_engine::clock::now_us;
 use clicktail_engine::log::memory::MemoryLog;
 use clicktail_engine::log::{Log, Message};
 use clicktail_engine::matcher::FilterId;
@@ -43,10 +44,6 @@ fn main() {
         let rate: u64 = args.get(3).and_then(|n| n.parse().ok()).unwrap_or(0);
         client(sessions, seconds, rate);
     }
-}
-
-fn now_us() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_micros() as i64
 }
 
 fn rss_kib() -> u64 {

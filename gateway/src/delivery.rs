@@ -15,11 +15,11 @@ use std::time::Duration;
 use clicktail_engine::log::{Log, LogConsumer, Record};
 use tungstenite::Utf8Bytes;
 
-use crate::clock::now_ms;
 use crate::ids::ConnectionAddress;
 use crate::protocol::event;
 use crate::server::inbox::{LoopCommand, LoopHandle};
 use crate::{Metrics, RouteTable};
+use clicktail_engine::clock::now_ms;
 use clicktail_engine::worker::filtered_record;
 
 /// Records read per poll: large enough to amortize the route lock and the

@@ -15,9 +15,9 @@ use clicktail_engine::event::EventLimits;
 use clicktail_engine::log::{Log, Record};
 use clicktail_engine::matcher::{FilterId, FilterSet, MatchScratch, MatcherOptions};
 
-use crate::clock::now_ms;
 use crate::metrics::Metrics;
 use crate::protocol::event;
+use clicktail_engine::clock::now_ms;
 
 /// Records read from the raw topic per poll.
 const POLL_RECORDS_MAX: usize = 1_024;

@@ -34,8 +34,6 @@ pub mod protocol;
 mod routes;
 mod server;
 
-mod clock;
-
 pub use config::GatewayConfig;
 pub use error::GatewayError;
 /// Batch validation of `/ingest`, public for the fuzz target (`fuzz/fuzz_targets/gateway_input.rs`).

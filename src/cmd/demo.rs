@@ -7,10 +7,11 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clicktail_bench::{Clickstream, ClickstreamConfig};
+use clicktail_engine::clock::now_ms;
 use clicktail_engine::log::memory::MemoryLog;
 use clicktail_engine::log::{Log, Message};
 use clicktail_engine::registry::memory::MemoryRegistry;
@@ -147,8 +148,4 @@ fn user_key(event: &[u8]) -> Option<&[u8]> {
     let start = memchr::memmem::find(event, NEEDLE)? + NEEDLE.len();
     let length = memchr::memchr(b'"', &event[start..])?;
     Some(&event[start..start + length])
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis() as i64)
 }

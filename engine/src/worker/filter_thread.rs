@@ -18,12 +18,13 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use super::config::{Backoff, WorkerConfig};
 use super::filtered_record::{self, FilteredRecord};
 use super::live::{LiveFilters, LiveSlot};
 use super::metrics::{self as names, WorkerStats};
+use crate::clock::now_us;
 use crate::log::{Log, LogConsumer, LogError, LogProducer, Message, Record};
 use crate::matcher::{FilterId, MatchScratch, Outcome};
 
@@ -96,10 +97,6 @@ impl Drop for ReadingMark<'_> {
             self.stats.threads_reading.fetch_sub(1, Ordering::Relaxed);
         }
     }
-}
-
-fn now_us() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
 }
 
 impl FilterThread {

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use clicktail_engine::clock::now_ms;
+
 use clicktail_engine::log::kafka::{KafkaConfig, KafkaLog};
 use clicktail_engine::log::{Log, Message, PartitionId};
 use clicktail_engine::matcher::FilterId;
@@ -170,10 +172,6 @@ pub struct Filtered {
     pub filter_id: FilterId,
     pub event: String,
     pub partition: PartitionId,
-}
-
-pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
 }
 
 /// Waits (bounded) until `done`.

@@ -14,11 +14,11 @@ use crossbeam_channel::Receiver;
 use tungstenite::Utf8Bytes;
 
 use super::{IngestJob, ReplyChannel};
-use crate::clock::now_ms;
 use crate::http::response;
 use crate::protocol::ingest_batch::{Ack, Nack};
 use crate::server::inbox::{LoopCommand, LoopHandle};
 use crate::Metrics;
+use clicktail_engine::clock::now_ms;
 
 /// Batches gathered into one group before a flush.
 const GROUP_BATCHES_MAX: usize = 256;

@@ -9,7 +9,6 @@ use tungstenite::Utf8Bytes;
 
 use super::event_loop::LoopContext;
 use super::outbound::Outbound;
-use crate::clock::now_ms;
 use crate::control::ControlRequest;
 use crate::ids::ConnectionAddress;
 use crate::protocol::error::ErrorReply;
@@ -17,6 +16,7 @@ use crate::protocol::heartbeat::{Heartbeat, HeartbeatAck};
 use crate::protocol::subscribe::{Subscribe, SubscribeError, REF_BYTES_MAX};
 use crate::protocol::unsubscribe::{Unsubscribe, Unsubscribed};
 use crate::protocol::ClientMessage;
+use clicktail_engine::clock::now_ms;
 
 /// The filters of one admin session.
 #[derive(Default)]

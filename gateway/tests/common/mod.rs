@@ -7,8 +7,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use clicktail_engine::clock::now_ms;
 use clicktail_engine::log::memory::MemoryLog;
 use clicktail_engine::log::{Log, Message};
 use clicktail_engine::matcher::FilterId;
@@ -193,8 +194,4 @@ pub fn http(address: std::net::SocketAddr, request: &str) -> (u16, String) {
     let _ = stream.read_to_string(&mut response);
     let status = response.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
     (status, response)
-}
-
-pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
 }

@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant};
 
 use super::{KafkaConfig, KafkaLog};
+use crate::clock::now_ms;
 use crate::log::{Log, LogError, Message, PartitionId};
 
 /// The broker address; a missing variable fails the test (services are
@@ -16,15 +17,6 @@ fn brokers() -> Option<String> {
              (or set CLICKTAIL_SKIP_SERVICES=1 to skip service tests)"
         ),
     }
-}
-
-/// Now, in milliseconds since the epoch: the timestamp to give records.
-/// A record stamped in 1970 is past the broker's retention (24 h) at once:
-/// its segment is deleted at the next retention check once it has rolled,
-/// which on a fresh broker comes about 30 s after start, in the middle of
-/// the test run (the cause of "the group read nothing" in two CI runs).
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
 }
 
 fn unique(prefix: &str) -> String {
@@ -41,6 +33,10 @@ fn produced_records_are_read_by_a_group_and_a_commit_survives_a_new_member() {
     assert_eq!(log.partition_count(&topic).unwrap(), 2);
     assert!(matches!(log.partition_count("no-such-topic-here"), Err(LogError::UnknownTopic { .. })));
     let producer = log.producer().unwrap();
+    // Stamped now: a record stamped in 1970 is past the broker's retention
+    // (24 h) at once, and its segment is deleted at the next retention check
+    // once it has rolled, which on a fresh broker comes about 30 s after
+    // start, in the middle of the run ("the group read nothing" in CI).
     let sent_at = now_ms();
     for n in 0..10 {
         let payload = format!("{n}");
