@@ -152,6 +152,13 @@ impl WorkerHandle {
         self.live.generation_on_every_thread()
     }
 
+    /// True once every filter thread matches with the filter set published
+    /// now (or a newer one): what [`Self::live_filters`] shows is then in
+    /// force for every event read from here on.
+    pub fn live_filters_on_every_thread(&self) -> bool {
+        self.generation_on_every_thread() >= self.live.load().generation
+    }
+
     pub fn stats(&self) -> &WorkerStats {
         &self.stats
     }

@@ -73,8 +73,7 @@ fn filtered_records(log: &MemoryLog) -> Vec<Record> {
 /// later join can rebalance the group and replay a record (at-least-once),
 /// which would make the exact counts below flaky.
 fn wait_live_on_every_thread(handle: &WorkerHandle, what: &str) {
-    let generation = handle.live_filters().generation;
-    wait_until(what, || handle.generation_on_every_thread() >= generation);
+    wait_until(what, || handle.live_filters_on_every_thread());
 }
 
 fn run(handle: &WorkerHandle, events_expected: u64) {

@@ -128,8 +128,7 @@ impl Node {
     pub fn wait_live(&self, filters: &[u64]) {
         self.wait_for("the workers to match with the new filters", |node| {
             let live = node.workers.live_filters();
-            filters.iter().all(|id| live.contains(FilterId(*id)))
-                && node.workers.generation_on_every_thread() >= live.generation
+            filters.iter().all(|id| live.contains(FilterId(*id))) && node.workers.live_filters_on_every_thread()
         });
     }
 
