@@ -27,8 +27,8 @@
 //! * the other byte needles (`contains`, `true`, affixes of one byte, of
 //!   over 64 or holding a quote): one case-sensitive automaton, which keeps
 //!   aho-corasick's SIMD prefilters; and the full-text terms: one
-//!   ASCII-case-insensitive automaton. Mixing the byte needles into it made 50 `endswith` needles
-//!   cost 1.2 µs per event (perf/results/worker.md).
+//!   ASCII-case-insensitive automaton. Mixing the byte needles into it made
+//!   50 `endswith` needles cost 1.2 µs per event (perf/results/worker.md).
 //!
 //! Both automata grow in layers (`layered.rs`): one change never
 //! rebuilds an automaton over every needle.

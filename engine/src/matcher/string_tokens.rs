@@ -337,8 +337,9 @@ fn head_needle(key: u16) -> Needle {
 /// section 3, has what their last bytes cost as needles). None when those
 /// bytes hold a quote: such a suffix never ends a string of an unescaped
 /// event (its strings hold no quote), and an escaped event's strings with
-/// escapes are decoded and checked whole ([`TokenPass::any_match_escaped`]). So no suffix needle starts with `"`
-/// and every head needle does, which tells the two apart at a hit.
+/// escapes are decoded and checked whole
+/// ([`TokenPass::any_match_escaped`]). So no suffix needle starts with
+/// `"` and every head needle does, which tells the two apart at a hit.
 fn suffix_needle(text: &[u8]) -> Option<[u8; 3]> {
     let needle = match *text {
         [first, second] => [first, second, b'"'],
@@ -379,8 +380,8 @@ impl TokenPass {
         // needles start with `"`, suffix needles never do; each kind
         // differs from its own within its first three bytes, and `""`,
         // `"x"` and `"ab` differ at a quote), and the search resumes past
-        // each hit's start (`any_match_at_needles` says where). `None`: no SSSE3 or
-        // AVX2 (NEON on aarch64), or more than 64 needles.
+        // each hit's start (`any_match_at_needles` says where). `None`: no
+        // SSSE3 or AVX2 (NEON on aarch64), or more than 64 needles.
         match aho_corasick::packed::Searcher::new(&needles) {
             Some(searcher) => Search::Needles(searcher),
             None => Search::EveryString,
@@ -504,10 +505,11 @@ impl TokenPass {
         false
     }
 
-    /// True when `text`, the end of one string of the event, ends with a suffix.
+    /// True when `text`, the end of one string of the event, ends with a
+    /// suffix. A suffix set reads the tail key only.
     #[inline(always)]
     fn suffix_matches(&self, text: &[u8]) -> bool {
-        self.suffixes.matches(text, head_key(text), tail_key(text))
+        self.suffixes.matches(text, 0, tail_key(text))
     }
 }
 
