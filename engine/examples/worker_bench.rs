@@ -191,11 +191,11 @@ fn drain(brokers: &str) {
     log.delete_topic(&raw).unwrap_or_else(|error| eprintln!("could not delete {raw}: {error}"));
 
     let match_only = match_only_events_per_s(mix, filters, events.min(200_000));
-    let list = |values: Vec<f64>, digits: usize| {
-        values.iter().map(|value| format!("{value:.digits$}")).collect::<Vec<_>>().join(" ")
-    };
+    // One figure per round, in round order.
+    let per_round = |figure: &dyn Fn(&Round) -> String| results.iter().map(figure).collect::<Vec<_>>().join(" ");
     let ratios: Vec<f64> = results.iter().map(|round| round.worker.rate / round.baseline.rate).collect();
-    let busy = |steady: fn(&Round) -> Steady| list(results.iter().map(|round| steady(round).busy * 100.0).collect(), 0);
+    let cpu_ratios: Vec<f64> =
+        results.iter().map(|round| round.baseline.cpu_per_event.total() / round.worker.cpu_per_event.total()).collect();
     let matches = results[0].matches;
     println!("drain_mix {}", mix.name());
     println!("drain_events {events} ({} bytes on average)", bytes / events.max(1));
@@ -205,27 +205,28 @@ fn drain(brokers: &str) {
     println!("drain_rounds {rounds} (each: the do-nothing consumer, then the worker, on the same topic)");
     println!(
         "drain_baseline_events_per_s {} (steady: 10% to 90% of the events, every thread reading)",
-        list(results.iter().map(|round| round.baseline.rate).collect(), 0)
+        per_round(&|round| format!("{:.0}", round.baseline.rate))
     );
-    println!("drain_worker_events_per_s {} (same)", list(results.iter().map(|round| round.worker.rate).collect(), 0));
-    println!("drain_baseline_machine_busy_percent {} (both cores, broker included)", busy(|round| round.baseline));
-    println!("drain_worker_machine_busy_percent {}", busy(|round| round.worker));
-    let cpu = |steady: fn(&Round) -> Steady| {
-        results.iter().map(|round| steady(round).cpu_per_event.to_string()).collect::<Vec<_>>().join("  ")
-    };
+    println!("drain_worker_events_per_s {} (same)", per_round(&|round| format!("{:.0}", round.worker.rate)));
+    println!(
+        "drain_baseline_machine_busy_percent {} (both cores, broker included)",
+        per_round(&|round| format!("{:.0}", round.baseline.busy * 100.0))
+    );
+    println!("drain_worker_machine_busy_percent {}", per_round(&|round| format!("{:.0}", round.worker.busy * 100.0)));
     println!(
         "drain_baseline_cpu_us_per_event {} (this process's threads / librdkafka's / other processes, the broker mostly)",
-        cpu(|round| round.baseline)
+        per_round(&|round| round.baseline.cpu_per_event.to_string())
     );
-    println!("drain_worker_cpu_us_per_event {} (same)", cpu(|round| round.worker));
-    let cpu_ratios: Vec<f64> =
-        results.iter().map(|round| round.baseline.cpu_per_event.total() / round.worker.cpu_per_event.total()).collect();
+    println!("drain_worker_cpu_us_per_event {} (same)", per_round(&|round| round.worker.cpu_per_event.to_string()));
+    let with_median = |values: Vec<f64>| {
+        let listed = values.iter().map(|value| format!("{value:.3}")).collect::<Vec<_>>().join(" ");
+        format!("{listed} median {:.3}", median(values))
+    };
     println!(
-        "drain_cpu_ratio {} median {:.3} (the baseline's CPU per event over the worker's: the rate ratio if both kept the machine busy)",
-        list(cpu_ratios.clone(), 3),
-        median(cpu_ratios)
+        "drain_cpu_ratio {} (the baseline's CPU per event over the worker's: the rate ratio if both kept the machine busy)",
+        with_median(cpu_ratios)
     );
-    println!("drain_ratio {} median {:.3} (target >= 0.8)", list(ratios.clone(), 3), median(ratios));
+    println!("drain_ratio {} (target >= 0.8)", with_median(ratios));
     println!("drain_match_only_events_per_s {match_only:.0} (one thread, same events and filters, no Kafka)");
 }
 
