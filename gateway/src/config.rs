@@ -7,6 +7,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::http::host::{BadHostEntry, HostPolicy};
+
 /// Everything a gateway node needs to know. `clicktail gateway` and
 /// `clicktail demo` both flatten it into their command line.
 #[derive(Clone, Debug, clap::Args)]
@@ -42,10 +44,19 @@ pub struct GatewayConfig {
     pub no_admin_token: bool,
 
     /// Origins (`scheme://host:port`) allowed to open `/ws`, comma separated.
-    /// Empty: only the gateway's own origin (the `Host` header). A request
-    /// without `Origin` (not a browser) is allowed; the token still applies.
+    /// Empty: only the gateway's own origin (`http://` + the `Host` header,
+    /// `https://` behind a proxy sending `X-Forwarded-Proto: https`). A
+    /// request without `Origin` (not a browser) is allowed; the token still
+    /// applies. `*` (any origin) needs an admin token.
     #[arg(long = "allowed-origins", env = "CLICKTAIL_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
+
+    /// Host names (`name` or `name:port`) this gateway answers to, comma
+    /// separated; any other `Host` gets `403` (DNS rebinding). Loopback names
+    /// (`localhost`, 127.0.0.0/8, `[::1]`) are always served. Empty: loopback
+    /// only without an admin token, any host with one.
+    #[arg(long = "allowed-hosts", env = "CLICKTAIL_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
 
     /// Most open connections (HTTP and WebSocket together). Past it, new
     /// connections are closed at once and counted in `connections_refused_total`.
@@ -64,6 +75,16 @@ pub struct GatewayConfig {
     /// Filters one admin session may hold at once; more are refused with a message.
     #[arg(long = "session-filters-max", env = "CLICKTAIL_SESSION_FILTERS_MAX", default_value_t = 16)]
     pub session_filters_max: usize,
+
+    /// Subscribes of one session sent to registration and not answered yet;
+    /// more are answered at once with a `subscribe_error` (a criterion can
+    /// take tens of milliseconds to compile, so a flood must not queue up).
+    #[arg(
+        long = "session-subscribes-in-flight-max",
+        env = "CLICKTAIL_SESSION_SUBSCRIBES_IN_FLIGHT_MAX",
+        default_value_t = 4
+    )]
+    pub session_subscribes_in_flight_max: usize,
 
     /// Bytes of frames queued for one session. A frame that does not fit is
     /// dropped and counted; the client is told how many it missed.
@@ -172,6 +193,12 @@ impl GatewayConfig {
         Duration::from_millis(self.filter_ttl_ms)
     }
 
+    /// The `Host` names served; `validate` has checked the entries.
+    pub fn host_policy(&self) -> HostPolicy {
+        // Failing closed, should `validate` not have run.
+        HostPolicy::new(self.admin_token.is_some(), &self.allowed_hosts).unwrap_or_else(|_| HostPolicy::loopback_only())
+    }
+
     /// Checks the settings that must hold together.
     pub fn validate(&self) -> Result<(), crate::GatewayError> {
         let bad = |why: &str| Err(crate::GatewayError::Config(why.to_string()));
@@ -182,6 +209,15 @@ impl GatewayConfig {
         }
         if self.admin_token.as_deref() == Some("") {
             return bad("--admin-token must not be empty");
+        }
+        if self.admin_token.is_none() && self.allowed_origins.iter().any(|origin| origin == "*") {
+            return bad("--allowed-origins '*' lets any web page open /ws: it needs an admin token");
+        }
+        if let Err(BadHostEntry(entry)) = HostPolicy::new(self.admin_token.is_some(), &self.allowed_hosts) {
+            return bad(&format!("--allowed-hosts entry {entry:?} is not a host name, name:port or [v6]:port"));
+        }
+        if self.session_subscribes_in_flight_max == 0 {
+            return bad("--session-subscribes-in-flight-max must be at least 1");
         }
         if self.event_loops == 0 || self.event_loops > 64 {
             return bad("--event-loops must be within 1..=64");

@@ -26,7 +26,9 @@ const INBOX_SEND_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A registry operation asked by an event loop.
 pub enum ControlRequest {
-    /// Register `criterion` (already parsed once by the loop) for `owner`.
+    /// Register `criterion` for `owner`. Not parsed yet: `Registry::insert`
+    /// parses it here, compiling its regexes (tens of milliseconds for a
+    /// pattern such as `\w{50}`), which must not happen on an event loop.
     Subscribe { owner: ConnectionAddress, criterion: String, history: usize, reference: Option<String> },
     /// Delete these filters of a session (unsubscribe, or the session closed).
     Release { filters: Vec<FilterId> },
@@ -133,7 +135,7 @@ impl ControlThread {
                     other => SubscribeError::frame(reference, format!("could not register the filter: {other}"), None),
                 };
                 let _ = handle.send_and_wake(
-                    LoopCommand::Reply { connection: owner.connection, frame: Utf8Bytes::from(frame) },
+                    LoopCommand::SubscribeRefused { connection: owner.connection, frame: Utf8Bytes::from(frame) },
                     INBOX_SEND_TIMEOUT,
                 );
                 return;

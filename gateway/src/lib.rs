@@ -138,6 +138,7 @@ impl Gateway {
                         batch_events_max: config.ingest_batch_events_max,
                         event_bytes_max: config.ingest_event_bytes_max,
                     },
+                    hosts: config.host_policy(),
                 },
             };
             spawn(format!("gateway-loop-{index}"), Box::new(move || event_loop.run()))?;

@@ -23,6 +23,8 @@ pub struct Metrics {
     pub ingest_sessions_open: AtomicI64,
     /// Upgrades refused for a bad Origin.
     pub origin_refused_total: AtomicU64,
+    /// Requests refused for a `Host` this gateway does not serve.
+    pub host_refused_total: AtomicU64,
     /// Upgrades refused for a missing or wrong token.
     pub token_refused_total: AtomicU64,
     /// Filters registered by this node now.
@@ -105,6 +107,7 @@ impl Default for Metrics {
             admin_sessions_open: AtomicI64::new(0),
             ingest_sessions_open: AtomicI64::new(0),
             origin_refused_total: AtomicU64::new(0),
+            host_refused_total: AtomicU64::new(0),
             token_refused_total: AtomicU64::new(0),
             filters_active: AtomicI64::new(0),
             subscribe_refused_total: AtomicU64::new(0),
@@ -155,6 +158,7 @@ impl Metrics {
             self.connections_refused_total.load(Relaxed),
         );
         counter("origin_refused_total", "Upgrades refused for their Origin.", self.origin_refused_total.load(Relaxed));
+        counter("host_refused_total", "Requests refused for their Host.", self.host_refused_total.load(Relaxed));
         counter("token_refused_total", "Upgrades refused for their token.", self.token_refused_total.load(Relaxed));
         counter("subscribe_refused_total", "Subscriptions refused.", self.subscribe_refused_total.load(Relaxed));
         counter("frames_sent_total", "Frames queued to admin sessions.", self.frames_sent_total.load(Relaxed));

@@ -266,13 +266,17 @@ fn ingest_over_websocket_and_post_reaches_the_raw_topic() {
     let (status, response) = http(
         node.address(),
         &format!(
-            "POST /ingest HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+            "POST /ingest HTTP/1.1\r\nHost: {}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+            node.address(),
             body.len()
         ),
     );
     assert_eq!(status, 200, "{response}");
     assert!(response.ends_with(r#"{"type":"ack","batch":2,"accepted":1,"rejected":0}"#), "{response}");
-    let (status, _) = http(node.address(), "POST /ingest HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999\r\n\r\n");
+    let (status, _) = http(
+        node.address(),
+        &format!("POST /ingest HTTP/1.1\r\nHost: {}\r\nContent-Length: 999999999\r\n\r\n", node.address()),
+    );
     assert_eq!(status, 413);
 
     let mut records: Vec<Record> = Vec::new();
@@ -290,7 +294,7 @@ fn ingest_over_websocket_and_post_reaches_the_raw_topic() {
 #[test]
 fn http_endpoints_answer() {
     let node = Node::start(config());
-    let get = |path: &str| http(node.address(), &format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n"));
+    let get = |path: &str| http(node.address(), &format!("GET {path} HTTP/1.1\r\nHost: {}\r\n\r\n", node.address()));
     assert_eq!(get("/healthz").0, 200);
     assert_eq!(get("/readyz").0, 200);
     let (status, metrics) = get("/metrics");
@@ -335,7 +339,7 @@ fn a_request_sent_right_behind_the_handshake_is_answered() {
     let payload = br#"{"type":"heartbeat"}"#;
     // One write: the opening handshake and a masked text frame (RFC 6455
     // section 5.2; a zero masking key is valid) before the 101 arrived.
-    let mut bytes = b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".to_vec();
+    let mut bytes = common::upgrade_request(&node.address().to_string(), None).into_bytes();
     bytes.extend_from_slice(&[0x81, 0x80 | payload.len() as u8, 0, 0, 0, 0]);
     bytes.extend_from_slice(payload);
     stream.write_all(&bytes).unwrap();

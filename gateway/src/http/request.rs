@@ -83,9 +83,46 @@ impl Request {
             .map(|(_, value)| percent_decode(value))
     }
 
-    pub fn content_length(&self) -> Option<usize> {
-        self.header("content-length").and_then(|value| value.parse().ok())
+    /// The one `Host` header (RFC 9112 section 3.2: a request without one,
+    /// or with more than one, is answered `400`).
+    pub fn host(&self) -> Result<&str, HeadError> {
+        let mut values = self.headers.iter().filter(|(key, _)| key == "host").map(|(_, value)| value.as_str());
+        match (values.next(), values.next()) {
+            (Some(host), None) if !host.is_empty() => Ok(host),
+            (Some(_), Some(_)) => Err(HeadError::DuplicateHost),
+            _ => Err(HeadError::MissingHost),
+        }
     }
+
+    /// The body length, `None` without `Content-Length`. Several values
+    /// (repeated headers or a list) must all be the same number (RFC 9110
+    /// section 8.6): a request that disagrees with itself about where its
+    /// body ends is refused rather than guessed at.
+    pub fn content_length(&self) -> Result<Option<usize>, HeadError> {
+        let mut length = None;
+        let values = self.headers.iter().filter(|(key, _)| key == "content-length");
+        for item in values.flat_map(|(_, value)| value.split(',')) {
+            let value: usize = item.trim().parse().map_err(|_| HeadError::BadContentLength)?;
+            if length.is_some_and(|seen| seen != value) {
+                return Err(HeadError::ConflictingContentLength);
+            }
+            length = Some(value);
+        }
+        Ok(length)
+    }
+}
+
+/// A parsed head the gateway refuses with `400`.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum HeadError {
+    #[error("missing Host header")]
+    MissingHost,
+    #[error("more than one Host header")]
+    DuplicateHost,
+    #[error("Content-Length is not a number")]
+    BadContentLength,
+    #[error("conflicting Content-Length headers")]
+    ConflictingContentLength,
 }
 
 fn percent_decode(text: &str) -> String {
@@ -123,5 +160,31 @@ mod tests {
         assert_eq!(Request::parse(b"GET / HTTP/1.1\r\n", 1024), Ok(None));
         assert!(matches!(Request::parse(&[b'a'; 2000], 1024), Err(RequestError::TooLarge { .. })));
         assert!(matches!(Request::parse(b"\x01\x02 / HTTP/1.1\r\n\r\n", 1024), Err(RequestError::Malformed(_))));
+    }
+
+    fn head(headers: &str) -> Request {
+        Request::parse(format!("POST / HTTP/1.1\r\n{headers}\r\n").as_bytes(), 4096).unwrap().unwrap()
+    }
+
+    #[test]
+    fn host_must_be_there_once() {
+        assert_eq!(head("Host: a:1\r\n").host(), Ok("a:1"));
+        assert_eq!(head("").host(), Err(HeadError::MissingHost));
+        assert_eq!(head("Host: \r\n").host(), Err(HeadError::MissingHost));
+        assert_eq!(head("Host: a\r\nHost: a\r\n").host(), Err(HeadError::DuplicateHost));
+    }
+
+    #[test]
+    fn content_length_values_must_agree() {
+        assert_eq!(head("").content_length(), Ok(None));
+        assert_eq!(head("Content-Length: 5\r\n").content_length(), Ok(Some(5)));
+        assert_eq!(head("Content-Length: 5\r\nContent-Length: 5\r\n").content_length(), Ok(Some(5)));
+        assert_eq!(head("Content-Length: 5, 5\r\n").content_length(), Ok(Some(5)));
+        assert_eq!(
+            head("Content-Length: 5\r\nContent-Length: 6\r\n").content_length(),
+            Err(HeadError::ConflictingContentLength)
+        );
+        assert_eq!(head("Content-Length: 5, 6\r\n").content_length(), Err(HeadError::ConflictingContentLength));
+        assert_eq!(head("Content-Length: -1\r\n").content_length(), Err(HeadError::BadContentLength));
     }
 }

@@ -40,14 +40,28 @@ pub fn accept(request: &Request) -> Result<Vec<u8>, Refusal> {
 /// page on another site cannot open an admin socket with the admin's
 /// cookies or network position. Requests without `Origin` are not from a
 /// browser and pass (the token still applies).
+///
+/// With no `--allowed-origins`, only the gateway's own origin passes:
+/// scheme, host and port (RFC 6454 section 5), so `https://127.0.0.1:8080`
+/// is not the origin of the plain-HTTP gateway on `127.0.0.1:8080`. The
+/// scheme is `http` unless a TLS-terminating proxy says `https` in
+/// `X-Forwarded-Proto` (a page cannot set that header on a WebSocket
+/// handshake). `Host` is only trusted this far because `host.rs` decides
+/// which names are served at all.
 pub fn origin_allowed(request: &Request, allowed: &[String]) -> bool {
     let Some(origin) = request.header("origin") else { return true };
-    if allowed.iter().any(|entry| entry == "*" || entry.eq_ignore_ascii_case(origin)) {
-        return true;
+    if !allowed.is_empty() {
+        return allowed.iter().any(|entry| entry == "*" || entry.eq_ignore_ascii_case(origin));
     }
-    // Same origin: the Origin's authority equals the Host header.
-    let authority = origin.split_once("://").map_or(origin, |(_, rest)| rest);
-    allowed.is_empty() && request.header("host").is_some_and(|host| host.eq_ignore_ascii_case(authority))
+    let Ok(host) = request.host() else { return false };
+    let scheme = match request.header("x-forwarded-proto") {
+        Some(proto) if proto.eq_ignore_ascii_case("https") => "https",
+        _ => "http",
+    };
+    origin
+        .strip_prefix(scheme)
+        .and_then(|rest| rest.strip_prefix("://"))
+        .is_some_and(|authority| authority.eq_ignore_ascii_case(host))
 }
 
 /// Compares the presented token in time independent of where it differs.
@@ -89,6 +103,18 @@ mod tests {
     fn checks_origin_and_token() {
         assert!(origin_allowed(&request("Host: 127.0.0.1:8080\r\nOrigin: http://127.0.0.1:8080\r\n"), &[]));
         assert!(!origin_allowed(&request("Host: 127.0.0.1:8080\r\nOrigin: http://evil.example\r\n"), &[]));
+        // The scheme is part of the origin; a TLS proxy vouches for https.
+        assert!(!origin_allowed(&request("Host: 127.0.0.1:8080\r\nOrigin: https://127.0.0.1:8080\r\n"), &[]));
+        assert!(!origin_allowed(&request("Host: 127.0.0.1:8080\r\nOrigin: ws://127.0.0.1:8080\r\n"), &[]));
+        assert!(origin_allowed(
+            &request("Host: gw.example\r\nX-Forwarded-Proto: https\r\nOrigin: https://gw.example\r\n"),
+            &[]
+        ));
+        assert!(!origin_allowed(
+            &request("Host: gw.example\r\nX-Forwarded-Proto: https\r\nOrigin: http://gw.example\r\n"),
+            &[]
+        ));
+        assert!(!origin_allowed(&request("Origin: http://127.0.0.1:8080\r\n"), &[]));
         assert!(origin_allowed(&request("Host: h\r\n"), &[]));
         let allowed = vec!["https://admin.example".to_string()];
         assert!(origin_allowed(&request("Host: h\r\nOrigin: https://admin.example\r\n"), &allowed));

@@ -2,7 +2,6 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
-use clicktail_engine::language::parse_filter;
 use clicktail_engine::matcher::FilterId;
 use crossbeam_channel::TrySendError;
 use tungstenite::Utf8Bytes;
@@ -40,27 +39,29 @@ impl AdminState {
         }
     }
 
-    /// Validates here (cheap, and the error goes back at once), registers on
-    /// the control thread (a registry round trip); the `subscribed` reply
-    /// comes back through the loop's inbox.
+    /// Checks the session's bounds here and hands the criterion to the
+    /// control thread, which parses it (a regex can take tens of
+    /// milliseconds to compile: never on the loop, where every other session
+    /// of the loop would wait) and registers it; the `subscribed` or
+    /// `subscribe_error` reply comes back through the loop's inbox.
     fn subscribe(&mut self, request: Subscribe, address: ConnectionAddress, context: &LoopContext) -> Option<String> {
         let reference = request.reference.as_deref();
         if reference.is_some_and(|text| text.len() > REF_BYTES_MAX) {
             return Some(SubscribeError::frame(None, format!("ref is longer than {REF_BYTES_MAX} bytes"), None));
         }
-        let refuse = |message: String, column: Option<usize>| {
+        let refuse = |message: String| {
             context.metrics.subscribe_refused_total.fetch_add(1, Relaxed);
-            Some(SubscribeError::frame(reference, message, column))
+            Some(SubscribeError::frame(reference, message, None))
         };
-        if let Err(error) = parse_filter(&request.criterion) {
-            return refuse(error.message, Some(error.column));
+        let in_flight_max = context.config.session_subscribes_in_flight_max;
+        if self.subscribes_pending >= in_flight_max {
+            return refuse(format!(
+                "{in_flight_max} subscribes of this session are in flight (the limit): wait for their replies"
+            ));
         }
         let limit = context.config.session_filters_max;
         if self.filters.len() + self.subscribes_pending >= limit {
-            return refuse(
-                format!("this session already has {limit} filters (the limit): unsubscribe one first"),
-                None,
-            );
+            return refuse(format!("this session already has {limit} filters (the limit): unsubscribe one first"));
         }
         let history = request.history.min(context.config.history_max);
         let control_request = ControlRequest::Subscribe {

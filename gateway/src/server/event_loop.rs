@@ -27,6 +27,7 @@ use super::inbox::{LoopCommand, LoopInbox};
 use super::outbound::Outbound;
 use super::websocket::{Incoming, Phase, WsConnection};
 use crate::control::ControlRequest;
+use crate::http::host::HostPolicy;
 use crate::ids::{ConnectionAddress, ConnectionId, LoopId};
 use crate::ingest::{validate, IngestJob, IngestLimits, ReplyChannel, ValidBatch};
 use crate::protocol::hello::Hello;
@@ -57,6 +58,8 @@ pub struct LoopContext {
     pub ingest: Sender<IngestJob>,
     /// Bounds applied to each ingest batch.
     pub ingest_limits: IngestLimits,
+    /// The `Host` names served (DNS rebinding).
+    pub hosts: HostPolicy,
 }
 
 impl LoopContext {
@@ -272,6 +275,7 @@ impl EventLoop {
                     node: &config.node_name,
                     session: self.address(id).to_string(),
                     filters_max: config.session_filters_max,
+                    subscribes_in_flight_max: config.session_subscribes_in_flight_max,
                     queue_frames_max: config.session_queue_frames_max,
                     queue_bytes_max: config.session_queue_bytes_max,
                     history_max: config.history_max,
@@ -333,6 +337,13 @@ impl EventLoop {
                     if let Some(Connection::Admin(ws, _) | Connection::Ingest(ws)) =
                         state.connections.get_mut(&connection.0)
                     {
+                        ws.outbound.offer_reply(frame, &metrics);
+                        state.dirty.push(connection.0);
+                    }
+                }
+                LoopCommand::SubscribeRefused { connection, frame } => {
+                    if let Some(Connection::Admin(ws, admin)) = state.connections.get_mut(&connection.0) {
+                        admin.subscribes_pending = admin.subscribes_pending.saturating_sub(1);
                         ws.outbound.offer_reply(frame, &metrics);
                         state.dirty.push(connection.0);
                     }

@@ -134,7 +134,12 @@ impl HttpConnection {
             }
             Err(error) => return Some(self.respond(response::text(400, &error.to_string()))),
         };
-        let body_bytes = if request.method == "POST" { request.content_length() } else { Some(0) };
+        // Checked on the head, before waiting for a body whose length is in doubt.
+        let content_length = match request.host().and_then(|_| request.content_length()) {
+            Ok(content_length) => content_length,
+            Err(error) => return Some(self.respond(response::text(400, &error.to_string()))),
+        };
+        let body_bytes = if request.method == "POST" { content_length } else { Some(0) };
         let Some(body_bytes) = body_bytes else {
             return Some(self.respond(response::text(411, "POST needs a Content-Length")));
         };
@@ -150,6 +155,13 @@ impl HttpConnection {
     fn route(&mut self, request: &Request, id: ConnectionId, context: &LoopContext) -> HttpStep {
         let config = &context.config;
         let metrics = &context.metrics;
+        // Every path but the probes, which say nothing a page could use and
+        // which orchestrators call by the pod's address (see `host.rs`).
+        let probe = matches!(request.path.as_str(), "/healthz" | "/readyz");
+        if !probe && !request.host().is_ok_and(|host| context.hosts.allows(host)) {
+            metrics.host_refused_total.fetch_add(1, Relaxed);
+            return self.respond(response::text(403, "host not allowed: see --allowed-hosts"));
+        }
         match (request.method.as_str(), request.path.as_str()) {
             (_, "/ws") => {
                 if !upgrade::origin_allowed(request, &config.allowed_origins) {

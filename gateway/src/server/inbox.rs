@@ -18,6 +18,9 @@ pub enum LoopCommand {
     Missed { connection: ConnectionId, count: u64 },
     /// A reply (never dropped while within twice the queue bound).
     Reply { connection: ConnectionId, frame: Utf8Bytes },
+    /// A subscription was refused by the control thread (invalid criterion,
+    /// registry down): the reply, and one subscribe fewer in flight.
+    SubscribeRefused { connection: ConnectionId, frame: Utf8Bytes },
     /// A subscription was registered: the session now owns `filter`.
     Subscribed { connection: ConnectionId, filter: FilterId, reply: Utf8Bytes, history: Vec<Utf8Bytes> },
     /// The HTTP response to a request that waited on another thread (POST /ingest).

@@ -194,3 +194,30 @@ pub fn http(address: std::net::SocketAddr, request: &str) -> (u16, String) {
     let status = response.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
     (status, response)
 }
+
+/// The opening handshake of `/ws` with this `Host` and, if given, `Origin`.
+pub fn upgrade_request(host: &str, origin: Option<&str>) -> String {
+    let origin = origin.map(|origin| format!("Origin: {origin}\r\n")).unwrap_or_default();
+    format!(
+        "GET /ws HTTP/1.1\r\nHost: {host}\r\n{origin}Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+}
+
+/// Sends `request` as written and returns the response's status and head,
+/// without waiting for the connection to close (a `101` keeps it open).
+pub fn http_head(address: std::net::SocketAddr, request: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut head = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !head.windows(4).any(|window| window == b"\r\n\r\n") {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(count) => head.extend_from_slice(&chunk[..count]),
+        }
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let status = head.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
+    (status, head)
+}
