@@ -42,7 +42,9 @@ source .cache/services/env
 step "tests (unit, property, integration against Kafka and PostgreSQL)"
 cargo test --workspace --locked
 
-for suite in tests/browser/run.sh tests/deploy/run.sh; do
+# The chaos suite restarts Kafka and PostgreSQL (and leaves them up): it
+# runs after every test that shares them.
+for suite in tests/browser/run.sh tests/deploy/run.sh tests/chaos/run.sh; do
     if [[ -x "$suite" ]]; then
         step "$suite"
         "$suite"
