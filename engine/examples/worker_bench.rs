@@ -506,7 +506,7 @@ fn propagation(database: &str) {
                     std::thread::sleep(wait);
                 }
                 let id = registry
-                    .insert(NewFilter::session(filter(filters + n), "bench", Duration::from_secs(600)))
+                    .insert(NewFilter::session(filter(filters + n), "bench", "bench", Duration::from_secs(600)))
                     .unwrap();
                 sent_tx.send((id, Instant::now())).unwrap();
             }

@@ -2,8 +2,9 @@
 //!
 //! Registry calls block (PostgreSQL round trips), so the loops hand them
 //! over a bounded channel and get the outcome back through their inbox. The
-//! same thread keeps this node's filter rows fresh (one `heartbeat` call for
-//! all of them every third of the TTL) and sweeps rows whose node died.
+//! same thread keeps this node alive in the registry (one `heartbeat` call
+//! every third of the TTL, which also re-asserts its filters: see
+//! `reassert.rs`) and sweeps rows whose node died.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -22,7 +23,7 @@ use crate::{Metrics, RouteTable};
 
 /// How long the control thread waits for room in a loop's inbox before it
 /// gives up on a reply (and, for a subscription, deletes the new row).
-const INBOX_SEND_TIMEOUT: Duration = Duration::from_secs(1);
+pub(crate) const INBOX_SEND_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A registry operation asked by an event loop.
 pub enum ControlRequest {
@@ -47,6 +48,9 @@ pub struct ControlThread {
     pub history: Option<Arc<History>>,
     /// Recorded in each row's owner, with the session.
     pub node_name: String,
+    /// This process's row in the registry's `nodes` table, unique per start
+    /// (`reassert::node_id`): its heartbeats keep this node's filters alive.
+    pub node_id: String,
     /// Lifetime of a row between heartbeats (`filter_ttl_ms`).
     pub filter_ttl: Duration,
 }
@@ -85,22 +89,6 @@ impl ControlThread {
         }
     }
 
-    fn heartbeat(&self) {
-        let ids = self.routes.ids();
-        if ids.is_empty() {
-            return;
-        }
-        match self.registry.heartbeat(&ids, self.filter_ttl) {
-            Ok(()) => self.metrics.ready.store(true, Relaxed),
-            Err(error) => {
-                // Not ready while the registry is unreachable: a load
-                // balancer should send new admins to another node.
-                self.metrics.ready.store(false, Relaxed);
-                tracing::warn!(%error, filters = ids.len(), "filter heartbeat failed; retrying next period")
-            }
-        }
-    }
-
     fn handle(&self, request: ControlRequest) {
         match request {
             ControlRequest::Subscribe { owner, criterion, history, reference } => {
@@ -110,7 +98,7 @@ impl ControlThread {
         }
     }
 
-    fn release(&self, filters: &[FilterId]) {
+    pub(crate) fn release(&self, filters: &[FilterId]) {
         for filter in filters {
             if self.routes.remove(*filter) {
                 self.metrics.filters_active.fetch_sub(1, Relaxed);
@@ -123,7 +111,8 @@ impl ControlThread {
 
     fn subscribe(&self, owner: ConnectionAddress, criterion: &str, history: usize, reference: Option<&str>) {
         let Some(handle) = self.loops.get(owner.event_loop.0) else { return };
-        let new_filter = NewFilter::session(criterion, format!("{}/{}", self.node_name, owner), self.filter_ttl);
+        let new_filter =
+            NewFilter::session(criterion, &self.node_id, format!("{}/{}", self.node_name, owner), self.filter_ttl);
         let filter = match self.registry.insert(new_filter) {
             Ok(filter) => filter,
             Err(error) => {
@@ -143,7 +132,7 @@ impl ControlThread {
         };
         // Route before acknowledging: the first match can only follow the
         // workers' reaction to the insert, which is slower than this.
-        self.routes.insert(filter, owner);
+        self.routes.insert(filter, owner, Arc::from(criterion));
         self.metrics.filters_active.fetch_add(1, Relaxed);
         let history = match (&self.history, history) {
             (Some(window), wanted) if wanted > 0 => window.recent_matches(filter, criterion, wanted),

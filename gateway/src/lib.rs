@@ -19,7 +19,8 @@
 //! - `server/`: event loops, connections, bounded session queues;
 //! - `http/`: request parsing, responses, the WebSocket handshake, assets;
 //! - `delivery.rs`, `control.rs`, `history.rs`, `ingest/`: the threads above;
-//! - `routes.rs`: filter id → owning session; `metrics.rs`: `/metrics`.
+//! - `routes.rs`: filter id → owning session; `metrics.rs`: `/metrics`;
+//! - `reassert.rs`: the node's heartbeat, which re-creates lost filters.
 
 pub mod config;
 mod control;
@@ -31,6 +32,7 @@ mod ids;
 mod ingest;
 mod metrics;
 pub mod protocol;
+mod reassert;
 mod routes;
 mod server;
 
@@ -161,6 +163,7 @@ impl Gateway {
             metrics: metrics.clone(),
             history: history.clone(),
             node_name: config.node_name.clone(),
+            node_id: reassert::node_id(&config.node_name),
             filter_ttl: config.filter_ttl(),
         };
         spawn("gateway-control".into(), Box::new(move || control.run(control_receiver)))?;

@@ -5,9 +5,13 @@
 //! writes are one entry at a time at human speed, reads take a shared lock
 //! the writer holds for a single map insert, and the delivery thread takes
 //! it once per polled batch, not per record.
+//!
+//! The criterion of every filter is kept beside (not in the delivery's
+//! map): the control thread re-creates a filter from it when its row was
+//! lost (`reassert.rs`).
 
 use std::collections::HashMap;
-use std::sync::{RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 
 use clicktail_engine::matcher::FilterId;
 
@@ -16,16 +20,28 @@ use crate::ids::ConnectionAddress;
 #[derive(Default)]
 pub struct RouteTable {
     owners: RwLock<HashMap<FilterId, ConnectionAddress>>,
+    /// The criterion of every routed filter; written with `owners`.
+    criteria: Mutex<HashMap<FilterId, Arc<str>>>,
 }
 
 impl RouteTable {
-    pub fn insert(&self, filter: FilterId, owner: ConnectionAddress) {
+    pub fn insert(&self, filter: FilterId, owner: ConnectionAddress, criterion: Arc<str>) {
+        // Criteria first: a filter in `owners` always has its criterion.
+        self.criteria().insert(filter, criterion);
         self.write().insert(filter, owner);
     }
 
     /// Removes `filter`; returns whether it was routed here.
     pub fn remove(&self, filter: FilterId) -> bool {
-        self.write().remove(&filter).is_some()
+        let removed = self.write().remove(&filter).is_some();
+        self.criteria().remove(&filter);
+        removed
+    }
+
+    /// The owner and criterion of `filter`, if it is routed here.
+    pub fn route(&self, filter: FilterId) -> Option<(ConnectionAddress, Arc<str>)> {
+        let owner = *self.read().get(&filter)?;
+        Some((owner, self.criteria().get(&filter)?.clone()))
     }
 
     /// A read view for a batch of lookups.
@@ -46,6 +62,10 @@ impl RouteTable {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    fn criteria(&self) -> MutexGuard<'_, HashMap<FilterId, Arc<str>>> {
+        self.criteria.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<FilterId, ConnectionAddress>> {

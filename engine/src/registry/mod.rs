@@ -9,6 +9,21 @@
 //!   every later change, in commit order;
 //! - after any reconnect it delivers a new `Reset` (LISTEN first, then
 //!   SELECT, so no change falls into the gap).
+//!
+//! And the same liveness rule. A session filter belongs to a *node* (one
+//! gateway process), which heartbeats every third of its TTL. The sweep
+//! deletes a node's session filters only when the node has been silent for
+//! a whole TTL *while the registry was up and watched by the sweeper*:
+//! `max(last_seen, watched_since) + ttl < now`, all by the registry's clock,
+//! where `watched_since` is when the database last started or the sweeper
+//! last connected, whichever is later. An outage of any length therefore
+//! deletes nothing: when the database returns, every node gets a full TTL
+//! to heartbeat again before any of its rows can go. A node that was cut
+//! off alone (the database and the sweepers were fine) does lose its rows;
+//! its next heartbeat reports them missing and it re-creates them.
+//! Session rows without a node (written by a gateway of the previous
+//! release during an upgrade) expire by their own `expires`, but never
+//! within `NODELESS_GRACE_MS` of `watched_since`.
 
 use std::time::{Duration, SystemTime};
 
@@ -35,6 +50,9 @@ pub struct FilterRow {
     pub kind: FilterKind,
     /// Who created it: a gateway node and session, or a user name.
     pub owner: String,
+    /// The gateway node whose heartbeats keep a session filter alive;
+    /// `None` for standing filters.
+    pub node: Option<String>,
     pub created: SystemTime,
     /// When it stops being live; `None` for standing filters.
     pub expires: Option<SystemTime>,
@@ -46,19 +64,41 @@ pub struct NewFilter {
     pub expression: String,
     pub kind: FilterKind,
     pub owner: String,
-    /// Lifetime from now until the next heartbeat; `None` for standing filters.
+    /// The node that heartbeats a session filter; `None` for standing filters.
+    pub node: Option<String>,
+    /// The node's TTL: how long it may stay silent before its session
+    /// filters go; `None` for standing filters.
     pub ttl: Option<Duration>,
 }
 
 impl NewFilter {
     /// A filter for a downstream consumer: no expiry.
     pub fn standing(expression: impl Into<String>, owner: impl Into<String>) -> Self {
-        NewFilter { expression: expression.into(), kind: FilterKind::Standing, owner: owner.into(), ttl: None }
+        NewFilter {
+            expression: expression.into(),
+            kind: FilterKind::Standing,
+            owner: owner.into(),
+            node: None,
+            ttl: None,
+        }
     }
 
-    /// A filter of a live admin session, which expires `ttl` after its last heartbeat.
-    pub fn session(expression: impl Into<String>, owner: impl Into<String>, ttl: Duration) -> Self {
-        NewFilter { expression: expression.into(), kind: FilterKind::Session, owner: owner.into(), ttl: Some(ttl) }
+    /// A filter of a live admin session served by `node`, which lives
+    /// while `node` heartbeats at least once per `ttl` (see the module's
+    /// liveness rule). Inserting it counts as a heartbeat of `node`.
+    pub fn session(
+        expression: impl Into<String>,
+        node: impl Into<String>,
+        owner: impl Into<String>,
+        ttl: Duration,
+    ) -> Self {
+        NewFilter {
+            expression: expression.into(),
+            kind: FilterKind::Session,
+            owner: owner.into(),
+            node: Some(node.into()),
+            ttl: Some(ttl),
+        }
     }
 }
 
@@ -82,15 +122,32 @@ pub enum RegistryError {
     Unavailable(String),
 }
 
+/// What a node's heartbeat found in the registry.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HeartbeatOutcome {
+    /// The ids the node still serves whose row is gone (swept while the
+    /// node was cut off, or deleted by hand): the node must re-create them
+    /// or tell their sessions.
+    pub missing: Vec<FilterId>,
+    /// Rows of the node that it no longer serves (their delete failed,
+    /// e.g. during an outage), older than a TTL: deleted by this heartbeat.
+    pub orphans_deleted: u64,
+}
+
 /// Creates, refreshes and deletes filters.
 pub trait Registry: Send + Sync {
     /// Validates (with the engine's parser) and stores a filter; returns its id.
     fn insert(&self, filter: NewFilter) -> Result<FilterId, RegistryError>;
-    /// Pushes the expiry of `ids` to now + `ttl`.
-    fn heartbeat(&self, ids: &[FilterId], ttl: Duration) -> Result<(), RegistryError>;
+    /// Records that `node` is alive (now, by the registry's clock) with
+    /// this `ttl`, pushes the expiry of `ids` (the session filters it
+    /// serves) to now + `ttl`, reports those whose row is gone, and deletes
+    /// the node's rows outside `ids` created more than a `ttl` ago.
+    fn heartbeat(&self, node: &str, ids: &[FilterId], ttl: Duration) -> Result<HeartbeatOutcome, RegistryError>;
     fn delete(&self, ids: &[FilterId]) -> Result<(), RegistryError>;
     fn list(&self) -> Result<Vec<FilterRow>, RegistryError>;
-    /// Deletes rows whose expiry has passed; safe to run on many nodes at once.
+    /// Deletes the session filters of gone nodes, and those nodes, by the
+    /// liveness rule of this module; returns how many filters went. Safe
+    /// to run on many processes at once.
     fn sweep_expired(&self) -> Result<u64, RegistryError>;
     /// Starts watching changes (see the module's contract).
     fn watch(&self) -> Result<Box<dyn RegistryWatch>, RegistryError>;

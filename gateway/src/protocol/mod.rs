@@ -4,12 +4,15 @@
 //! Client → gateway (`/ws`): [`subscribe`], [`unsubscribe`], [`heartbeat`].
 //! Gateway → client: [`hello`] on connect, the replies of each request,
 //! [`event`] for every match, [`dropped`] after overflow, [`error`] for a
-//! message the gateway could not understand.
+//! message the gateway could not understand, [`filter_replaced`] or
+//! [`filter_lost`] when a filter's registry row was lost.
 //! Tracker → gateway (`/ingest`): [`ingest_batch`], answered by its ack.
 
 pub mod dropped;
 pub mod error;
 pub mod event;
+pub mod filter_lost;
+pub mod filter_replaced;
 pub mod heartbeat;
 pub mod hello;
 pub mod ingest_batch;

@@ -84,6 +84,21 @@ impl AdminState {
         }
     }
 
+    /// Swaps `old` for `new` (or just drops `old`) after its row was lost;
+    /// false when the session no longer owns `old`.
+    pub fn replace(&mut self, old: FilterId, new: Option<FilterId>) -> bool {
+        let Some(position) = self.filters.iter().position(|owned| *owned == old) else {
+            return false;
+        };
+        match new {
+            Some(new) => self.filters[position] = new,
+            None => {
+                self.filters.swap_remove(position);
+            }
+        }
+        true
+    }
+
     fn unsubscribe(&mut self, request: Unsubscribe, context: &LoopContext) -> Option<String> {
         let filter = FilterId(request.filter);
         let Some(position) = self.filters.iter().position(|owned| *owned == filter) else {

@@ -363,6 +363,23 @@ impl EventLoop {
                         _ => self.context.release(vec![filter]),
                     }
                 }
+                LoopCommand::FilterReplaced { connection, old, new, frame } => {
+                    let told = match state.connections.get_mut(&connection.0) {
+                        Some(Connection::Admin(ws, admin)) if ws.phase == Phase::Open => {
+                            let owned = admin.replace(old, new);
+                            if owned {
+                                ws.outbound.offer_reply(frame, &metrics);
+                                state.dirty.push(connection.0);
+                            }
+                            owned
+                        }
+                        _ => false,
+                    };
+                    if !told {
+                        // The session left, or unsubscribed `old`, meanwhile.
+                        self.context.release(new.into_iter().collect());
+                    }
+                }
                 LoopCommand::HttpResponse { connection, response } => {
                     if let Some(Connection::Http(http)) = state.connections.get_mut(&connection.0) {
                         if matches!(http.phase, HttpPhase::AwaitingIngest) {

@@ -23,6 +23,10 @@ pub enum LoopCommand {
     SubscribeRefused { connection: ConnectionId, frame: Utf8Bytes },
     /// A subscription was registered: the session now owns `filter`.
     Subscribed { connection: ConnectionId, filter: FilterId, reply: Utf8Bytes, history: Vec<Utf8Bytes> },
+    /// The registry row of `old` was lost: the session's filter is now
+    /// `new` (`filter_replaced`), or nothing (`None`, `filter_lost`).
+    /// `frame` tells the session which.
+    FilterReplaced { connection: ConnectionId, old: FilterId, new: Option<FilterId>, frame: Utf8Bytes },
     /// The HTTP response to a request that waited on another thread (POST /ingest).
     HttpResponse { connection: ConnectionId, response: Vec<u8> },
 }

@@ -105,22 +105,7 @@ impl Node {
 
     /// Opens `/ws` with extra request headers.
     pub fn admin(&self, query: &str, headers: &[(&str, &str)]) -> Result<Client, tungstenite::Error> {
-        let url = format!("ws://{}/ws{query}", self.address());
-        let mut request = url.into_client_request().unwrap();
-        for (name, value) in headers {
-            let name = tungstenite::http::HeaderName::from_bytes(name.as_bytes()).unwrap();
-            request.headers_mut().insert(name, value.parse().unwrap());
-        }
-        let stream = TcpStream::connect(self.address()).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let (socket, _) = tungstenite::client(request, stream).map_err(|error| match error {
-            tungstenite::HandshakeError::Failure(error) => error,
-            tungstenite::HandshakeError::Interrupted(_) => panic!("blocking handshake interrupted"),
-        })?;
-        let mut client = Client { socket };
-        let hello = client.next_json();
-        assert_eq!(hello["type"], "hello", "{hello}");
-        Ok(client)
+        admin_at(self.address(), query, headers)
     }
 
     /// Waits until every filter thread matches with `filters` (and so will
@@ -140,6 +125,31 @@ impl Node {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// Opens `/ws` of the gateway at `address` with extra request headers and
+/// reads its `hello`.
+pub fn admin_at(
+    address: std::net::SocketAddr,
+    query: &str,
+    headers: &[(&str, &str)],
+) -> Result<Client, tungstenite::Error> {
+    let url = format!("ws://{address}/ws{query}");
+    let mut request = url.into_client_request().unwrap();
+    for (name, value) in headers {
+        let name = tungstenite::http::HeaderName::from_bytes(name.as_bytes()).unwrap();
+        request.headers_mut().insert(name, value.parse().unwrap());
+    }
+    let stream = TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let (socket, _) = tungstenite::client(request, stream).map_err(|error| match error {
+        tungstenite::HandshakeError::Failure(error) => error,
+        tungstenite::HandshakeError::Interrupted(_) => panic!("blocking handshake interrupted"),
+    })?;
+    let mut client = Client { socket };
+    let hello = client.next_json();
+    assert_eq!(hello["type"], "hello", "{hello}");
+    Ok(client)
 }
 
 impl Drop for Node {

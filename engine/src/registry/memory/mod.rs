@@ -8,6 +8,9 @@
 //! its queue is dropped and it receives a fresh `Reset` instead, exactly
 //! what a PostgreSQL watcher gets after a reconnect.
 //!
+//! Node liveness follows the rule of [`crate::registry`]; this registry
+//! cannot be down, so the sweeper has watched it since it was created.
+//!
 //! Layout: `mod.rs` (the registry), `watch.rs` (one watcher), `tests.rs`.
 
 mod watch;
@@ -15,13 +18,13 @@ mod watch;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use watch::{MemoryWatch, WatcherQueue};
 
-use super::{Change, FilterRow, NewFilter, Registry, RegistryError, RegistryWatch};
+use super::{Change, FilterKind, FilterRow, HeartbeatOutcome, NewFilter, Registry, RegistryError, RegistryWatch};
 use crate::language::parse_filter;
 use crate::matcher::FilterId;
 
@@ -42,8 +45,19 @@ impl Default for MemoryRegistryConfig {
     }
 }
 
+/// A gateway node's last heartbeat.
+struct NodeSeen {
+    last_seen: SystemTime,
+    /// How long the node may stay silent before it counts as gone.
+    ttl: Duration,
+}
+
 pub(crate) struct RegistryState {
     rows: BTreeMap<FilterId, FilterRow>,
+    /// Every node with session filters, by name.
+    nodes: HashMap<String, NodeSeen>,
+    /// When this registry came up: the `watched_since` of the liveness rule.
+    started: SystemTime,
     /// The id of the next insert; ids are never reused, as with `bigserial`.
     next_id: u64,
     watchers: Vec<Arc<WatcherQueue>>,
@@ -79,7 +93,13 @@ impl Default for MemoryRegistry {
 impl MemoryRegistry {
     pub fn new(config: MemoryRegistryConfig) -> Self {
         MemoryRegistry {
-            state: Arc::new(Mutex::new(RegistryState { rows: BTreeMap::new(), next_id: 1, watchers: Vec::new() })),
+            state: Arc::new(Mutex::new(RegistryState {
+                rows: BTreeMap::new(),
+                nodes: HashMap::new(),
+                started: SystemTime::now(),
+                next_id: 1,
+                watchers: Vec::new(),
+            })),
             config,
         }
     }
@@ -108,11 +128,21 @@ impl Registry for MemoryRegistry {
         let id = FilterId(state.next_id);
         state.next_id += 1;
         let now = SystemTime::now();
+        if let (Some(node), FilterKind::Session) = (&filter.node, filter.kind) {
+            // Inserting counts as a heartbeat of the node, as in PostgreSQL.
+            let ttl = filter.ttl.unwrap_or(Duration::ZERO);
+            state.nodes.insert(node.clone(), NodeSeen { last_seen: now, ttl });
+        }
+        let node = match filter.kind {
+            FilterKind::Session => filter.node,
+            FilterKind::Standing => None,
+        };
         let row = FilterRow {
             id,
             expression: filter.expression,
             kind: filter.kind,
             owner: filter.owner,
+            node,
             created: now,
             expires: expiry(now, filter.ttl),
         };
@@ -121,18 +151,34 @@ impl Registry for MemoryRegistry {
         Ok(id)
     }
 
-    fn heartbeat(&self, ids: &[FilterId], ttl: Duration) -> Result<(), RegistryError> {
+    fn heartbeat(&self, node: &str, ids: &[FilterId], ttl: Duration) -> Result<HeartbeatOutcome, RegistryError> {
         let mut state = self.lock();
-        let expires = expiry(SystemTime::now(), Some(ttl));
+        let now = SystemTime::now();
+        state.nodes.insert(node.to_owned(), NodeSeen { last_seen: now, ttl });
+        let expires = expiry(now, Some(ttl));
+        let mut missing = Vec::new();
         for id in ids {
             // Only session filters expire; a heartbeat never gives a standing one an expiry.
-            if let Some(row) = state.rows.get_mut(id).filter(|row| row.expires.is_some()) {
-                row.expires = expires;
+            match state.rows.get_mut(id).filter(|row| row.kind == FilterKind::Session) {
+                Some(row) => row.expires = expires,
+                None => missing.push(*id),
             }
         }
         // Like the PostgreSQL trigger, an expiry change is not a change of
         // the matched set, so watchers are not told.
-        Ok(())
+        let served: std::collections::HashSet<FilterId> = ids.iter().copied().collect();
+        let orphans: Vec<FilterId> = state
+            .rows
+            .values()
+            .filter(|row| row.node.as_deref() == Some(node) && !served.contains(&row.id))
+            .filter(|row| row.created.checked_add(ttl).is_some_and(|old_enough| old_enough < now))
+            .map(|row| row.id)
+            .collect();
+        for id in &orphans {
+            state.rows.remove(id);
+            state.publish(Change::Delete(*id));
+        }
+        Ok(HeartbeatOutcome { missing, orphans_deleted: orphans.len() as u64 })
     }
 
     fn delete(&self, ids: &[FilterId]) -> Result<(), RegistryError> {
@@ -152,13 +198,33 @@ impl Registry for MemoryRegistry {
     fn sweep_expired(&self) -> Result<u64, RegistryError> {
         let mut state = self.lock();
         let now = SystemTime::now();
-        let expired: Vec<FilterId> =
-            state.rows.values().filter(|row| row.expires.is_some_and(|at| at < now)).map(|row| row.id).collect();
-        for id in &expired {
+        let watched_since = state.started;
+        let gone: Vec<String> = state
+            .nodes
+            .iter()
+            .filter(|(_, seen)| seen.last_seen.max(watched_since).checked_add(seen.ttl).is_some_and(|at| at < now))
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in &gone {
+            state.nodes.remove(name);
+        }
+        let nodeless_grace = Duration::from_millis(super::postgres::NODELESS_GRACE_MS);
+        let nodeless_expired = |row: &FilterRow| {
+            row.node.is_none()
+                && row.kind == FilterKind::Session
+                && row.expires.is_some_and(|at| at.max(watched_since + nodeless_grace) < now)
+        };
+        let swept: Vec<FilterId> = state
+            .rows
+            .values()
+            .filter(|row| row.node.as_ref().is_some_and(|node| gone.contains(node)) || nodeless_expired(row))
+            .map(|row| row.id)
+            .collect();
+        for id in &swept {
             state.rows.remove(id);
             state.publish(Change::Delete(*id));
         }
-        Ok(expired.len() as u64)
+        Ok(swept.len() as u64)
     }
 
     fn watch(&self) -> Result<Box<dyn RegistryWatch>, RegistryError> {

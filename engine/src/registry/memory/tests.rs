@@ -2,12 +2,16 @@ use std::time::Duration;
 
 use super::{MemoryRegistry, MemoryRegistryConfig};
 use crate::matcher::FilterId;
-use crate::registry::{Change, NewFilter, Registry, RegistryError};
+use crate::registry::{Change, HeartbeatOutcome, NewFilter, Registry, RegistryError};
 
 const NO_WAIT: Duration = Duration::ZERO;
 
 fn session(expression: &str, ttl: Duration) -> NewFilter {
-    NewFilter::session(expression, "test", ttl)
+    NewFilter::session(expression, "node-a", "test", ttl)
+}
+
+fn session_of(node: &str, expression: &str, ttl: Duration) -> NewFilter {
+    NewFilter::session(expression, node, format!("{node}/1.1"), ttl)
 }
 
 fn ids(change: &Change) -> Vec<u64> {
@@ -42,30 +46,64 @@ fn invalid_filters_are_rejected_and_never_stored() {
 }
 
 #[test]
-fn expired_session_filters_are_swept_and_standing_ones_kept() {
+fn a_silent_nodes_session_filters_are_swept_and_standing_ones_kept() {
     let registry = MemoryRegistry::default();
-    let short = registry.insert(session("a == 1", Duration::ZERO)).unwrap();
-    let kept = registry.insert(session("a == 2", Duration::from_secs(60))).unwrap();
+    let gone = registry.insert(session_of("gone", "a == 1", Duration::ZERO)).unwrap();
+    let kept = registry.insert(session_of("live", "a == 2", Duration::from_secs(60))).unwrap();
     let standing = registry.insert(NewFilter::standing("*", "ops")).unwrap();
     std::thread::sleep(Duration::from_millis(5));
     let mut watch = registry.watch().unwrap();
     watch.next_change(NO_WAIT).unwrap();
     assert_eq!(registry.sweep_expired().unwrap(), 1);
-    assert_eq!(watch.next_change(NO_WAIT).unwrap(), Some(Change::Delete(short)));
+    assert_eq!(watch.next_change(NO_WAIT).unwrap(), Some(Change::Delete(gone)));
     let left: Vec<FilterId> = registry.list().unwrap().iter().map(|r| r.id).collect();
     assert_eq!(left, [kept, standing]);
+    // The gone node's row went with its filters: a second sweep finds nothing.
+    assert_eq!(registry.sweep_expired().unwrap(), 0);
 }
 
 #[test]
-fn a_heartbeat_pushes_the_expiry_without_notifying() {
+fn a_heartbeat_keeps_the_nodes_filters_without_notifying() {
     let registry = MemoryRegistry::default();
-    let id = registry.insert(session("a == 1", Duration::from_millis(1))).unwrap();
+    let id = registry.insert(session_of("n", "a == 1", Duration::from_millis(1))).unwrap();
     let mut watch = registry.watch().unwrap();
     watch.next_change(NO_WAIT).unwrap();
-    registry.heartbeat(&[id], Duration::from_secs(60)).unwrap();
+    let outcome = registry.heartbeat("n", &[id], Duration::from_secs(60)).unwrap();
+    assert_eq!(outcome, HeartbeatOutcome::default());
     std::thread::sleep(Duration::from_millis(5));
     assert_eq!(registry.sweep_expired().unwrap(), 0);
     assert_eq!(watch.next_change(NO_WAIT).unwrap(), None);
+    assert!(registry.list().unwrap()[0].expires.unwrap() > std::time::SystemTime::now());
+}
+
+#[test]
+fn a_heartbeat_reports_missing_rows_and_deletes_the_nodes_orphans_only() {
+    let registry = MemoryRegistry::default();
+    let ttl = Duration::from_millis(1);
+    let served = registry.insert(session_of("n", "a == 1", ttl)).unwrap();
+    let deleted_by_hand = registry.insert(session_of("n", "a == 2", ttl)).unwrap();
+    let orphan = registry.insert(session_of("n", "a == 3", ttl)).unwrap();
+    let other_nodes = registry.insert(session_of("m", "a == 4", Duration::from_secs(60))).unwrap();
+    let standing = registry.insert(NewFilter::standing("a == 5", "ops")).unwrap();
+    registry.delete(&[deleted_by_hand]).unwrap();
+    std::thread::sleep(Duration::from_millis(5));
+    let mut watch = registry.watch().unwrap();
+    watch.next_change(NO_WAIT).unwrap();
+    let outcome = registry.heartbeat("n", &[served, deleted_by_hand], ttl).unwrap();
+    assert_eq!(outcome, HeartbeatOutcome { missing: vec![deleted_by_hand], orphans_deleted: 1 });
+    assert_eq!(watch.next_change(NO_WAIT).unwrap(), Some(Change::Delete(orphan)));
+    let left: Vec<FilterId> = registry.list().unwrap().iter().map(|r| r.id).collect();
+    assert_eq!(left, [served, other_nodes, standing]);
+}
+
+#[test]
+fn an_orphan_younger_than_the_ttl_is_kept() {
+    // A row inserted but not yet routed looks like an orphan for a moment.
+    let registry = MemoryRegistry::default();
+    let young = registry.insert(session_of("n", "a == 1", Duration::from_secs(60))).unwrap();
+    let outcome = registry.heartbeat("n", &[], Duration::from_secs(60)).unwrap();
+    assert_eq!(outcome.orphans_deleted, 0);
+    assert_eq!(registry.list().unwrap()[0].id, young);
 }
 
 #[test]

@@ -14,8 +14,10 @@ pub struct Migration {
 }
 
 /// Every migration, in order. The last version is what this build needs.
-pub const MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "0001_filters.sql", sql: include_str!("../../../../migrations/0001_filters.sql") }];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "0001_filters.sql", sql: include_str!("../../../../migrations/0001_filters.sql") },
+    Migration { version: 2, name: "0002_nodes.sql", sql: include_str!("../../../../migrations/0002_nodes.sql") },
+];
 
 /// The schema version this build needs.
 pub fn latest_version() -> i32 {

@@ -7,15 +7,20 @@
 //!   SELECT the whole table and yield it as `Change::Reset`, then follow
 //!   notifications; after any failure it reconnects with bounded backoff
 //!   and starts again with a `Reset`, so nothing falls into the gap;
-//! - `sweep_expired` is one `DELETE ... WHERE expires < now()`: safe on
-//!   many nodes at once, since a row deleted by one node is skipped by the
+//! - `heartbeat` and `sweep_expired` follow the liveness rule of
+//!   [`crate::registry`] (`liveness.rs`): one statement each, safe on many
+//!   nodes at once, since a row deleted by one node is skipped by the
 //!   others (PostgreSQL docs, "Read Committed Isolation Level").
 //!
 //! Layout: `migrations.rs` (embedded SQL, `clicktail migrate`, start-up
-//! check), `rows.rs` (row ↔ [`FilterRow`]), `watch.rs`, `tests.rs` (against
-//! the real server of `scripts/services.sh`).
+//! check), `rows.rs` (row ↔ [`FilterRow`]), `liveness.rs` (heartbeat and
+//! sweep), `watch.rs`, `tests.rs` (against the real server of
+//! `scripts/services.sh`).
 
+mod liveness;
 pub mod migrations;
+
+pub use liveness::NODELESS_GRACE_MS;
 mod rows;
 mod watch;
 
@@ -28,7 +33,7 @@ use std::time::Duration;
 
 use postgres::{Client, NoTls};
 
-use super::{FilterKind, FilterRow, NewFilter, Registry, RegistryError, RegistryWatch};
+use super::{FilterKind, FilterRow, HeartbeatOutcome, NewFilter, Registry, RegistryError, RegistryWatch};
 use crate::language::parse_filter;
 use crate::matcher::FilterId;
 
@@ -174,29 +179,29 @@ impl Registry for PostgresRegistry {
             FilterKind::Session => ttl_ms(Some(filter.ttl.unwrap_or(Duration::ZERO))),
             FilterKind::Standing => None,
         };
+        // A session filter's node row is upserted with it (inserting counts
+        // as a heartbeat), so no session filter exists without its node.
         let id: i64 = self.with_client(false, |client| {
             client
                 .query_one(
-                    "INSERT INTO filters (expression, kind, owner, expires)
-                     VALUES ($1, $2, $3, now() + $4::float8 * interval '1 millisecond')
+                    "WITH seen AS (
+                         INSERT INTO nodes (name, last_seen, ttl_ms)
+                         SELECT $4, now(), $5::float8::bigint WHERE $4::text IS NOT NULL
+                         ON CONFLICT (name) DO UPDATE SET last_seen = now(), ttl_ms = excluded.ttl_ms)
+                     INSERT INTO filters (expression, kind, owner, node, expires)
+                     VALUES ($1, $2, $3, $4, now() + $5::float8 * interval '1 millisecond')
                      RETURNING id",
-                    &[&filter.expression, &rows::kind_name(filter.kind), &filter.owner, &ttl],
+                    &[&filter.expression, &rows::kind_name(filter.kind), &filter.owner, &filter.node, &ttl],
                 )
                 .map(|row| row.get(0))
         })?;
         Ok(FilterId(id as u64))
     }
 
-    fn heartbeat(&self, ids: &[FilterId], ttl: Duration) -> Result<(), RegistryError> {
+    fn heartbeat(&self, node: &str, ids: &[FilterId], ttl: Duration) -> Result<HeartbeatOutcome, RegistryError> {
         let ids = ids_as_i64(ids);
-        self.with_client(true, |client| {
-            client.execute(
-                "UPDATE filters SET expires = now() + $2::float8 * interval '1 millisecond'
-                 WHERE id = ANY($1) AND expires IS NOT NULL",
-                &[&ids, &ttl_ms(Some(ttl))],
-            )
-        })?;
-        Ok(())
+        let ttl_ms = ttl.as_secs_f64() * 1000.0;
+        self.with_client(true, |client| liveness::heartbeat(client, node, &ids, ttl_ms))
     }
 
     fn delete(&self, ids: &[FilterId]) -> Result<(), RegistryError> {
@@ -210,7 +215,7 @@ impl Registry for PostgresRegistry {
     }
 
     fn sweep_expired(&self) -> Result<u64, RegistryError> {
-        self.with_client(true, |client| client.execute("DELETE FROM filters WHERE expires < now()", &[]))
+        self.with_client(true, liveness::sweep)
     }
 
     fn watch(&self) -> Result<Box<dyn RegistryWatch>, RegistryError> {

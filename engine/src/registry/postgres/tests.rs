@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::{migrate, PostgresConfig, PostgresRegistry};
 use crate::matcher::FilterId;
-use crate::registry::{Change, FilterKind, NewFilter, Registry, RegistryError, RegistryWatch};
+use crate::registry::{Change, FilterKind, HeartbeatOutcome, NewFilter, Registry, RegistryError, RegistryWatch};
 
 /// The server URL; a missing variable fails the test (services are part
 /// of the test setup) unless `CLICKTAIL_SKIP_SERVICES=1`.
@@ -26,7 +26,20 @@ fn fresh_schema(url: &str, name: &str) -> PostgresConfig {
 }
 
 fn session(expression: &str, ttl: Duration) -> NewFilter {
-    NewFilter::session(expression, "test", ttl)
+    NewFilter::session(expression, "node-a", "test", ttl)
+}
+
+fn session_of(node: &str, expression: &str, ttl: Duration) -> NewFilter {
+    NewFilter::session(expression, node, format!("{node}/1.1"), ttl)
+}
+
+/// Polls `condition` every 50 ms for at most 20 s.
+fn wait_until(what: &str, condition: impl Fn() -> bool) {
+    let started = Instant::now();
+    while !condition() {
+        assert!(started.elapsed() < Duration::from_secs(20), "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 fn next(watch: &mut dyn RegistryWatch) -> Change {
@@ -52,7 +65,7 @@ fn an_unmigrated_database_is_a_schema_error_that_names_the_command() {
 fn migrate_is_idempotent() {
     let Some(url) = database_url() else { return };
     let config = fresh_schema(&url, "idem");
-    assert_eq!(migrate(&config).unwrap(), [1]);
+    assert_eq!(migrate(&config).unwrap(), [1, 2]);
     assert!(migrate(&config).unwrap().is_empty());
     PostgresRegistry::connect(config).unwrap();
 }
@@ -84,7 +97,7 @@ fn a_watch_resets_then_follows_inserts_updates_and_deletes() {
         other => panic!("expected an upsert, got {other:?}"),
     }
     // A heartbeat changes no expression: no notification.
-    registry.heartbeat(&[before], Duration::from_secs(120)).unwrap();
+    registry.heartbeat("node-a", &[before], Duration::from_secs(120)).unwrap();
     registry.delete(&[before]).unwrap();
     assert_eq!(next(watch.as_mut()), Change::Delete(before));
     assert!(matches!(registry.insert(session("a ==", Duration::from_secs(1))), Err(RegistryError::InvalidFilter(_))));
@@ -93,21 +106,90 @@ fn a_watch_resets_then_follows_inserts_updates_and_deletes() {
 }
 
 #[test]
-fn the_sweep_deletes_expired_rows_once_across_nodes() {
+fn the_sweep_deletes_a_silent_nodes_rows_once_across_sweepers() {
     let Some(url) = database_url() else { return };
     let config = fresh_schema(&url, "sweep");
     migrate(&config).unwrap();
-    let nodes: Vec<PostgresRegistry> = (0..3).map(|_| PostgresRegistry::connect(config.clone()).unwrap()).collect();
+    let ttl = Duration::from_millis(300);
+    let sweepers: Vec<PostgresRegistry> = (0..3).map(|_| PostgresRegistry::connect(config.clone()).unwrap()).collect();
     for n in 0..20 {
-        nodes[0].insert(session(&format!("n == {n}"), Duration::ZERO)).unwrap();
+        sweepers[0].insert(session_of("silent", &format!("n == {n}"), ttl)).unwrap();
     }
-    let kept = nodes[0].insert(session("kept == 1", Duration::from_secs(60))).unwrap();
-    std::thread::sleep(Duration::from_millis(20));
+    let kept = sweepers[0].insert(session_of("live", "kept == 1", Duration::from_secs(60))).unwrap();
+    let standing = sweepers[0].insert(NewFilter::standing("*", "ops")).unwrap();
+    // The sweepers' connections must be a TTL old, and the node silent for one.
+    std::thread::sleep(ttl + Duration::from_millis(100));
     let swept: u64 = std::thread::scope(|scope| {
-        let sweeps: Vec<_> = nodes.iter().map(|node| scope.spawn(|| node.sweep_expired().unwrap())).collect();
+        let sweeps: Vec<_> = sweepers.iter().map(|node| scope.spawn(|| node.sweep_expired().unwrap())).collect();
         sweeps.into_iter().map(|s| s.join().unwrap()).sum()
     });
-    assert_eq!(swept, 20, "every expired row deleted exactly once in total");
-    let left: Vec<FilterId> = nodes[1].list().unwrap().iter().map(|r| r.id).collect();
-    assert_eq!(left, [kept]);
+    assert_eq!(swept, 20, "every row of the silent node deleted exactly once in total");
+    let left: Vec<FilterId> = sweepers[1].list().unwrap().iter().map(|r| r.id).collect();
+    assert_eq!(left, [kept, standing]);
+    assert_eq!(sweepers[2].sweep_expired().unwrap(), 0);
+}
+
+/// The rule after an outage: a sweeper that (re)connected less than a TTL
+/// ago deletes nothing, however stale a node's heartbeat, because the node
+/// may have been unable to reach the database until just now too. Once the
+/// sweeper has watched for a whole TTL, a node still silent is gone.
+#[test]
+fn a_sweeper_that_just_reconnected_waits_a_full_ttl_before_deleting() {
+    let Some(url) = database_url() else { return };
+    let config = fresh_schema(&url, "outage");
+    migrate(&config).unwrap();
+    let ttl = Duration::from_secs(2);
+    let writer = PostgresRegistry::connect(config.clone()).unwrap();
+    let filter = writer.insert(session_of("cut-off", "a == 1", ttl)).unwrap();
+    // The node falls silent for longer than its TTL...
+    std::thread::sleep(ttl + Duration::from_millis(200));
+    // ...and a sweeper comes (back) now: its connection is brand new.
+    let sweeper = PostgresRegistry::connect(config.clone()).unwrap();
+    let connected = Instant::now();
+    assert_eq!(sweeper.sweep_expired().unwrap(), 0, "swept a node the sweeper has not watched for a TTL");
+    // The node heartbeats within that TTL: it keeps its filter for good.
+    let outcome = writer.heartbeat("cut-off", &[filter], ttl).unwrap();
+    assert_eq!(outcome, HeartbeatOutcome::default());
+    assert_eq!(sweeper.sweep_expired().unwrap(), 0);
+    // Had it stayed silent, the first sweep a TTL after both the heartbeat
+    // and the sweeper's connection deletes it.
+    let heartbeat_at = Instant::now();
+    wait_until("the sweep of the silent node", || {
+        let swept = sweeper.sweep_expired().unwrap();
+        if swept == 0 {
+            return false;
+        }
+        assert_eq!(swept, 1);
+        assert!(connected.elapsed() >= ttl && heartbeat_at.elapsed() >= ttl, "swept early");
+        true
+    });
+    assert!(writer.list().unwrap().is_empty());
+}
+
+#[test]
+fn a_heartbeat_reports_missing_rows_and_deletes_the_nodes_orphans_only() {
+    let Some(url) = database_url() else { return };
+    let config = fresh_schema(&url, "heartbeat");
+    migrate(&config).unwrap();
+    let registry = PostgresRegistry::connect(config).unwrap();
+    let ttl = Duration::from_millis(200);
+    let served = registry.insert(session_of("n", "a == 1", ttl)).unwrap();
+    let deleted_by_hand = registry.insert(session_of("n", "a == 2", ttl)).unwrap();
+    let orphan = registry.insert(session_of("n", "a == 3", ttl)).unwrap();
+    let young_orphan_ttl = Duration::from_secs(60);
+    let other_nodes = registry.insert(session_of("m", "a == 4", young_orphan_ttl)).unwrap();
+    let standing = registry.insert(NewFilter::standing("a == 5", "ops")).unwrap();
+    registry.delete(&[deleted_by_hand]).unwrap();
+    // Younger than a TTL, an unserved row may be a subscription in flight: kept.
+    let outcome = registry.heartbeat("n", &[served, deleted_by_hand], young_orphan_ttl).unwrap();
+    assert_eq!(outcome, HeartbeatOutcome { missing: vec![deleted_by_hand], orphans_deleted: 0 });
+    std::thread::sleep(ttl + Duration::from_millis(50));
+    let outcome = registry.heartbeat("n", &[served, deleted_by_hand], ttl).unwrap();
+    assert_eq!(outcome, HeartbeatOutcome { missing: vec![deleted_by_hand], orphans_deleted: 1 });
+    let rows = registry.list().unwrap();
+    let left: Vec<FilterId> = rows.iter().map(|r| r.id).collect();
+    assert_eq!(left, [served, other_nodes, standing]);
+    assert!(!left.contains(&orphan));
+    assert_eq!(rows[0].node.as_deref(), Some("n"));
+    assert_eq!(rows[2].node, None);
 }
