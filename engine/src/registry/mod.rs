@@ -88,7 +88,9 @@ pub trait Registry: Send + Sync {
     fn insert(&self, filter: NewFilter) -> Result<FilterId, RegistryError>;
     /// Pushes the expiry of `ids` to now + `ttl`.
     fn heartbeat(&self, ids: &[FilterId], ttl: Duration) -> Result<(), RegistryError>;
-    fn delete(&self, ids: &[FilterId]) -> Result<(), RegistryError>;
+    /// Deletes the rows of `ids`; returns the ids that had one, in any
+    /// order (the others were gone already), so a caller can say what it removed.
+    fn delete(&self, ids: &[FilterId]) -> Result<Vec<FilterId>, RegistryError>;
     fn list(&self) -> Result<Vec<FilterRow>, RegistryError>;
     /// Deletes rows whose expiry has passed; safe to run on many nodes at once.
     fn sweep_expired(&self) -> Result<u64, RegistryError>;
