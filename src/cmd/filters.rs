@@ -34,7 +34,8 @@ enum FiltersAction {
     },
     /// Lists every filter: id, kind, owner, expiry (Unix seconds or `-`), expression.
     List,
-    /// Deletes filters by id.
+    /// Deletes filters by id, printing `removed filter ID` for each; an id
+    /// with no filter is an error (after the others are removed).
     Rm {
         #[arg(required = true)]
         ids: Vec<u64>,
@@ -69,8 +70,23 @@ pub fn run(args: FiltersArgs) -> anyhow::Result<ExitCode> {
             }
         }
         FiltersAction::Rm { ids } => {
-            let ids: Vec<FilterId> = ids.into_iter().map(FilterId).collect();
-            registry.delete(&ids)?;
+            // In the order given, each id once.
+            let mut wanted: Vec<FilterId> = Vec::with_capacity(ids.len());
+            for id in ids.into_iter().map(FilterId) {
+                if !wanted.contains(&id) {
+                    wanted.push(id);
+                }
+            }
+            let removed = registry.delete(&wanted)?;
+            let (removed, unknown): (Vec<FilterId>, Vec<FilterId>) =
+                wanted.into_iter().partition(|id| removed.contains(id));
+            for id in removed {
+                println!("removed filter {id}");
+            }
+            if !unknown.is_empty() {
+                let unknown: Vec<String> = unknown.iter().map(ToString::to_string).collect();
+                anyhow::bail!("no filter with id {} (see `clicktail filters list`)", unknown.join(", "));
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -31,6 +31,9 @@ pub struct GatewayArgs {
 
 pub fn run(args: GatewayArgs) -> anyhow::Result<ExitCode> {
     super::process::init_tracing();
+    // A configuration mistake (no token) is reported as such even when
+    // Kafka or PostgreSQL are away too: it is checked before connecting.
+    args.gateway.validate()?;
     let log = KafkaLog::new(KafkaConfig::new(&args.kafka_brokers)).context("connecting to Kafka")?;
     let mut postgres = PostgresConfig::new(&args.database_url);
     if let Some(schema) = &args.database_schema {

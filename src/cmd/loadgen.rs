@@ -135,6 +135,9 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<ExitCode> {
         std::fs::write(path, report.to_json() + "\n").with_context(|| format!("writing {}", path.display()))?;
         println!("  report written to {}", path.display());
     }
+    if let Some(why) = report.failure() {
+        anyhow::bail!("the run failed: {why}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -106,6 +106,25 @@ pub struct GatewayComparison {
 }
 
 impl LoadgenReport {
+    /// Why the run does not count as a measurement, if it does not: no
+    /// event was acknowledged, or a connection, session or scrape failed
+    /// (each listed in [`Self::errors`]). `clicktail loadgen` then exits
+    /// non-zero after printing the report, so a script never records the
+    /// zeros of a gateway that was not running.
+    pub fn failure(&self) -> Option<String> {
+        let mut reasons = Vec::new();
+        if self.counters.events_acknowledged == 0 {
+            reasons.push("no event was acknowledged".to_owned());
+        }
+        if self.counters.sessions_failed > 0 {
+            reasons.push(format!("admin sessions failed: {}", self.counters.sessions_failed));
+        }
+        if !self.errors.is_empty() {
+            reasons.push("errors during the run (see the report's `error:` lines)".to_owned());
+        }
+        (!reasons.is_empty()).then(|| reasons.join(", "))
+    }
+
     /// The report as pretty-printed JSON (the `--report FILE` format).
     pub fn to_json(&self) -> String {
         // Every field is a number, a string or a map with string keys:
@@ -242,6 +261,24 @@ impl fmt::Display for LoadgenReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_fails_when_nothing_was_acknowledged_or_something_failed() {
+        let acknowledged = CounterSnapshot { events_sent: 10, events_acknowledged: 10, ..CounterSnapshot::default() };
+        let good = LoadgenReport { counters: acknowledged, ..LoadgenReport::default() };
+        assert_eq!(good.failure(), None);
+        let nothing = LoadgenReport::default();
+        assert_eq!(nothing.failure().as_deref(), Some("no event was acknowledged"));
+        let refused = LoadgenReport {
+            counters: CounterSnapshot { sessions_failed: 2, ..acknowledged },
+            errors: vec!["ingest connection: refused".into()],
+            ..LoadgenReport::default()
+        };
+        assert_eq!(
+            refused.failure().as_deref(),
+            Some("admin sessions failed: 2, errors during the run (see the report's `error:` lines)")
+        );
+    }
 
     #[test]
     fn the_table_and_the_json_carry_the_same_figures() {

@@ -53,6 +53,12 @@ pub enum LogError {
     QueueFull { queued: usize },
     #[error("not every message was acknowledged within {timeout_ms} ms")]
     FlushTimeout { timeout_ms: u64 },
+    /// No broker answered: the address is wrong or the cluster is down.
+    #[error(
+        "cannot reach the Kafka brokers {brokers}: {cause}; check the address (CLICKTAIL_KAFKA_BROKERS) \
+         and that they run (for development: `scripts/services.sh up`)"
+    )]
+    Unreachable { brokers: String, cause: String },
     #[error("log transport error: {0}")]
     Transport(String),
 }

@@ -143,7 +143,9 @@ pub trait Registry: Send + Sync {
     /// serves) to now + `ttl`, reports those whose row is gone, and deletes
     /// the node's rows outside `ids` created more than a `ttl` ago.
     fn heartbeat(&self, node: &str, ids: &[FilterId], ttl: Duration) -> Result<HeartbeatOutcome, RegistryError>;
-    fn delete(&self, ids: &[FilterId]) -> Result<(), RegistryError>;
+    /// Deletes the rows of `ids`; returns the ids that had one, in any
+    /// order (the others were gone already), so a caller can say what it removed.
+    fn delete(&self, ids: &[FilterId]) -> Result<Vec<FilterId>, RegistryError>;
     fn list(&self) -> Result<Vec<FilterRow>, RegistryError>;
     /// Deletes the session filters of gone nodes, and those nodes, by the
     /// liveness rule of this module; returns how many filters went. Safe

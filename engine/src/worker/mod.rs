@@ -51,6 +51,9 @@ use crate::registry::Registry;
 pub enum WorkerError {
     #[error("topic {topic:?} is not usable: {source} (create it first, e.g. `scripts/services.sh topics-create`)")]
     Topic { topic: String, source: LogError },
+    /// No broker answered the topic check: the brokers, not a topic, are at fault.
+    #[error(transparent)]
+    Brokers(LogError),
     #[error("cannot start worker thread {name:?}: {source}")]
     Spawn { name: String, source: std::io::Error },
     #[error("worker thread {name:?} panicked; see the log above")]
@@ -70,14 +73,17 @@ pub struct WorkerHandle {
 /// registry's first full load before consuming anything.
 ///
 /// Fails when the raw or filtered topic does not exist (topics are created
-/// by the operator, never implicitly).
+/// by the operator, never implicitly), or when no broker answers.
 pub fn spawn_workers(
     config: WorkerConfig,
     log: Arc<dyn Log>,
     registry: Arc<dyn Registry>,
 ) -> Result<WorkerHandle, WorkerError> {
     for topic in [&config.raw_topic, &config.filtered_topic].into_iter().chain(config.dead_letter_topic.as_ref()) {
-        log.partition_count(topic).map_err(|source| WorkerError::Topic { topic: topic.clone(), source })?;
+        log.partition_count(topic).map_err(|source| match source {
+            LogError::Unreachable { .. } => WorkerError::Brokers(source),
+            source => WorkerError::Topic { topic: topic.clone(), source },
+        })?;
     }
     let mut set = FilterSet::new(config.matcher_options);
     let live = Arc::new(LiveSlot::empty(&mut set, config.thread_count()));

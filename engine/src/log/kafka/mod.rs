@@ -99,6 +99,24 @@ impl KafkaLog {
         }
         Ok(())
     }
+
+    /// A failed metadata request: [`LogError::Unreachable`], naming the
+    /// brokers, when librdkafka reached none of them in time (a topic is
+    /// then not to blame); otherwise a transport error.
+    fn metadata_error(&self, error: KafkaError) -> LogError {
+        match error {
+            KafkaError::MetadataFetch(
+                code @ (RDKafkaErrorCode::BrokerTransportFailure
+                | RDKafkaErrorCode::AllBrokersDown
+                | RDKafkaErrorCode::Resolve
+                | RDKafkaErrorCode::OperationTimedOut),
+            ) => LogError::Unreachable {
+                brokers: self.config.brokers.clone(),
+                cause: format!("no answer within {} ms ({code})", self.config.request_timeout_ms),
+            },
+            error => transport(error),
+        }
+    }
 }
 
 pub(crate) fn transport(error: KafkaError) -> LogError {
@@ -121,7 +139,8 @@ impl Log for KafkaLog {
 
     fn partition_count(&self, topic: &str) -> Result<u32, LogError> {
         let timeout = Duration::from_millis(self.config.request_timeout_ms);
-        let metadata = self.metadata.fetch_metadata(Some(topic), timeout).map_err(transport)?;
+        let metadata =
+            self.metadata.fetch_metadata(Some(topic), timeout).map_err(|error| self.metadata_error(error))?;
         let unknown = || LogError::UnknownTopic { topic: topic.to_owned() };
         let found = metadata.topics().iter().find(|t| t.name() == topic).ok_or_else(unknown)?;
         match found.error() {

@@ -111,3 +111,18 @@ fn a_tail_consumer_sees_only_new_records() {
     assert_eq!(out.iter().map(|r| r.payload.as_slice()).collect::<Vec<_>>(), [b"new".as_slice()]);
     log.delete_topic(&topic).unwrap();
 }
+
+/// No broker behind the address (nothing serves port 1): the metadata
+/// request says the brokers are unreachable and names them, so a caller
+/// does not blame a topic.
+#[test]
+fn unreachable_brokers_are_named() {
+    let config = KafkaConfig { request_timeout_ms: 1_000, ..KafkaConfig::new("127.0.0.1:1") };
+    let log = KafkaLog::new(config).unwrap();
+    let started = Instant::now();
+    match log.partition_count("clicks") {
+        Err(LogError::Unreachable { brokers, .. }) => assert_eq!(brokers, "127.0.0.1:1"),
+        other => panic!("expected Unreachable, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(10), "bounded by the request timeout");
+}

@@ -181,14 +181,16 @@ impl Registry for MemoryRegistry {
         Ok(HeartbeatOutcome { missing, orphans_deleted: orphans.len() as u64 })
     }
 
-    fn delete(&self, ids: &[FilterId]) -> Result<(), RegistryError> {
+    fn delete(&self, ids: &[FilterId]) -> Result<Vec<FilterId>, RegistryError> {
         let mut state = self.lock();
+        let mut deleted = Vec::new();
         for id in ids {
             if state.rows.remove(id).is_some() {
                 state.publish(Change::Delete(*id));
+                deleted.push(*id);
             }
         }
-        Ok(())
+        Ok(deleted)
     }
 
     fn list(&self) -> Result<Vec<FilterRow>, RegistryError> {

@@ -28,7 +28,7 @@ fn a_watch_starts_with_the_full_set_then_follows_changes_in_order() {
     let first = registry.insert(session("a == 1", Duration::from_secs(60))).unwrap();
     let mut watch = registry.watch().unwrap();
     let second = registry.insert(session("b == 2", Duration::from_secs(60))).unwrap();
-    registry.delete(&[first]).unwrap();
+    assert_eq!(registry.delete(&[first, FilterId(999)]).unwrap(), [first], "only ids that had a row");
     let changes: Vec<Change> = std::iter::from_fn(|| watch.next_change(NO_WAIT).unwrap()).collect();
     assert_eq!(changes.len(), 3);
     assert!(matches!(changes[0], Change::Reset(_)));

@@ -31,6 +31,7 @@ use std::str::FromStr;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use postgres::config::Host;
 use postgres::{Client, NoTls};
 
 use super::{FilterKind, FilterRow, HeartbeatOutcome, NewFilter, Registry, RegistryError, RegistryWatch};
@@ -91,7 +92,61 @@ impl PostgresConfig {
             // libpq's `options`: run-time parameters for the session.
             config.options(&format!("-c search_path={schema}"));
         }
-        config.connect(NoTls).map_err(|error| RegistryError::Unavailable(format!("connecting to PostgreSQL: {error}")))
+        config.connect(NoTls).map_err(|error| {
+            RegistryError::Unavailable(format!(
+                "cannot connect to PostgreSQL at {}: {}; check the URL (CLICKTAIL_DATABASE_URL) and that the \
+                 server runs (for development: `scripts/services.sh up`)",
+                servers(&config),
+                causes(&error)
+            ))
+        })
+    }
+}
+
+/// The servers a connection config names, `host:port` each: what an
+/// operator checks first. Never the URL itself, which may hold the password.
+fn servers(config: &postgres::Config) -> String {
+    // libpq's rules: no port means 5432, one port applies to every host.
+    let port = |index: usize| match config.get_ports() {
+        [] => 5432,
+        [port] => *port,
+        ports => ports.get(index).copied().unwrap_or(5432),
+    };
+    let hosts: Vec<String> = if config.get_hosts().is_empty() {
+        config.get_hostaddrs().iter().enumerate().map(|(index, address)| format!("{address}:{}", port(index))).collect()
+    } else {
+        config
+            .get_hosts()
+            .iter()
+            .enumerate()
+            .map(|(index, host)| match host {
+                Host::Tcp(name) => format!("{name}:{}", port(index)),
+                #[cfg(unix)]
+                Host::Unix(directory) => format!("{}/.s.PGSQL.{}", directory.display(), port(index)),
+            })
+            .collect()
+    };
+    hosts.join(", ")
+}
+
+/// Why a connection failed, from the error's causes: `postgres::Error`
+/// prints only its kind ("error connecting to server") and keeps the
+/// reason ("Connection refused", the server's authentication error) as its
+/// source.
+fn causes(error: &postgres::Error) -> String {
+    let mut text = String::new();
+    let mut cause = std::error::Error::source(error);
+    while let Some(error) = cause {
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&error.to_string());
+        cause = error.source();
+    }
+    if text.is_empty() {
+        error.to_string()
+    } else {
+        text
     }
 }
 
@@ -204,10 +259,14 @@ impl Registry for PostgresRegistry {
         self.with_client(true, |client| liveness::heartbeat(client, node, &ids, ttl_ms))
     }
 
-    fn delete(&self, ids: &[FilterId]) -> Result<(), RegistryError> {
+    fn delete(&self, ids: &[FilterId]) -> Result<Vec<FilterId>, RegistryError> {
         let ids = ids_as_i64(ids);
-        self.with_client(true, |client| client.execute("DELETE FROM filters WHERE id = ANY($1)", &[&ids]))?;
-        Ok(())
+        // Retried once after a dropped connection: should the first attempt
+        // have committed, the retry finds nothing and the ids it deleted go
+        // unreported; the rows are gone either way.
+        let rows = self
+            .with_client(true, |client| client.query("DELETE FROM filters WHERE id = ANY($1) RETURNING id", &[&ids]))?;
+        Ok(rows.iter().map(|row| FilterId(row.get::<_, i64>(0) as u64)).collect())
     }
 
     fn list(&self) -> Result<Vec<FilterRow>, RegistryError> {

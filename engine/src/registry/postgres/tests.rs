@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{migrate, PostgresConfig, PostgresRegistry};
+use super::{migrate, servers, PostgresConfig, PostgresRegistry};
 use crate::matcher::FilterId;
 use crate::registry::{Change, FilterKind, HeartbeatOutcome, NewFilter, Registry, RegistryError, RegistryWatch};
 
@@ -98,7 +98,7 @@ fn a_watch_resets_then_follows_inserts_updates_and_deletes() {
     }
     // A heartbeat changes no expression: no notification.
     registry.heartbeat("node-a", &[before], Duration::from_secs(120)).unwrap();
-    registry.delete(&[before]).unwrap();
+    assert_eq!(registry.delete(&[before, FilterId(u32::MAX as u64)]).unwrap(), [before], "only ids that had a row");
     assert_eq!(next(watch.as_mut()), Change::Delete(before));
     assert!(matches!(registry.insert(session("a ==", Duration::from_secs(1))), Err(RegistryError::InvalidFilter(_))));
     let listed: Vec<FilterId> = registry.list().unwrap().iter().map(|r| r.id).collect();
@@ -192,4 +192,28 @@ fn a_heartbeat_reports_missing_rows_and_deletes_the_nodes_orphans_only() {
     assert!(!left.contains(&orphan));
     assert_eq!(rows[0].node.as_deref(), Some("n"));
     assert_eq!(rows[2].node, None);
+}
+
+/// A connection error names the servers as libpq reads the URL, never the
+/// URL itself (it may hold the password).
+#[test]
+fn servers_are_named_by_host_and_port() {
+    let named = |url: &str| servers(&url.parse().unwrap());
+    assert_eq!(named("postgres://app:secret@db.internal/clicktail"), "db.internal:5432");
+    assert_eq!(named("postgres://app:secret@127.0.0.1:55432/clicktail"), "127.0.0.1:55432");
+    assert_eq!(named("host=a,b port=5433 user=app password=secret"), "a:5433, b:5433");
+    assert_eq!(named("host=a,b port=5433,5434"), "a:5433, b:5434");
+    assert_eq!(named("host=/run/postgresql"), "/run/postgresql/.s.PGSQL.5432");
+}
+
+/// Nothing listens on port 1: the error names the server, the cause and
+/// how to start the development services.
+#[test]
+fn a_refused_connection_says_where_and_why() {
+    let config = PostgresConfig::new("postgres://app:secret@127.0.0.1:1/clicktail");
+    let error = PostgresRegistry::connect(config).err().expect("nothing listens on port 1").to_string();
+    assert!(error.starts_with("registry unavailable: cannot connect to PostgreSQL at 127.0.0.1:1: "), "{error}");
+    assert!(error.contains("Connection refused"), "{error}");
+    assert!(error.contains("`scripts/services.sh up`"), "{error}");
+    assert!(!error.contains("secret"), "{error}");
 }
