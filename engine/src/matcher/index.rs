@@ -258,7 +258,8 @@ impl PathTriggers {
         }
         if self.regexes_changed {
             self.regexes_changed = false;
-            let index = (!self.regexes.is_empty()).then(|| Arc::new(RegexIndex::build(&self.regexes, REGEX_COMPILED_BYTES_MAX)));
+            let index = (!self.regexes.is_empty())
+                .then(|| Arc::new(RegexIndex::build(&self.regexes, REGEX_COMPILED_BYTES_MAX)));
             Arc::make_mut(&mut self.snapshot).regexes = index;
         }
         Arc::clone(&self.snapshot)
@@ -281,9 +282,8 @@ fn edit_patterns(
     edit: impl FnOnce(&mut Vec<Slot>) -> bool,
 ) {
     let pattern = regex.as_str();
-    let trigger = patterns
-        .entry(pattern.to_owned())
-        .or_insert_with(|| RegexTrigger { regex: regex.clone(), slots: Vec::new() });
+    let trigger =
+        patterns.entry(pattern.to_owned()).or_insert_with(|| RegexTrigger { regex: regex.clone(), slots: Vec::new() });
     if !edit(&mut trigger.slots) {
         patterns.remove(pattern);
     }
@@ -563,13 +563,11 @@ mod tests {
         assert!(shapes.len() > 2, "{shapes:?}");
         assert!(shapes.iter().any(|&(_, len)| len == 0), "no single regex: {shapes:?}");
         assert!(shapes.iter().any(|&(_, len)| len > 1), "no shared set: {shapes:?}");
-        let covered: Vec<usize> =
-            shapes.iter().flat_map(|&(first, len)| first..first + len.max(1)).collect();
+        let covered: Vec<usize> = shapes.iter().flat_map(|&(first, len)| first..first + len.max(1)).collect();
         assert_eq!(covered, (0..22).collect::<Vec<_>>(), "every pattern once, in order");
         for length in [0, 1, 2, 5, 10, 15, 20, 21, 150, 201, 250, 301, 400] {
             let text = "a".repeat(length);
-            let expected: Vec<Slot> =
-                (1..=20).chain([200, 300]).filter(|&n| length > n).map(|n| n as Slot).collect();
+            let expected: Vec<Slot> = (1..=20).chain([200, 300]).filter(|&n| length > n).map(|n| n as Slot).collect();
             assert_eq!(hit_slots(&whole, &text), expected, "{length} characters, one set");
             assert_eq!(hit_slots(&split, &text), expected, "{length} characters, split");
         }

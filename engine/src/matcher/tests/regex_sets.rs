@@ -55,4 +55,3 @@ fn removing_and_adding_big_regexes_rebuilds_sets_that_still_match() {
     set.insert_source(FilterId(20), r#"page.url matches "^a""#).unwrap();
     assert_eq!(match_snapshot(&set.build(), &event), Some(vec![1, 3, 5, 20]));
 }
-
