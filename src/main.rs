@@ -41,6 +41,9 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    cmd::process::exit_on_panic();
+    #[cfg(debug_assertions)]
+    cmd::process::panic_a_thread_if_asked();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => cmd::demo::run(args),

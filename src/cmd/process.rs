@@ -1,5 +1,5 @@
 //! What every long-running command (`demo`, `worker`, `gateway`) does the
-//! same way: logging, and waiting for the signal to stop.
+//! same way: logging, the panic policy, and waiting for the signal to stop.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -13,6 +13,63 @@ pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
+}
+
+/// The exit status of a process ended by a panic: Rust's own for a panic
+/// on the main thread, so every panic reads the same to a supervisor.
+pub const PANIC_EXIT_CODE: i32 = 101;
+
+/// Makes a panic on any thread end the whole process with status 101,
+/// after logging the thread's name, the location, the message and a
+/// backtrace.
+///
+/// Without it, a panic ends only its own thread: a worker whose control
+/// thread died kept its `/healthz` at 200 and matched with a filter set
+/// that never changed again (issue 11). A process that exits is restarted
+/// by systemd (`Restart=on-failure`) or Kubernetes; a zombie is not.
+/// `panic = "unwind"` stays in `Cargo.toml`: this hook runs before any
+/// unwinding and exits, and the test harness needs unwinding.
+pub fn exit_on_panic() {
+    std::panic::set_hook(Box::new(|info| {
+        let thread = std::thread::current();
+        let thread = thread.name().unwrap_or("unnamed");
+        let location = info.location().map(ToString::to_string).unwrap_or_else(|| "an unknown place".to_owned());
+        let message = panic_message(info.payload());
+        let backtrace = std::backtrace::Backtrace::force_capture();
+        if tracing::dispatcher::has_been_set() {
+            tracing::error!(thread, %location, message, %backtrace, "thread panicked; exiting the process");
+        } else {
+            eprintln!("clicktail: thread '{thread}' panicked at {location}: {message}; exiting\n{backtrace}");
+        }
+        std::process::exit(PANIC_EXIT_CODE);
+    }));
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        text
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text
+    } else {
+        "(a panic payload that is not text)"
+    }
+}
+
+/// Test only, and only in debug builds (`cargo test` builds the binary so):
+/// when `CLICKTAIL_TEST_PANIC_AFTER_MS` is set, a thread named
+/// `clicktail-test-panic` panics after that many milliseconds. No input
+/// makes a clicktail thread panic (that is the point), so this is how
+/// `tests/panic_exit.rs` proves that a panicking thread ends a running
+/// `demo`. A release build ignores the variable.
+#[cfg(debug_assertions)]
+pub fn panic_a_thread_if_asked() {
+    let Some(after_ms) = std::env::var("CLICKTAIL_TEST_PANIC_AFTER_MS").ok().and_then(|ms| ms.parse().ok()) else {
+        return;
+    };
+    let _ = std::thread::Builder::new().name("clicktail-test-panic".to_owned()).spawn(move || {
+        std::thread::sleep(Duration::from_millis(after_ms));
+        panic!("test panic asked by CLICKTAIL_TEST_PANIC_AFTER_MS");
+    });
 }
 
 /// Blocks until SIGINT or SIGTERM.

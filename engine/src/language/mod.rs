@@ -13,7 +13,7 @@ pub(crate) mod string;
 
 pub use ast::{CompareOp, Expr, Literal, Number, Path};
 pub use error::FilterError;
-pub use parser::{parse_filter, FILTER_BYTES_MAX, NESTING_MAX};
+pub use parser::{compile_regex, parse_filter, FILTER_BYTES_MAX, NESTING_MAX, REGEX_COMPILED_BYTES_MAX};
 
 #[cfg(test)]
 mod tests;

@@ -304,9 +304,22 @@ impl Parser {
     }
 }
 
+/// The largest compiled form of one `matches` pattern, in bytes: the
+/// `regex` crate's own default (`RegexBuilder::size_limit`), written here so
+/// that which filters are valid cannot move with a crate upgrade. `.{10000}`
+/// fits; `.{100000}` does not and is rejected with the literal's column.
+pub const REGEX_COMPILED_BYTES_MAX: usize = 10 * (1 << 20);
+
+/// Compiles a `matches` pattern the one way every part of the engine does:
+/// the parser accepts a pattern exactly when this succeeds, and the matcher
+/// compiles accepted patterns with it again (so it cannot fail there).
+pub fn compile_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    regex::RegexBuilder::new(pattern).size_limit(REGEX_COMPILED_BYTES_MAX).build()
+}
+
 /// Rejects a `matches` pattern that Rust's `regex` crate cannot compile.
 fn check_regex(pattern: &str, offset: usize) -> Result<(), FilterError> {
-    regex::Regex::new(pattern).map(drop).map_err(|error| {
+    compile_regex(pattern).map(drop).map_err(|error| {
         FilterError::at(offset, format!("invalid regular expression: {}", one_line(&error.to_string())))
     })
 }

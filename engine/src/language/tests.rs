@@ -150,6 +150,8 @@ fn invalid_filters_are_rejected_at_their_column() {
         ("a == -1e400", 6, "number out of range"),
         ("a matches \"(\"", 11, "invalid regular expression"),
         ("a matches \"[z-a]\"", 11, "invalid regular expression"),
+        // One pattern past `REGEX_COMPILED_BYTES_MAX` compiled: rejected alone, at its column.
+        ("a matches \".{100000}\"", 11, "exceeds size limit"),
         ("a & b", 3, "expected '&&'"),
         ("a == 1 | b == 1", 8, "expected '||'"),
         ("a == x", 6, "expected a literal"),

@@ -5,7 +5,7 @@
 //! * `>`, `>=`, `<`, `<=` against numbers: sorted bounds, searched by bisection;
 //! * `contains` / `startswith` / `endswith`: Aho-Corasick automata per path
 //!   over all its needles (start and end are checked by the evaluator);
-//! * `matches`: one `RegexSet` per path;
+//! * `matches`: `RegexSet`s per path, as few as compile (see `RegexIndex`);
 //! * everything else that needs a value (`exists`, `!=`, ordering against
 //!   strings): "the path has a value";
 //! * full-text terms: one search of the whole event, lowercased.
@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Input, MatchKind};
-use regex::RegexSet;
+use regex::{Regex, RegexSet, RegexSetBuilder};
 use simd_json::{Node, StaticNode};
 
 use super::cow_map::CowMap;
@@ -29,7 +29,7 @@ use super::eval::number_as_f64;
 use super::interner::Interner;
 use super::layered::{LayeredPatterns, Layers};
 use super::paths::for_each_string_value;
-use crate::language::Literal;
+use crate::language::{Literal, REGEX_COMPILED_BYTES_MAX};
 
 /// Index of a filter in a matcher; stable while the filter is in the set.
 pub(crate) type Slot = u32;
@@ -93,9 +93,80 @@ pub(crate) struct PathIndex {
 }
 
 /// The `matches` patterns of a path and, per pattern, the filters it triggers.
+///
+/// One `RegexSet` matches all the patterns in one pass, but a set has the
+/// same compiled-size limit as one regex (10 MiB), so patterns the parser
+/// accepted one by one may not fit together: `.{10000}` and `.{10001}` on
+/// one path are 10 MiB together (issue 11). The patterns are therefore
+/// split into groups that compile: the whole list if it can, else each half
+/// in turn, down to single patterns, which reuse the filter's own compiled
+/// regex. Building never fails, and a path whose patterns fit in one set
+/// (every real one) keeps the one-pass set.
 struct RegexIndex {
-    set: RegexSet,
+    /// Covers the patterns in order, each once.
+    groups: Vec<RegexGroup>,
+    /// Per pattern: the filters it triggers.
     slots: Vec<Vec<Slot>>,
+}
+
+enum RegexGroup {
+    /// Patterns `first..first + set.len()`.
+    Set { set: RegexSet, first: usize },
+    /// Pattern `position`, too big to share a set with any neighbour.
+    Single { regex: Regex, position: usize },
+}
+
+impl RegexIndex {
+    /// `set_bytes_max`: the compiled-size limit of one set; the parser's
+    /// per-pattern limit in production, smaller in tests.
+    fn build(patterns: &BTreeMap<String, RegexTrigger>, set_bytes_max: usize) -> Self {
+        let compiled: Vec<&Regex> = patterns.values().map(|trigger| &trigger.regex).collect();
+        let mut groups = Vec::new();
+        group_patterns(&compiled, 0, set_bytes_max, &mut groups);
+        RegexIndex { groups, slots: patterns.values().map(|trigger| trigger.slots.clone()).collect() }
+    }
+
+    /// Sets `hits[p]` for every pattern `p` that matches `text`; `hits`
+    /// has one entry per pattern, all false.
+    fn mark_hits(&self, text: &str, hits: &mut [bool]) {
+        for group in &self.groups {
+            match group {
+                RegexGroup::Set { set, first } => {
+                    set.matches_read_at(&mut hits[*first..*first + set.len()], text, 0);
+                }
+                RegexGroup::Single { regex, position } => hits[*position] = regex.is_match(text),
+            }
+        }
+    }
+}
+
+/// Appends groups that compile for `patterns`, the first being pattern
+/// number `first` of the path. A failed attempt stops at the size limit, so
+/// n patterns that fit nowhere together cost about log2(n) passes of their
+/// total size.
+fn group_patterns(patterns: &[&Regex], first: usize, set_bytes_max: usize, groups: &mut Vec<RegexGroup>) {
+    match RegexSetBuilder::new(patterns.iter().map(|regex| regex.as_str())).size_limit(set_bytes_max).build() {
+        Ok(set) => groups.push(RegexGroup::Set { set, first }),
+        Err(error) => match patterns {
+            [regex] => {
+                // A set of one can be a little bigger than the regex alone.
+                tracing::debug!(pattern = regex.as_str(), %error, "regex matched on its own, outside a set");
+                groups.push(RegexGroup::Single { regex: (*regex).clone(), position: first });
+            }
+            _ => {
+                let half = patterns.len() / 2;
+                group_patterns(&patterns[..half], first, set_bytes_max, groups);
+                group_patterns(&patterns[half..], first + half, set_bytes_max, groups);
+            }
+        },
+    }
+}
+
+/// One `matches` pattern of a path: compiled once (by its first filter) and
+/// the filters it triggers.
+struct RegexTrigger {
+    regex: Regex,
+    slots: Vec<Slot>,
 }
 
 /// A trigger, seen from the path it is on.
@@ -105,7 +176,7 @@ pub(crate) enum PathTrigger<'a> {
     AtMost(f64),
     Equal(&'a Literal),
     Substring(&'a str),
-    Regex(&'a str),
+    Regex(&'a Regex),
 }
 
 /// The control side of one path's triggers.
@@ -114,8 +185,8 @@ pub(crate) struct PathTriggers {
     snapshot: Arc<PathIndex>,
     /// The substring needles, counted; their automata grow in layers.
     substrings: LayeredPatterns,
-    /// Pattern → filters, the source of the regex set.
-    regexes: BTreeMap<String, Vec<Slot>>,
+    /// Pattern → its regex and filters, the source of the regex sets.
+    regexes: BTreeMap<String, RegexTrigger>,
     substrings_changed: bool,
     regexes_changed: bool,
 }
@@ -172,8 +243,8 @@ impl PathTriggers {
                 );
                 self.substrings_changed = true;
             }
-            PathTrigger::Regex(pattern) => {
-                edit_patterns(&mut self.regexes, pattern, edit);
+            PathTrigger::Regex(regex) => {
+                edit_patterns(&mut self.regexes, regex, edit);
                 self.regexes_changed = true;
             }
         }
@@ -187,11 +258,8 @@ impl PathTriggers {
         }
         if self.regexes_changed {
             self.regexes_changed = false;
-            let (patterns, slots) = split_patterns(&self.regexes);
-            let index = (!patterns.is_empty()).then(|| {
-                let set = RegexSet::new(&patterns).expect("the parser checked every regex");
-                Arc::new(RegexIndex { set, slots })
-            });
+            let index = (!self.regexes.is_empty())
+                .then(|| Arc::new(RegexIndex::build(&self.regexes, REGEX_COMPILED_BYTES_MAX)));
             Arc::make_mut(&mut self.snapshot).regexes = index;
         }
         Arc::clone(&self.snapshot)
@@ -208,15 +276,17 @@ fn edit_bounds(bounds: &mut Vec<(f64, Slot)>, bound: f64, slot: Slot, add: bool)
     }
 }
 
-fn edit_patterns(patterns: &mut BTreeMap<String, Vec<Slot>>, pattern: &str, edit: impl FnOnce(&mut Vec<Slot>) -> bool) {
-    let list = patterns.entry(pattern.to_owned()).or_default();
-    if !edit(list) {
+fn edit_patterns(
+    patterns: &mut BTreeMap<String, RegexTrigger>,
+    regex: &Regex,
+    edit: impl FnOnce(&mut Vec<Slot>) -> bool,
+) {
+    let pattern = regex.as_str();
+    let trigger =
+        patterns.entry(pattern.to_owned()).or_insert_with(|| RegexTrigger { regex: regex.clone(), slots: Vec::new() });
+    if !edit(&mut trigger.slots) {
         patterns.remove(pattern);
     }
-}
-
-fn split_patterns(patterns: &BTreeMap<String, Vec<Slot>>) -> (Vec<&str>, Vec<Vec<Slot>>) {
-    patterns.iter().map(|(pattern, slots)| (pattern.as_str(), slots.clone())).unzip()
 }
 
 impl PathIndex {
@@ -240,10 +310,9 @@ impl PathIndex {
                 if let Some(regexes) = &self.regexes {
                     regex_hits.clear();
                     regex_hits.resize(regexes.slots.len(), false);
-                    if regexes.set.matches_read_at(regex_hits, text, 0) {
-                        for (position, _) in regex_hits.iter().enumerate().filter(|(_, hit)| **hit) {
-                            regexes.slots[position].iter().copied().for_each(&mut *fire);
-                        }
+                    regexes.mark_hits(text, regex_hits);
+                    for (position, _) in regex_hits.iter().enumerate().filter(|(_, hit)| **hit) {
+                        regexes.slots[position].iter().copied().for_each(&mut *fire);
                     }
                 }
             } else if let Some(number) = number_as_f64(value) {
@@ -439,4 +508,68 @@ fn inside_string_value(raw: &[u8], structurals: &[u32], start: usize, end: usize
     let closes_after_hit = memchr::memchr(b'"', &raw[quote + 1..]).is_some_and(|length| quote + 1 + length >= end);
     let is_key = structurals.get(following).is_some_and(|&offset| raw[offset as usize] == b':');
     closes_after_hit && !is_key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Patterns `a.{n}` for n in `lengths`, each triggering slot n.
+    fn patterns(lengths: impl Iterator<Item = usize>) -> BTreeMap<String, RegexTrigger> {
+        lengths
+            .map(|n| {
+                let pattern = format!("a.{{{n}}}");
+                let regex = crate::language::compile_regex(&pattern).unwrap();
+                (pattern, RegexTrigger { regex, slots: vec![n as Slot] })
+            })
+            .collect()
+    }
+
+    /// The patterns `mark_hits` reports for `text`, by their slots.
+    fn hit_slots(index: &RegexIndex, text: &str) -> Vec<Slot> {
+        let mut hits = vec![false; index.slots.len()];
+        index.mark_hits(text, &mut hits);
+        let mut slots: Vec<Slot> =
+            hits.iter().zip(&index.slots).filter(|(hit, _)| **hit).map(|(_, slots)| slots[0]).collect();
+        slots.sort_unstable();
+        slots
+    }
+
+    fn group_shapes(index: &RegexIndex) -> Vec<(usize, usize)> {
+        index
+            .groups
+            .iter()
+            .map(|group| match group {
+                RegexGroup::Set { set, first } => (*first, set.len()),
+                RegexGroup::Single { position, .. } => (*position, 0),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn patterns_that_fit_together_share_one_set() {
+        let index = RegexIndex::build(&patterns(1..=20), REGEX_COMPILED_BYTES_MAX);
+        assert_eq!(group_shapes(&index), [(0, 20)]);
+    }
+
+    /// A small set limit splits the same patterns into several sets and, for
+    /// patterns too big for any set, single regexes; hits are the same.
+    #[test]
+    fn patterns_too_big_for_one_set_are_split_and_hit_the_same() {
+        let lengths = (1..=20).chain([200, 300]);
+        let whole = RegexIndex::build(&patterns(lengths.clone()), REGEX_COMPILED_BYTES_MAX);
+        let split = RegexIndex::build(&patterns(lengths), 64 * 1024);
+        let shapes = group_shapes(&split);
+        assert!(shapes.len() > 2, "{shapes:?}");
+        assert!(shapes.iter().any(|&(_, len)| len == 0), "no single regex: {shapes:?}");
+        assert!(shapes.iter().any(|&(_, len)| len > 1), "no shared set: {shapes:?}");
+        let covered: Vec<usize> = shapes.iter().flat_map(|&(first, len)| first..first + len.max(1)).collect();
+        assert_eq!(covered, (0..22).collect::<Vec<_>>(), "every pattern once, in order");
+        for length in [0, 1, 2, 5, 10, 15, 20, 21, 150, 201, 250, 301, 400] {
+            let text = "a".repeat(length);
+            let expected: Vec<Slot> = (1..=20).chain([200, 300]).filter(|&n| length > n).map(|n| n as Slot).collect();
+            assert_eq!(hit_slots(&whole, &text), expected, "{length} characters, one set");
+            assert_eq!(hit_slots(&split, &text), expected, "{length} characters, split");
+        }
+    }
 }

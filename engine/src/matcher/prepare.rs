@@ -5,7 +5,7 @@
 use regex::Regex;
 
 use super::cover::{needle_cover, trigger_cover, Needle, Trigger};
-use crate::language::{CompareOp, Expr, Literal, Path};
+use crate::language::{compile_regex, CompareOp, Expr, Literal, Path};
 
 /// Index of a path in its filter's own path list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -149,9 +149,10 @@ fn value_test(op: CompareOp, literal: &Literal) -> ValueTest {
         CompareOp::Contains => text.map_or(ValueTest::Never, ValueTest::Contains),
         CompareOp::StartsWith => text.map_or(ValueTest::Never, ValueTest::StartsWith),
         CompareOp::EndsWith => text.map_or(ValueTest::Never, ValueTest::EndsWith),
-        // The parser compiled the pattern already; a failure here is a broken invariant.
+        // The parser accepted the pattern because `compile_regex` succeeded
+        // on it; the same call cannot fail here.
         CompareOp::Matches => text.map_or(ValueTest::Never, |pattern| {
-            ValueTest::Matches(Regex::new(&pattern).expect("the parser checked the regex"))
+            ValueTest::Matches(compile_regex(&pattern).expect("the parser compiled the regex with compile_regex"))
         }),
     }
 }

@@ -156,7 +156,7 @@ impl FilterSet {
                         Trigger::AtMost(path, bound) => (path, PathTrigger::AtMost(*bound)),
                         Trigger::Equal(path, literal) => (path, PathTrigger::Equal(literal)),
                         Trigger::Substring(path, needle) => (path, PathTrigger::Substring(needle)),
-                        Trigger::Regex(path, regex) => (path, PathTrigger::Regex(regex.as_str())),
+                        Trigger::Regex(path, regex) => (path, PathTrigger::Regex(regex)),
                         Trigger::Term(term) => {
                             let term = entry.terms[term.0 as usize];
                             if add {

@@ -3,6 +3,7 @@
 //! evaluator, plus property tests that the two always agree.
 
 mod properties;
+mod regex_sets;
 mod semantics;
 
 use std::sync::Arc;

@@ -194,3 +194,58 @@ fn missing_topics_fail_at_start_with_the_topic_name() {
     assert!(error.to_string().contains("\"raw\""), "{error}");
     let _ = PartitionId(0);
 }
+
+/// Issue 11, item 1: two accepted regexes whose union is past the regex
+/// crate's size limit killed the control thread, so no later change was
+/// applied. They must go live, and so must a filter added after them.
+#[test]
+fn regexes_too_big_for_one_set_do_not_stop_later_changes() {
+    let (log, registry) = setup();
+    let handle = spawn_workers(config(2), Arc::new(log.clone()), Arc::new(registry.clone())).unwrap();
+    wait_until("the first load", || handle.live_filters().is_loaded());
+    let big = [
+        standing(&registry, r#"page.title matches ".{10000}""#),
+        standing(&registry, r#"page.title matches ".{10001}""#),
+    ];
+    wait_until("the regexes to be published", || big.iter().all(|&id| handle.live_filters().contains(id)));
+    let booking = standing(&registry, r#"type == "booking""#);
+    wait_until("the later filter to be published", || handle.live_filters().contains(booking));
+    wait_live_on_every_thread(&handle, "the later filter to be live on every thread");
+    produce(&log, &[r#"{"type":"booking","page":{"title":"Paris"}}"#, r#"{"type":"click"}"#]);
+    run(&handle, 2);
+    assert_eq!(WorkerStats::get(&handle.stats().matches_out), 1);
+    handle.join().expect("no worker thread panicked");
+    let filter_ids: Vec<u64> =
+        filtered_records(&log).iter().map(|record| decode(&record.payload).unwrap().filter_id.0).collect();
+    assert_eq!(filter_ids, [booking.0]);
+}
+
+/// Issue 11, item 8: a raw record that is JSON but not an object is an
+/// event (FILTERS.md: "one JSON value"), not malformed; `*` gets it.
+#[test]
+fn json_values_that_are_not_objects_are_events_not_malformed() {
+    let (log, registry) = setup();
+    let all = standing(&registry, "*");
+    let term = standing(&registry, r#""string""#);
+    let handle = spawn_workers(config(1), Arc::new(log.clone()), Arc::new(registry)).unwrap();
+    wait_until("the first load", || handle.live_filters().is_loaded());
+    produce(&log, &["42", r#""a string""#, "null", "[1,2,3]", "not json"]);
+    run(&handle, 5);
+    assert_eq!(WorkerStats::get(&handle.stats().malformed), 1);
+    handle.join().unwrap();
+    let mut seen: Vec<(u64, String)> = filtered_records(&log)
+        .iter()
+        .map(|record| {
+            let decoded = decode(&record.payload).unwrap();
+            (decoded.filter_id.0, String::from_utf8(decoded.event.to_vec()).unwrap())
+        })
+        .collect();
+    seen.sort();
+    let mut expected: Vec<(u64, String)> = ["42", r#""a string""#, "null", "[1,2,3]"]
+        .iter()
+        .map(|event| (all.0, event.to_string()))
+        .chain([(term.0, r#""a string""#.to_owned())])
+        .collect();
+    expected.sort();
+    assert_eq!(seen, expected);
+}
