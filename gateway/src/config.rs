@@ -86,12 +86,15 @@ pub struct GatewayConfig {
     )]
     pub session_subscribes_in_flight_max: usize,
 
-    /// Bytes of frames queued for one session. A frame that does not fit is
-    /// dropped and counted; the client is told how many it missed.
+    /// Bytes of event frames queued for one session, split evenly among its
+    /// filters (written round robin). An event that does not fit its
+    /// filter's share is dropped and counted; the client is told how many
+    /// each filter missed. Replies have a separate bound of the same size;
+    /// a session that fills it is closed with 1008.
     #[arg(long = "session-queue-bytes-max", env = "CLICKTAIL_SESSION_QUEUE_BYTES_MAX", default_value_t = 256 * 1024)]
     pub session_queue_bytes_max: usize,
 
-    /// Frames queued for one session (same policy as the byte bound).
+    /// Event frames queued for one session (same split and policy as the byte bound).
     #[arg(long = "session-queue-frames-max", env = "CLICKTAIL_SESSION_QUEUE_FRAMES_MAX", default_value_t = 1_024)]
     pub session_queue_frames_max: usize,
 
@@ -155,7 +158,7 @@ pub struct GatewayConfig {
     pub ingest_flush_timeout_ms: u64,
 
     /// Records waiting between the delivery thread and one event loop; past
-    /// it records for that loop are dropped and counted per session.
+    /// it records for that loop are dropped and counted per filter.
     #[arg(long = "loop-inbox-max", env = "CLICKTAIL_LOOP_INBOX_MAX", default_value_t = 65_536)]
     pub loop_inbox_max: usize,
 

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clicktail_engine::log::{Log, LogConsumer, Record};
+use clicktail_engine::matcher::FilterId;
 use tungstenite::Utf8Bytes;
 
 use crate::ids::ConnectionAddress;
@@ -50,9 +51,9 @@ pub fn consumer(log: &dyn Log, topic: &str) -> Result<Box<dyn LogConsumer>, crat
 impl DeliveryThread {
     pub fn run(mut self) {
         let mut records: Vec<Record> = Vec::with_capacity(POLL_RECORDS_MAX);
-        // Frames the inbox refused, per session, reported with the next
-        // frame that gets through (bounded by the number of live sessions).
-        let mut missed: HashMap<ConnectionAddress, u64> = HashMap::new();
+        // Frames the inbox refused, per session and filter, reported with
+        // the next frame that gets through (bounded by the live filters).
+        let mut missed: HashMap<(ConnectionAddress, FilterId), u64> = HashMap::new();
         let mut touched = vec![false; self.loops.len()];
         while !self.stop.load(Ordering::Relaxed) {
             records.clear();
@@ -82,17 +83,19 @@ impl DeliveryThread {
                 };
                 self.metrics.delivery_latency_ms.record_ms(sent_ms - ts_ms);
                 let handle = &self.loops[owner.event_loop.0];
-                if let Some(count) = missed.remove(&owner) {
+                let filter = decoded.filter_id;
+                if let Some(count) = missed.remove(&(owner, filter)) {
                     if let Err(LoopCommand::Missed { count, .. }) =
-                        handle.push(LoopCommand::Missed { connection: owner.connection, count })
+                        handle.push(LoopCommand::Missed { connection: owner.connection, filter, count })
                     {
-                        missed.insert(owner, count);
+                        missed.insert((owner, filter), count);
                     }
                 }
-                let command = LoopCommand::Event { connection: owner.connection, frame: Utf8Bytes::from(frame) };
+                let command =
+                    LoopCommand::Event { connection: owner.connection, filter, frame: Utf8Bytes::from(frame) };
                 if handle.push(command).is_err() {
                     self.metrics.frames_dropped_total.fetch_add(1, Relaxed);
-                    *missed.entry(owner).or_insert(0) += 1;
+                    *missed.entry((owner, filter)).or_insert(0) += 1;
                 }
                 touched[owner.event_loop.0] = true;
             }

@@ -210,8 +210,11 @@ function onEvent(frame) {
 }
 
 function onDropped(frame) {
-  // Drops are per session; charge them to every live panel's view.
-  for (const panel of panels.values()) {
+  // Drops are counted per filter (`filter` names it, `total` is that
+  // filter's); a gateway that predates that counted per session only, and
+  // its frame goes to every panel.
+  const targets = frame.filter === undefined ? [...panels.values()] : [panels.get(frame.filter)].filter(Boolean);
+  for (const panel of targets) {
     panel.dropped = frame.total;
     const notice = document.createElement("li");
     notice.className = "notice";

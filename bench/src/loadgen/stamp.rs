@@ -205,7 +205,7 @@ mod tests {
     #[test]
     fn protocol_frames_are_classified() {
         assert_eq!(
-            read_admin_frame(br#"{"type":"dropped","count":312,"total":1290}"#),
+            read_admin_frame(br#"{"type":"dropped","filter":7,"count":312,"total":1290,"session_total":1500}"#),
             AdminFrame::Dropped { count: 312 }
         );
         assert_eq!(read_admin_frame(br#"{"type":"subscribed","ref":"a","filter":3}"#), AdminFrame::Subscribed);

@@ -30,7 +30,7 @@ impl AdminState {
     pub fn handle(&mut self, text: &str, address: ConnectionAddress, outbound: &mut Outbound, context: &LoopContext) {
         let reply = match ClientMessage::parse(text) {
             Ok(ClientMessage::Subscribe(request)) => self.subscribe(request, address, context),
-            Ok(ClientMessage::Unsubscribe(request)) => self.unsubscribe(request, context),
+            Ok(ClientMessage::Unsubscribe(request)) => self.unsubscribe(request, outbound, context),
             Ok(ClientMessage::Heartbeat(Heartbeat {})) => Some(HeartbeatAck::frame(now_ms(), self.filters.len())),
             Err(message) => Some(ErrorReply::frame(&message)),
         };
@@ -99,12 +99,14 @@ impl AdminState {
         true
     }
 
-    fn unsubscribe(&mut self, request: Unsubscribe, context: &LoopContext) -> Option<String> {
+    fn unsubscribe(&mut self, request: Unsubscribe, outbound: &mut Outbound, context: &LoopContext) -> Option<String> {
         let filter = FilterId(request.filter);
         let Some(position) = self.filters.iter().position(|owned| *owned == filter) else {
             return Some(ErrorReply::frame(&format!("filter {filter} is not a filter of this session")));
         };
         self.filters.swap_remove(position);
+        // Its queued frames go with it: none follows the `unsubscribed` reply.
+        outbound.remove_filter(filter, &context.metrics);
         context.release(vec![filter]);
         Some(Unsubscribed::frame(filter.0))
     }

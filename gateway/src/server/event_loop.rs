@@ -320,17 +320,17 @@ impl EventLoop {
         let metrics = self.context.metrics.clone();
         while let Ok(command) = self.inbox.receiver.try_recv() {
             match command {
-                LoopCommand::Event { connection, frame } => {
+                LoopCommand::Event { connection, filter, frame } => {
                     if let Some(Connection::Admin(ws, _)) = state.connections.get_mut(&connection.0) {
                         if ws.phase == Phase::Open {
-                            ws.outbound.offer_event(frame, &metrics);
+                            ws.outbound.offer_event(filter, frame, &metrics);
                             state.dirty.push(connection.0);
                         }
                     }
                 }
-                LoopCommand::Missed { connection, count } => {
+                LoopCommand::Missed { connection, filter, count } => {
                     if let Some(Connection::Admin(ws, _)) = state.connections.get_mut(&connection.0) {
-                        ws.outbound.count_dropped(count, &metrics);
+                        ws.outbound.count_missed(filter, count);
                     }
                 }
                 LoopCommand::Reply { connection, frame } => {
@@ -353,9 +353,10 @@ impl EventLoop {
                         Some(Connection::Admin(ws, admin)) if ws.phase == Phase::Open => {
                             admin.subscribes_pending = admin.subscribes_pending.saturating_sub(1);
                             admin.filters.push(filter);
+                            ws.outbound.add_filter(filter, &metrics);
                             ws.outbound.offer_reply(reply, &metrics);
                             for frame in history {
-                                ws.outbound.offer_event(frame, &metrics);
+                                ws.outbound.offer_event(filter, frame, &metrics);
                             }
                             state.dirty.push(connection.0);
                         }
@@ -368,6 +369,12 @@ impl EventLoop {
                         Some(Connection::Admin(ws, admin)) if ws.phase == Phase::Open => {
                             let owned = admin.replace(old, new);
                             if owned {
+                                // The lane follows the filter's id: events
+                                // for `new` would otherwise be unrouted.
+                                ws.outbound.remove_filter(old, &metrics);
+                                if let Some(new) = new {
+                                    ws.outbound.add_filter(new, &metrics);
+                                }
                                 ws.outbound.offer_reply(frame, &metrics);
                                 state.dirty.push(connection.0);
                             }

@@ -12,11 +12,13 @@ use crate::ids::ConnectionId;
 
 /// Work for an event loop about one of its connections.
 pub enum LoopCommand {
-    /// An event frame for an admin session: droppable when its queue is full.
-    Event { connection: ConnectionId, frame: Utf8Bytes },
-    /// Frames the delivery thread could not hand over (inbox full), to report.
-    Missed { connection: ConnectionId, count: u64 },
-    /// A reply (never dropped while within twice the queue bound).
+    /// An event frame of `filter` for an admin session: droppable when the
+    /// filter's share of the session queue is full.
+    Event { connection: ConnectionId, filter: FilterId, frame: Utf8Bytes },
+    /// Frames of `filter` the delivery thread could not hand over (inbox
+    /// full), to report to the session.
+    Missed { connection: ConnectionId, filter: FilterId, count: u64 },
+    /// A reply (never dropped: past the control lane's bound the session is closed).
     Reply { connection: ConnectionId, frame: Utf8Bytes },
     /// A subscription was refused by the control thread (invalid criterion,
     /// registry down): the reply, and one subscribe fewer in flight.

@@ -6,7 +6,8 @@
 //! - `inbox.rs`: the bounded hand-off into a loop from other threads;
 //! - `http_connection.rs`: reading and routing one HTTP request;
 //! - `websocket.rs`: a WebSocket's reads, bounded writes, pings and close;
-//! - `outbound.rs`: a session's bounded frame queue (drop and count);
+//! - `outbound.rs`: a session's bounded frame queue, one lane per filter
+//!   written round robin (drop and count per filter);
 //! - `admin.rs`: the admin requests, dispatched by message kind.
 
 pub mod admin;

@@ -113,6 +113,13 @@ impl WsConnection {
     /// frames were handed over.
     pub fn pump(&mut self, metrics: &Metrics, now: Instant) -> usize {
         let mut written = 0;
+        if self.phase == Phase::Open && self.outbound.control_overflowed() {
+            // Replies are never dropped: a client that does not read them
+            // loses the session instead (see outbound.rs).
+            metrics.stalled_closed_total.fetch_add(1, Relaxed);
+            self.discard_queue(metrics);
+            self.close(CloseCode::Policy, "reader stalled: replies were not read", now);
+        }
         loop {
             match self.ws.flush() {
                 Ok(()) => self.blocked_since = None,
