@@ -32,7 +32,7 @@ if ! command -v chromium >/dev/null 2>&1; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
-if [[ ! -d "$HERE/node_modules/playwright-core" ]]; then
+if [[ ! -d "$HERE/node_modules/playwright-core" || ! -d "$HERE/node_modules/axe-core" ]]; then
   log "npm ci"
   (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error)
 fi
@@ -67,7 +67,7 @@ log "demo at $DEMO_URL"
 
 status=0
 log "UI and tracker against the demo"
-(cd "$HERE" && CLICKTAIL_GATEWAY_URL="$DEMO_URL" node --test --test-concurrency=1 tests/) || status=1
+(cd "$HERE" && CLICKTAIL_BIN="$BIN" CLICKTAIL_GATEWAY_URL="$DEMO_URL" node --test --test-concurrency=1 tests/) || status=1
 
 if [[ $WITH_SERVICES == 1 ]]; then
   log "two gateways on Kafka + PostgreSQL"

@@ -6,6 +6,8 @@ import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createServer } from "node:http";
+import { createServer as createNetServer } from "node:net";
+import { spawn } from "node:child_process";
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const repoRoot = resolve(here, "../../..");
@@ -60,4 +62,42 @@ export async function serveShop(page) {
   });
   await new Promise((done) => server.listen(0, "127.0.0.1", done));
   return { server, origin: `http://localhost:${server.address().port}` };
+}
+
+/** The clicktail binary under test: run.sh exports the one it built. */
+export const clicktailBin = process.env.CLICKTAIL_BIN ?? join(repoRoot, "target", "debug", "clicktail");
+
+/** A loopback port free right now (the kernel picks it), to start and restart a demo on. */
+export async function freePort() {
+  const server = createNetServer();
+  await new Promise((done) => server.listen(0, "127.0.0.1", done));
+  const { port } = server.address();
+  await new Promise((done) => server.close(done));
+  return port;
+}
+
+/**
+ * A `clicktail demo` of this test's own on `port`, ready (`/readyz` answers
+ * 200) when the promise resolves. `stop()` kills it and waits for its exit, so
+ * the port is free again for a restart.
+ */
+export async function startDemo(port, rate) {
+  const child = spawn(clicktailBin, ["demo", "--listen", `127.0.0.1:${port}`, "--rate", String(rate)], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (chunk) => { stderr = (stderr + chunk).slice(-4000); });
+  const exited = new Promise((done) => child.once("exit", done));
+  const url = `http://127.0.0.1:${port}`;
+  await eventually(async () => {
+    if (child.exitCode !== null) throw new Error(`demo exited: ${stderr}`);
+    try { return (await fetch(url + "/readyz")).ok; } catch { return false; }
+  }, 30_000, `the demo on port ${port} to be ready`);
+  return {
+    url,
+    async stop() {
+      if (child.exitCode === null) child.kill("SIGKILL");
+      await exited;
+    },
+  };
 }

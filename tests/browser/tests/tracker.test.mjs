@@ -84,7 +84,7 @@ test("tracker.js events reach an admin watching them", async () => {
   }, run);
   await shop.close({ runBeforeUnload: true });
   await eventually(async () => (await admin.$$(".panel .event")).length >= 3, 15_000, "the unload event");
-  const last = await admin.$$eval(".panel .event .type", (cells) => cells[0].textContent);
+  const last = await admin.$$eval(".panel .events .event .type", (cells) => cells[0].textContent);
   assert.equal(last, "leave");
 });
 
