@@ -12,8 +12,11 @@
 
 use std::time::Duration;
 
+mod headers;
 pub mod kafka;
 pub mod memory;
+
+pub use headers::{Header, Headers};
 
 /// A partition of a topic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -29,6 +32,8 @@ pub struct Record {
     pub payload: Vec<u8>,
     /// Milliseconds since the Unix epoch, as set by the producer.
     pub timestamp_ms: i64,
+    /// The record's headers, as sent (empty when it has none).
+    pub headers: Headers,
 }
 
 /// A record to append.
@@ -41,6 +46,8 @@ pub struct Message<'a> {
     pub partition: Option<PartitionId>,
     /// Milliseconds since the Unix epoch.
     pub timestamp_ms: i64,
+    /// Headers to send with the record (`&[]` for none).
+    pub headers: &'a [Header<'a>],
 }
 
 /// Why a log operation failed. Transient failures (a broker restart) are
