@@ -4,6 +4,9 @@
 //! same code runs on Kafka (`kafka/`) in production and on the in-memory log
 //! (`memory/`) in `clicktail demo` and in fast tests.
 //!
+//! Records carry a key, a payload, a timestamp and headers (`headers.rs`;
+//! the filtered topic's metadata travels in them, docs/filtered-topic.md).
+//!
 //! Delivery contract (at-least-once): a consumer's `commit` marks every
 //! record returned by `poll` so far as processed; a worker calls it only
 //! after `flush` on its producer reported every match of those records
