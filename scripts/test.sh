@@ -42,6 +42,9 @@ source .cache/services/env
 step "tests (unit, property, integration against Kafka and PostgreSQL)"
 cargo test --workspace --locked
 
+step "tests/filtered-topic/run.sh (docs/filtered-topic.md: kcat and Python read a worker's matches)"
+tests/filtered-topic/run.sh
+
 # The chaos suite restarts Kafka and PostgreSQL (and leaves them up): it
 # runs after every test that shares them.
 for suite in tests/browser/run.sh tests/deploy/run.sh tests/chaos/run.sh; do

@@ -159,7 +159,7 @@ fn drain(brokers: &str) {
     for n in 0..events {
         let key = format!("u-{}", n % 100_000);
         let payload = &payloads[n % payloads.len()];
-        let message = Message { key: key.as_bytes(), payload, partition: None, timestamp_ms: 0 };
+        let message = Message { key: key.as_bytes(), payload, partition: None, timestamp_ms: 0, headers: &[] };
         producer.send_or_flush_once(&raw, message, Duration::from_secs(60)).unwrap();
     }
     producer.flush(Duration::from_secs(120)).unwrap();

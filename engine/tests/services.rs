@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clicktail_engine::log::kafka::{KafkaConfig, KafkaLog};
+use clicktail_engine::log::Log;
 use clicktail_engine::matcher::FilterId;
 use clicktail_engine::registry::postgres::{PostgresConfig, PostgresRegistry};
 use clicktail_engine::registry::Registry;
@@ -244,4 +245,64 @@ fn a_malformed_event_is_counted_and_skipped_and_its_partition_keeps_flowing() {
     wait_until("the malformed count", LIVE_DEADLINE, || WorkerStats::get(&handle.stats().malformed) == 2);
     assert_eq!(WorkerStats::get(&handle.stats().events_in), 5);
     handle.join().unwrap();
+}
+
+/// Issue 14: a filtered record is the event as its value and its metadata
+/// as named, decimal text headers, read back through the real broker.
+#[test]
+fn a_filtered_record_is_the_event_with_its_metadata_in_kafka_headers() {
+    let _serial = serial();
+    let Some(setup) = Setup::new("headers") else { return };
+    let id = setup.standing(r#"user.id == "u-42""#);
+    let handle = setup.spawn();
+    let event = r#"{"user":{"id":"u-42"},"type":"click","s":"caf\u00e9 é"}"#.to_owned();
+    setup.produce(&[r#"{"user":{"id":"u-1"}}"#.to_owned(), event.clone()], Some(2));
+
+    let mut raw_reader = setup.log.group_consumer(&common::unique("raw-reader"), &setup.config.raw_topic).unwrap();
+    let mut raw = Vec::new();
+    wait_until("the raw records", LIVE_DEADLINE, || {
+        raw_reader.poll(100, Duration::from_millis(200), &mut raw).unwrap_or(0);
+        raw.len() >= 2
+    });
+    let source = raw.iter().find(|r| r.payload == event.as_bytes()).unwrap();
+    let mut reader = setup.log.group_consumer(&common::unique("reader"), &setup.config.filtered_topic).unwrap();
+    let mut filtered = Vec::new();
+    wait_until("the filtered record", LIVE_DEADLINE, || {
+        reader.poll(100, Duration::from_millis(200), &mut filtered).unwrap_or(0);
+        !filtered.is_empty()
+    });
+    handle.join().unwrap();
+
+    let record = &filtered[0];
+    assert_eq!(record.payload, event.as_bytes(), "the value is the event, byte for byte");
+    assert_eq!(record.key.as_deref(), Some(id.0.to_string().as_bytes()));
+    assert_eq!(record.partition, filtered_partition(id, FILTERED_PARTITIONS));
+    let text = |name: &str| String::from_utf8(record.headers.get(name).unwrap_or_default().to_vec()).unwrap();
+    let names: Vec<String> = record.headers.iter().map(|(name, _)| String::from_utf8(name.to_vec()).unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "ct.version",
+            "ct.kind",
+            "ct.filter",
+            "ct.topic",
+            "ct.partition",
+            "ct.offset",
+            "ct.ingest_us",
+            "ct.match_us",
+            "ct.history"
+        ]
+    );
+    assert_eq!(text("ct.version"), "2");
+    assert_eq!(text("ct.kind"), "event");
+    assert_eq!(text("ct.filter"), id.0.to_string());
+    assert_eq!(text("ct.topic"), setup.config.raw_topic);
+    assert_eq!(text("ct.partition"), "2");
+    assert_eq!(text("ct.offset"), source.offset.to_string());
+    assert_eq!(source.offset, 1, "the second record of a fresh partition");
+    assert_eq!(text("ct.ingest_us"), (source.timestamp_ms * 1000).to_string());
+    let match_us: i64 = text("ct.match_us").parse().unwrap();
+    assert!(match_us >= source.timestamp_ms * 1000, "matched after ingest: {match_us}");
+    assert_eq!(record.timestamp_ms, match_us / 1000, "the record's timestamp is the match time");
+    assert_eq!(text("ct.history"), "0");
 }

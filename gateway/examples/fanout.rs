@@ -17,11 +17,12 @@ use std::time::{Duration, Instant};
 
 use clicktail_engine::clock::now_us;
 use clicktail_engine::log::memory::MemoryLog;
+use clicktail_engine::log::PartitionId;
 use clicktail_engine::log::{Log, Message};
 use clicktail_engine::matcher::FilterId;
 use clicktail_engine::registry::memory::MemoryRegistry;
 use clicktail_engine::registry::Registry;
-use clicktail_engine::worker::filtered_record::{encode, encode_key, FilteredRecord};
+use clicktail_engine::worker::filtered_record::{encode_key, FilteredRecord, HeaderEncoder};
 use clicktail_gateway::{Gateway, GatewayConfig};
 
 // The allocator of the `clicktail` binary (src/main.rs), so the server
@@ -105,7 +106,7 @@ fn server() {
                 let dropped_before = metrics.frames_dropped_total.load(std::sync::atomic::Ordering::Relaxed);
                 let cpu_before = cpu_ticks();
                 let started = Instant::now();
-                let (mut key, mut payload) = (Vec::new(), Vec::new());
+                let (mut key, mut headers) = (Vec::new(), HeaderEncoder::default());
                 let mut produced: u64 = 0;
                 let mut next = 0;
                 // Small bursts at a set rate, so a burst's tail does not
@@ -118,14 +119,22 @@ fn server() {
                         let stamp = now_us();
                         let record = FilteredRecord {
                             filter_id,
+                            raw_topic: "clicks",
+                            raw_partition: PartitionId(0),
+                            raw_offset: produced as i64,
                             ingest_timestamp_us: stamp,
                             match_timestamp_us: stamp,
+                            history: false,
                             event: EVENT.as_bytes(),
                         };
                         encode_key(filter_id, &mut key);
-                        encode(&record, &mut payload);
-                        let message =
-                            Message { key: &key, payload: &payload, partition: None, timestamp_ms: stamp / 1_000 };
+                        let message = Message {
+                            key: &key,
+                            payload: EVENT.as_bytes(),
+                            partition: None,
+                            timestamp_ms: stamp / 1_000,
+                            headers: &headers.encode(&record),
+                        };
                         while producer.send("clicks.filtered", message).is_err() {
                             std::thread::sleep(Duration::from_micros(200));
                         }

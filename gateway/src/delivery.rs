@@ -16,12 +16,12 @@ use clicktail_engine::log::{Log, LogConsumer, Record};
 use clicktail_engine::matcher::FilterId;
 use tungstenite::Utf8Bytes;
 
+use crate::filtered_format::FilteredReader;
 use crate::ids::ConnectionAddress;
 use crate::protocol::event;
 use crate::server::inbox::{LoopCommand, LoopHandle};
 use crate::{Metrics, RouteTable};
 use clicktail_engine::clock::now_ms;
-use clicktail_engine::worker::filtered_record;
 
 /// Records read per poll: large enough to amortize the route lock and the
 /// wake-ups, small enough to keep the first record's wait short.
@@ -55,6 +55,7 @@ impl DeliveryThread {
         // the next frame that gets through (bounded by the live filters).
         let mut missed: HashMap<(ConnectionAddress, FilterId), u64> = HashMap::new();
         let mut touched = vec![false; self.loops.len()];
+        let mut reader = FilteredReader::default();
         while !self.stop.load(Ordering::Relaxed) {
             records.clear();
             if let Err(error) = self.consumer.poll(POLL_RECORDS_MAX, POLL_TIMEOUT, &mut records) {
@@ -69,8 +70,7 @@ impl DeliveryThread {
             let sent_ms = now_ms();
             let routes = self.routes.read();
             for record in &records {
-                let Ok(decoded) = filtered_record::decode(&record.payload) else {
-                    tracing::debug!(offset = record.offset, "delivery: undecodable filtered record skipped");
+                let Some(decoded) = reader.read(record, &self.metrics) else {
                     continue;
                 };
                 let Some(owner) = routes.get(&decoded.filter_id).copied() else {
@@ -78,7 +78,8 @@ impl DeliveryThread {
                     continue;
                 };
                 let ts_ms = decoded.ingest_timestamp_us / 1_000;
-                let Some(frame) = event::frame(decoded.filter_id.0, ts_ms, sent_ms, false, decoded.event) else {
+                let Some(frame) = event::frame(decoded.filter_id.0, ts_ms, sent_ms, decoded.history, decoded.event)
+                else {
                     continue;
                 };
                 self.metrics.delivery_latency_ms.record_ms(sent_ms - ts_ms);

@@ -19,6 +19,7 @@
 //! - `server/`: event loops, connections, bounded session queues;
 //! - `http/`: request parsing, responses, the WebSocket handshake, assets;
 //! - `delivery.rs`, `control.rs`, `history.rs`, `ingest/`: the threads above;
+//! - `filtered_format.rs`: reading filtered records, refusing unknown formats;
 //! - `routes.rs`: filter id → owning session; `metrics.rs`: `/metrics`;
 //! - `reassert.rs`: the node's heartbeat, which re-creates lost filters.
 
@@ -26,6 +27,7 @@ pub mod config;
 mod control;
 mod delivery;
 mod error;
+mod filtered_format;
 mod history;
 pub mod http;
 mod ids;

@@ -37,6 +37,9 @@ pub struct Metrics {
     pub records_read_total: AtomicU64,
     /// Filtered records whose filter id belongs to no session of this node.
     pub records_unrouted_total: AtomicU64,
+    /// Filtered records skipped for a format this build does not read
+    /// (another `ct.version`, an unknown `ct.kind`, a malformed header).
+    pub records_refused_total: AtomicU64,
     /// Event frames dropped because a session's queue was full.
     pub frames_dropped_total: AtomicU64,
     /// Bytes queued for admin sessions now.
@@ -114,6 +117,7 @@ impl Default for Metrics {
             frames_sent_total: AtomicU64::new(0),
             records_read_total: AtomicU64::new(0),
             records_unrouted_total: AtomicU64::new(0),
+            records_refused_total: AtomicU64::new(0),
             frames_dropped_total: AtomicU64::new(0),
             queue_bytes: AtomicI64::new(0),
             stalled_closed_total: AtomicU64::new(0),
@@ -167,6 +171,11 @@ impl Metrics {
             "records_unrouted_total",
             "Filtered records for filters of other nodes.",
             self.records_unrouted_total.load(Relaxed),
+        );
+        counter(
+            "records_refused_total",
+            "Filtered records skipped for a format this build does not read.",
+            self.records_refused_total.load(Relaxed),
         );
         counter(
             "frames_dropped_total",

@@ -130,7 +130,7 @@ fn generate(config: ClickstreamConfig, rate: u32, log: &dyn Log, topic: &str, st
             event.clear();
             clickstream.next_event(&mut event);
             let key = user_key(&event).unwrap_or(b"anonymous");
-            let message = Message { key, payload: &event, partition: None, timestamp_ms: now_ms() };
+            let message = Message { key, payload: &event, partition: None, timestamp_ms: now_ms(), headers: &[] };
             if let Err(error) = producer.send(topic, message) {
                 tracing::warn!(%error, "demo generator: send failed");
             }

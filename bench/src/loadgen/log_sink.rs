@@ -78,7 +78,13 @@ pub fn run_into_log(
             };
             stamp_created(&mut event, created_us);
             let key = user_key(&event).unwrap_or(b"anonymous");
-            let message = Message { key, payload: &event, partition: None, timestamp_ms: (created_us / 1_000) as i64 };
+            let message = Message {
+                key,
+                payload: &event,
+                partition: None,
+                timestamp_ms: (created_us / 1_000) as i64,
+                headers: &[],
+            };
             producer.send_or_flush_once(topic, message, FLUSH_TIMEOUT).map_err(|error| {
                 counters.batches_refused.fetch_add(1, Relaxed);
                 LoadgenError::Log(error)

@@ -4,6 +4,9 @@
 //! same code runs on Kafka (`kafka/`) in production and on the in-memory log
 //! (`memory/`) in `clicktail demo` and in fast tests.
 //!
+//! Records carry a key, a payload, a timestamp and headers (`headers.rs`;
+//! the filtered topic's metadata travels in them, docs/filtered-topic.md).
+//!
 //! Delivery contract (at-least-once): a consumer's `commit` marks every
 //! record returned by `poll` so far as processed; a worker calls it only
 //! after `flush` on its producer reported every match of those records
@@ -12,8 +15,11 @@
 
 use std::time::Duration;
 
+mod headers;
 pub mod kafka;
 pub mod memory;
+
+pub use headers::{Header, Headers};
 
 /// A partition of a topic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -29,6 +35,8 @@ pub struct Record {
     pub payload: Vec<u8>,
     /// Milliseconds since the Unix epoch, as set by the producer.
     pub timestamp_ms: i64,
+    /// The record's headers, as sent (empty when it has none).
+    pub headers: Headers,
 }
 
 /// A record to append.
@@ -41,6 +49,8 @@ pub struct Message<'a> {
     pub partition: Option<PartitionId>,
     /// Milliseconds since the Unix epoch.
     pub timestamp_ms: i64,
+    /// Headers to send with the record (`&[]` for none).
+    pub headers: &'a [Header<'a>],
 }
 
 /// Why a log operation failed. Transient failures (a broker restart) are

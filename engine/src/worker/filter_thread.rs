@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::config::{Backoff, WorkerConfig};
-use super::filtered_record::{self, FilteredRecord};
+use super::filtered_record::{self, FilteredRecord, HeaderEncoder};
 use super::live::{LiveFilters, LiveSlot};
 use super::metrics::{self as names, WorkerStats};
 use crate::clock::now_us;
@@ -71,7 +71,8 @@ struct Buffers {
     batch: Vec<Record>,
     matches: Vec<FilterId>,
     key: Vec<u8>,
-    payload: Vec<u8>,
+    /// The filtered records' header values (the event itself is sent as read).
+    headers: HeaderEncoder,
     scratch: MatchScratch,
 }
 
@@ -114,7 +115,7 @@ impl FilterThread {
             batch: Vec::with_capacity(self.config.batch_records_max),
             matches: Vec::new(),
             key: Vec::new(),
-            payload: Vec::new(),
+            headers: HeaderEncoder::default(),
             scratch: MatchScratch::new(self.config.event_limits),
         };
         // One producer and one consumer per pass; a failed flush ends the
@@ -285,7 +286,7 @@ impl FilterThread {
         buffers: &mut Buffers,
         uncommitted: &mut Uncommitted,
     ) -> Result<(), BatchFailure> {
-        let Buffers { batch, matches, key, payload, scratch } = buffers;
+        let Buffers { batch, matches, key, headers, scratch } = buffers;
         uncommitted.first_read.get_or_insert_with(Instant::now);
         uncommitted.batches += 1;
         uncommitted.events += batch.len() as u64;
@@ -306,20 +307,22 @@ impl FilterThread {
             let match_timestamp_us = now_us();
             for &filter_id in matches.iter() {
                 filtered_record::encode_key(filter_id, key);
-                filtered_record::encode(
-                    &FilteredRecord {
-                        filter_id,
-                        ingest_timestamp_us: record.timestamp_ms.saturating_mul(1000),
-                        match_timestamp_us,
-                        event: &record.payload,
-                    },
-                    payload,
-                );
+                let filtered = FilteredRecord {
+                    filter_id,
+                    raw_topic: &self.config.raw_topic,
+                    raw_partition: record.partition,
+                    raw_offset: record.offset,
+                    ingest_timestamp_us: record.timestamp_ms.saturating_mul(1000),
+                    match_timestamp_us,
+                    history: false,
+                    event: &record.payload,
+                };
                 let message = Message {
                     key,
-                    payload,
+                    payload: &record.payload,
                     partition: Some(filtered_record::filtered_partition(filter_id, filtered_partitions)),
                     timestamp_ms: match_timestamp_us / 1000,
+                    headers: &headers.encode(&filtered),
                 };
                 self.send(producer, &self.config.filtered_topic, message)?;
                 uncommitted.matches += 1;
@@ -341,6 +344,7 @@ impl FilterThread {
             payload: &record.payload,
             partition: None,
             timestamp_ms: record.timestamp_ms,
+            headers: &[],
         };
         self.send(producer, topic, message)
     }

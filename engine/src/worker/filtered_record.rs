@@ -1,25 +1,43 @@
 //! The wire format of a record on the filtered topic, and the mapping from
-//! filter id to partition. Workers encode, gateways and downstream
-//! consumers decode: both sides use this module and nothing else.
+//! filter id to partition. Workers encode, gateways decode: both sides use
+//! this module and nothing else. The user-facing description, with `kcat`
+//! and Python examples, is `docs/filtered-topic.md`; keep the two in step.
 //!
-//! # Record (version 1)
+//! # Record (format version 2)
 //!
-//! Kafka key: the filter id in decimal ASCII (`"4711"`), readable with the
-//! console consumer. Kafka timestamp: the match time in milliseconds.
-//! Payload: a 25-byte fixed header, big-endian, then the event unchanged:
+//! - **Value**: the matched event's bytes, exactly as read from the raw
+//!   topic (no envelope: any Kafka tool shows the JSON as it was sent).
+//! - **Key**: the filter id in decimal ASCII (`"4711"`).
+//! - **Timestamp**: the match time in milliseconds.
+//! - **Headers**, every value decimal ASCII or plain text, so `kcat -f '%h'`
+//!   and any client read them without binary decoding:
 //!
-//! | offset | size | field |
-//! | --- | --- | --- |
-//! | 0 | 1 | format version, `1` |
-//! | 1 | 8 | filter id (u64) |
-//! | 9 | 8 | ingest timestamp, µs since the Unix epoch (i64): the raw record's Kafka timestamp × 1000 |
-//! | 17 | 8 | match timestamp, µs since the Unix epoch (i64): when the worker matched it |
-//! | 25 | rest | the event's bytes, exactly as read from the raw topic |
+//! | header | value |
+//! | --- | --- |
+//! | `ct.version` | `2`: the format version (see below) |
+//! | `ct.kind` | `event` (reserved for later control records: `history_done`, `stats`) |
+//! | `ct.filter` | the filter id, as the key |
+//! | `ct.topic` | the raw topic the event was read from |
+//! | `ct.partition` | its raw partition |
+//! | `ct.offset` | its offset in that partition |
+//! | `ct.ingest_us` | µs since the Unix epoch: the raw record's Kafka timestamp × 1000 |
+//! | `ct.match_us` | µs since the Unix epoch: when the worker matched it |
+//! | `ct.history` | `1` for a match found by a history scan, `0` for a live match |
 //!
-//! A fixed binary header rather than a JSON envelope: the gateway forwards
-//! the event bytes to browsers untouched, so it must find them without
-//! parsing or unescaping anything, and the header costs 25 bytes instead
-//! of a copy of the event into a JSON string.
+//! Compatibility: a reader ignores headers it does not know and skips kinds
+//! it does not know, so adding either needs no new version. A change of
+//! meaning, or of a header every reader needs, bumps `ct.version`; a
+//! gateway refuses (skips and counts) a version other than its own.
+//! Version 1 (until this change) was a 25-byte binary header before the
+//! event and had no headers: it reads as "no `ct.version`", refused.
+//!
+//! Headers rather than a binary prefix or a JSON envelope: the value stays
+//! the event, which the gateway forwards to browsers untouched and any
+//! consumer parses as it is; the worker hands Kafka the event bytes it read
+//! instead of copying them behind a prefix; and the metadata is readable by
+//! name. The cost is librdkafka's header list per record (one allocation
+//! per header, librdkafka's own) and about 120 bytes of names per record,
+//! which `compression.type=lz4` mostly removes (they repeat in a batch).
 //!
 //! # Partition
 //!
@@ -28,32 +46,71 @@
 //! in match order per raw partition; consecutive ids (the registry's
 //! `bigserial`) spread evenly.
 
-use crate::log::PartitionId;
+use crate::log::{Header, Headers, PartitionId};
 use crate::matcher::FilterId;
 
-/// The version byte this module writes.
-pub const FORMAT_VERSION: u8 = 1;
-/// Bytes before the event.
-pub const HEADER_BYTES: usize = 25;
+/// The format version this module writes and reads.
+pub const FORMAT_VERSION: u32 = 2;
+/// [`FORMAT_VERSION`] as the `ct.version` header's value.
+const FORMAT_VERSION_TEXT: &[u8] = b"2";
 
-/// A decoded filtered record, borrowing the event from the payload.
+/// The header names (see the module docs). `ct` is for clicktail: the
+/// prefix keeps them apart from headers other tools add.
+pub mod names {
+    pub const VERSION: &str = "ct.version";
+    pub const KIND: &str = "ct.kind";
+    pub const FILTER: &str = "ct.filter";
+    pub const RAW_TOPIC: &str = "ct.topic";
+    pub const RAW_PARTITION: &str = "ct.partition";
+    pub const RAW_OFFSET: &str = "ct.offset";
+    pub const INGEST_US: &str = "ct.ingest_us";
+    pub const MATCH_US: &str = "ct.match_us";
+    pub const HISTORY: &str = "ct.history";
+}
+
+/// The `ct.kind` of a matched event.
+pub const KIND_EVENT: &str = "event";
+
+/// Headers per event record.
+pub const HEADER_COUNT: usize = 9;
+
+/// A filtered event record: its metadata and the event, borrowed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FilteredRecord<'a> {
     pub filter_id: FilterId,
+    /// The raw topic the event was read from.
+    pub raw_topic: &'a str,
+    /// The event's partition in the raw topic.
+    pub raw_partition: PartitionId,
+    /// The event's offset in that partition.
+    pub raw_offset: i64,
     /// When the raw event was produced (its Kafka timestamp), µs since the epoch.
     pub ingest_timestamp_us: i64,
     /// When the worker matched it, µs since the epoch.
     pub match_timestamp_us: i64,
-    /// The raw event, byte for byte.
+    /// Found by a history scan rather than live matching.
+    pub history: bool,
+    /// The raw event, byte for byte: the record's value.
     pub event: &'a [u8],
 }
 
+/// Why a filtered record could not be read.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum FilteredRecordError {
-    #[error("filtered record of {bytes} bytes is shorter than its {HEADER_BYTES}-byte header")]
-    TooShort { bytes: usize },
-    #[error("filtered record has format version {version}; this build reads version {FORMAT_VERSION}")]
-    UnknownVersion { version: u8 },
+    #[error(
+        "filtered record has no `{}` header: written by a clicktail older than format version {FORMAT_VERSION}, \
+         or by another producer",
+        names::VERSION
+    )]
+    MissingVersion,
+    #[error("filtered record has format version {version:?}; this build reads version {FORMAT_VERSION}")]
+    UnknownVersion { version: String },
+    #[error("filtered record of kind {kind:?}; this build reads {KIND_EVENT:?} only")]
+    UnknownKind { kind: String },
+    #[error("filtered record has no `{name}` header")]
+    MissingHeader { name: &'static str },
+    #[error("filtered record's `{name}` header is {value:?}, not {expected}")]
+    InvalidHeader { name: &'static str, value: String, expected: &'static str },
 }
 
 /// The filtered topic's partition for `filter_id` (see the module docs).
@@ -64,78 +121,235 @@ pub fn filtered_partition(filter_id: FilterId, partition_count: u32) -> Partitio
 
 /// Writes the Kafka key of `filter_id` into `key` (cleared first).
 pub fn encode_key(filter_id: FilterId, key: &mut Vec<u8>) {
-    // Digits written by hand (least significant first, then reversed): no
-    // `String` per match on the hot path.
     key.clear();
-    let mut rest = filter_id.0;
+    push_decimal(key, filter_id.0);
+}
+
+/// Appends `value` in decimal ASCII: digits written by hand into a stack
+/// buffer, so no `String` per match on the hot path.
+fn push_decimal(out: &mut Vec<u8>, mut value: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
     loop {
-        key.push(b'0' + (rest % 10) as u8);
-        rest /= 10;
-        if rest == 0 {
+        start -= 1;
+        digits[start] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
             break;
         }
     }
-    key.reverse();
+    out.extend_from_slice(&digits[start..]);
 }
 
-/// Writes the payload for `record` into `payload` (cleared first; reuse it
-/// across records so encoding allocates nothing in steady state).
-pub fn encode(record: &FilteredRecord<'_>, payload: &mut Vec<u8>) {
-    payload.clear();
-    payload.reserve(HEADER_BYTES + record.event.len());
-    payload.push(FORMAT_VERSION);
-    payload.extend_from_slice(&record.filter_id.0.to_be_bytes());
-    payload.extend_from_slice(&record.ingest_timestamp_us.to_be_bytes());
-    payload.extend_from_slice(&record.match_timestamp_us.to_be_bytes());
-    payload.extend_from_slice(record.event);
+fn push_signed_decimal(out: &mut Vec<u8>, value: i64) {
+    if value < 0 {
+        out.push(b'-');
+    }
+    push_decimal(out, value.unsigned_abs());
 }
 
-/// Reads a payload written by [`encode`].
-pub fn decode(payload: &[u8]) -> Result<FilteredRecord<'_>, FilteredRecordError> {
-    if payload.len() < HEADER_BYTES {
-        return Err(FilteredRecordError::TooShort { bytes: payload.len() });
+/// Encodes the headers of filtered records into a buffer reused from
+/// record to record: no allocation per match in steady state.
+#[derive(Debug, Default)]
+pub struct HeaderEncoder {
+    /// The decimal values of the last record, back to back.
+    digits: Vec<u8>,
+}
+
+impl HeaderEncoder {
+    /// The headers of `record`, borrowing this encoder's buffer and the
+    /// record's topic; the record's value is `record.event` itself.
+    pub fn encode<'a>(&'a mut self, record: &FilteredRecord<'a>) -> [Header<'a>; HEADER_COUNT] {
+        let digits = &mut self.digits;
+        digits.clear();
+        let mut ends = [0usize; 5];
+        push_decimal(digits, record.filter_id.0);
+        ends[0] = digits.len();
+        push_decimal(digits, u64::from(record.raw_partition.0));
+        ends[1] = digits.len();
+        push_signed_decimal(digits, record.raw_offset);
+        ends[2] = digits.len();
+        push_signed_decimal(digits, record.ingest_timestamp_us);
+        ends[3] = digits.len();
+        push_signed_decimal(digits, record.match_timestamp_us);
+        ends[4] = digits.len();
+        let digits = &self.digits;
+        [
+            Header { name: names::VERSION, value: FORMAT_VERSION_TEXT },
+            Header { name: names::KIND, value: KIND_EVENT.as_bytes() },
+            Header { name: names::FILTER, value: &digits[..ends[0]] },
+            Header { name: names::RAW_TOPIC, value: record.raw_topic.as_bytes() },
+            Header { name: names::RAW_PARTITION, value: &digits[ends[0]..ends[1]] },
+            Header { name: names::RAW_OFFSET, value: &digits[ends[1]..ends[2]] },
+            Header { name: names::INGEST_US, value: &digits[ends[2]..ends[3]] },
+            Header { name: names::MATCH_US, value: &digits[ends[3]..ends[4]] },
+            Header { name: names::HISTORY, value: if record.history { b"1" } else { b"0" } },
+        ]
     }
-    if payload[0] != FORMAT_VERSION {
-        return Err(FilteredRecordError::UnknownVersion { version: payload[0] });
+}
+
+/// Reads a record written by [`HeaderEncoder::encode`]: its `headers` and
+/// its value (`payload`, the event).
+pub fn decode<'a>(headers: &'a Headers, payload: &'a [u8]) -> Result<FilteredRecord<'a>, FilteredRecordError> {
+    let version = headers.get(names::VERSION).ok_or(FilteredRecordError::MissingVersion)?;
+    if version != FORMAT_VERSION_TEXT {
+        return Err(FilteredRecordError::UnknownVersion { version: String::from_utf8_lossy(version).into_owned() });
     }
-    let field = |at: usize| -> [u8; 8] { payload[at..at + 8].try_into().expect("8-byte slice of a checked header") };
+    let kind = required(headers, names::KIND)?;
+    if kind != KIND_EVENT.as_bytes() {
+        return Err(FilteredRecordError::UnknownKind { kind: String::from_utf8_lossy(kind).into_owned() });
+    }
+    let raw_topic = required(headers, names::RAW_TOPIC)?;
+    let raw_topic = std::str::from_utf8(raw_topic).map_err(|_| invalid(names::RAW_TOPIC, raw_topic, "UTF-8 text"))?;
+    let raw_partition = u32::try_from(integer(headers, names::RAW_PARTITION)?)
+        .map_err(|_| invalid(names::RAW_PARTITION, headers.get(names::RAW_PARTITION).unwrap_or_default(), "a u32"))?;
+    let history = match required(headers, names::HISTORY)? {
+        b"1" => true,
+        b"0" => false,
+        other => return Err(invalid(names::HISTORY, other, "0 or 1")),
+    };
     Ok(FilteredRecord {
-        filter_id: FilterId(u64::from_be_bytes(field(1))),
-        ingest_timestamp_us: i64::from_be_bytes(field(9)),
-        match_timestamp_us: i64::from_be_bytes(field(17)),
-        event: &payload[HEADER_BYTES..],
+        filter_id: FilterId(unsigned(headers, names::FILTER)?),
+        raw_topic,
+        raw_partition: PartitionId(raw_partition),
+        raw_offset: integer(headers, names::RAW_OFFSET)?,
+        ingest_timestamp_us: integer(headers, names::INGEST_US)?,
+        match_timestamp_us: integer(headers, names::MATCH_US)?,
+        history,
+        event: payload,
     })
+}
+
+fn required<'a>(headers: &'a Headers, name: &'static str) -> Result<&'a [u8], FilteredRecordError> {
+    headers.get(name).ok_or(FilteredRecordError::MissingHeader { name })
+}
+
+fn invalid(name: &'static str, value: &[u8], expected: &'static str) -> FilteredRecordError {
+    FilteredRecordError::InvalidHeader { name, value: String::from_utf8_lossy(value).into_owned(), expected }
+}
+
+/// A header holding a u64 in decimal ASCII.
+fn unsigned(headers: &Headers, name: &'static str) -> Result<u64, FilteredRecordError> {
+    let value = required(headers, name)?;
+    std::str::from_utf8(value)
+        .ok()
+        .filter(|text| text.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|text| text.parse().ok())
+        .ok_or_else(|| invalid(name, value, "a decimal integer"))
+}
+
+/// A header holding an i64 in decimal ASCII (a leading `-` allowed).
+fn integer(headers: &Headers, name: &'static str) -> Result<i64, FilteredRecordError> {
+    let value = required(headers, name)?;
+    let digits = value.strip_prefix(b"-").unwrap_or(value);
+    std::str::from_utf8(value)
+        .ok()
+        .filter(|_| digits.iter().all(u8::is_ascii_digit))
+        .and_then(|text| text.parse().ok())
+        .ok_or_else(|| invalid(name, value, "a decimal integer"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_record_round_trips_with_its_event_unchanged() {
-        let event = br#"{"user":{"id":"u-1"},"s":"caf\u00e9"}"#;
-        let record = FilteredRecord {
+    fn record(event: &[u8]) -> FilteredRecord<'_> {
+        FilteredRecord {
             filter_id: FilterId(u64::MAX - 1),
+            raw_topic: "clicks",
+            raw_partition: PartitionId(3),
+            raw_offset: 1_234_567,
             ingest_timestamp_us: 1_700_000_000_000_000,
             match_timestamp_us: -5,
+            history: false,
             event,
-        };
-        let mut payload = vec![9, 9, 9];
-        encode(&record, &mut payload);
-        assert_eq!(payload.len(), HEADER_BYTES + event.len());
-        assert_eq!(payload[0], 1);
-        assert_eq!(&payload[1..9], &(u64::MAX - 1).to_be_bytes());
-        assert_eq!(decode(&payload), Ok(record));
+        }
+    }
+
+    fn text_headers(headers: &[Header<'_>]) -> Vec<(String, String)> {
+        headers.iter().map(|h| (h.name.to_owned(), String::from_utf8(h.value.to_vec()).unwrap())).collect()
     }
 
     #[test]
-    fn short_or_foreign_payloads_are_errors() {
-        assert_eq!(decode(&[1; 24]), Err(FilteredRecordError::TooShort { bytes: 24 }));
-        let mut payload = vec![0; HEADER_BYTES];
-        payload[0] = 2;
-        assert_eq!(decode(&payload), Err(FilteredRecordError::UnknownVersion { version: 2 }));
-        payload[0] = 1;
-        assert_eq!(decode(&payload).unwrap().event, b"");
+    fn the_version_text_is_the_version() {
+        assert_eq!(FORMAT_VERSION_TEXT, FORMAT_VERSION.to_string().as_bytes());
+    }
+
+    #[test]
+    fn headers_are_named_decimal_text_in_a_documented_order() {
+        let mut encoder = HeaderEncoder::default();
+        let headers = encoder.encode(&record(b"{}"));
+        let expected = [
+            ("ct.version", "2"),
+            ("ct.kind", "event"),
+            ("ct.filter", "18446744073709551614"),
+            ("ct.topic", "clicks"),
+            ("ct.partition", "3"),
+            ("ct.offset", "1234567"),
+            ("ct.ingest_us", "1700000000000000"),
+            ("ct.match_us", "-5"),
+            ("ct.history", "0"),
+        ]
+        .map(|(n, v)| (n.to_owned(), v.to_owned()));
+        assert_eq!(text_headers(&headers), expected);
+    }
+
+    #[test]
+    fn a_record_round_trips_with_its_event_as_the_value() {
+        let event = br#"{"user":{"id":"u-1"},"s":"caf\u00e9"}"#;
+        let mut encoder = HeaderEncoder::default();
+        // A first, longer record: the buffer is reused, not appended to.
+        encoder.encode(&FilteredRecord { raw_offset: i64::MIN, ..record(b"x") });
+        let sent = FilteredRecord { history: true, ..record(event) };
+        let headers = Headers::from_sent(&encoder.encode(&sent));
+        assert_eq!(decode(&headers, event), Ok(sent));
+    }
+
+    #[test]
+    fn records_of_other_versions_or_kinds_are_refused_by_name() {
+        let mut encoder = HeaderEncoder::default();
+        let good = encoder.encode(&record(b"{}"));
+        let with = |name: &'static str, value: &'static [u8]| {
+            let mut headers = Headers::from_sent(&good);
+            headers.push(name.as_bytes(), value);
+            headers
+        };
+        assert_eq!(decode(&Headers::default(), b"\x01rest"), Err(FilteredRecordError::MissingVersion));
+        assert_eq!(
+            decode(&with("ct.version", b"3"), b""),
+            Err(FilteredRecordError::UnknownVersion { version: "3".to_owned() })
+        );
+        assert_eq!(
+            decode(&with("ct.kind", b"history_done"), b""),
+            Err(FilteredRecordError::UnknownKind { kind: "history_done".to_owned() })
+        );
+        assert_eq!(
+            decode(&with("ct.offset", b"12a"), b""),
+            Err(FilteredRecordError::InvalidHeader {
+                name: "ct.offset",
+                value: "12a".to_owned(),
+                expected: "a decimal integer"
+            })
+        );
+        assert!(matches!(
+            decode(&with("ct.filter", b"-1"), b""),
+            Err(FilteredRecordError::InvalidHeader { name: "ct.filter", .. })
+        ));
+        assert!(matches!(
+            decode(&with("ct.partition", b"4294967296"), b""),
+            Err(FilteredRecordError::InvalidHeader { name: "ct.partition", .. })
+        ));
+        assert!(matches!(
+            decode(&with("ct.history", b"yes"), b""),
+            Err(FilteredRecordError::InvalidHeader { name: "ct.history", .. })
+        ));
+        let mut partial = Headers::default();
+        for header in good.iter().filter(|h| h.name != "ct.match_us") {
+            partial.push(header.name.as_bytes(), header.value);
+        }
+        assert_eq!(decode(&partial, b""), Err(FilteredRecordError::MissingHeader { name: "ct.match_us" }));
+        // An unknown header is ignored.
+        assert_eq!(decode(&with("ct.later", b"x"), b"{}"), Ok(record(b"{}")));
     }
 
     #[test]

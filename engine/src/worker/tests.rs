@@ -46,6 +46,7 @@ fn produce(log: &MemoryLog, events: &[&str]) {
             payload: event.as_bytes(),
             partition: None,
             timestamp_ms: 1_000 + n as i64,
+            headers: &[],
         };
         producer.send(RAW, message).unwrap();
     }
@@ -61,7 +62,12 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 
 /// Reads the whole filtered topic from the start.
 fn filtered_records(log: &MemoryLog) -> Vec<Record> {
-    let mut consumer = log.group_consumer(&format!("reader-{:?}", Instant::now()), FILTERED).unwrap();
+    read_all(log, FILTERED)
+}
+
+/// Reads the whole of `topic` from the start.
+fn read_all(log: &MemoryLog, topic: &str) -> Vec<Record> {
+    let mut consumer = log.group_consumer(&format!("reader-{:?}", Instant::now()), topic).unwrap();
     let mut out = Vec::new();
     while consumer.poll(10_000, Duration::ZERO, &mut out).unwrap() > 0 {}
     out
@@ -93,10 +99,15 @@ fn matches_reach_the_filtered_topic_with_their_header_key_and_partition() {
     handle.join().unwrap();
 
     let records = filtered_records(&log);
+    let raw = read_all(&log, RAW);
     let mut seen: Vec<(u64, String)> = records
         .iter()
         .map(|record| {
-            let decoded = decode(&record.payload).unwrap();
+            let decoded = decode(&record.headers, &record.payload).unwrap();
+            assert_eq!(decoded.event, record.payload, "the value is the event");
+            assert_eq!((decoded.raw_topic, decoded.history), (RAW, false));
+            let source = raw.iter().find(|r| (r.partition, r.offset) == (decoded.raw_partition, decoded.raw_offset));
+            assert_eq!(source.map(|r| &r.payload), Some(&record.payload), "raw partition and offset name the event");
             assert_eq!(record.partition, filtered_partition(decoded.filter_id, 3));
             assert_eq!(record.key.as_deref(), Some(decoded.filter_id.0.to_string().as_bytes()));
             assert!(decoded.ingest_timestamp_us >= 1_000_000 && decoded.ingest_timestamp_us < 1_004_000);
@@ -216,7 +227,7 @@ fn regexes_too_big_for_one_set_do_not_stop_later_changes() {
     assert_eq!(WorkerStats::get(&handle.stats().matches_out), 1);
     handle.join().expect("no worker thread panicked");
     let filter_ids: Vec<u64> =
-        filtered_records(&log).iter().map(|record| decode(&record.payload).unwrap().filter_id.0).collect();
+        filtered_records(&log).iter().map(|record| decode(&record.headers, &record.payload).unwrap().filter_id.0).collect();
     assert_eq!(filter_ids, [booking.0]);
 }
 
@@ -236,7 +247,7 @@ fn json_values_that_are_not_objects_are_events_not_malformed() {
     let mut seen: Vec<(u64, String)> = filtered_records(&log)
         .iter()
         .map(|record| {
-            let decoded = decode(&record.payload).unwrap();
+            let decoded = decode(&record.headers, &record.payload).unwrap();
             (decoded.filter_id.0, String::from_utf8(decoded.event.to_vec()).unwrap())
         })
         .collect();

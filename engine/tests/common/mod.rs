@@ -125,6 +125,7 @@ impl Setup {
                 payload: event.as_bytes(),
                 partition: partition.map(PartitionId),
                 timestamp_ms: now_ms(),
+                headers: &[],
             };
             producer.send(&self.config.raw_topic, message).unwrap();
         }
@@ -149,7 +150,7 @@ impl Setup {
         records
             .iter()
             .map(|record| {
-                let decoded = filtered_record::decode(&record.payload).unwrap();
+                let decoded = filtered_record::decode(&record.headers, &record.payload).unwrap();
                 assert_eq!(record.key.as_deref(), Some(decoded.filter_id.0.to_string().as_bytes()));
                 Filtered {
                     filter_id: decoded.filter_id,

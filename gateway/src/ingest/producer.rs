@@ -60,8 +60,13 @@ impl ProducerThread {
         let timestamp_ms = now_ms();
         for job in group {
             for (key, event) in &job.events {
-                let message =
-                    Message { key: key.as_bytes(), payload: event.get().as_bytes(), partition: None, timestamp_ms };
+                let message = Message {
+                    key: key.as_bytes(),
+                    payload: event.get().as_bytes(),
+                    partition: None,
+                    timestamp_ms,
+                    headers: &[],
+                };
                 // A second refusal of a full queue fails the group.
                 self.producer.send_or_flush_once(&self.topic, message, self.flush_timeout)?;
             }

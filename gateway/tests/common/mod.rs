@@ -83,7 +83,8 @@ impl Node {
     pub fn produce(&self, events: &[&str]) {
         let producer = self.log.producer().unwrap();
         for event in events {
-            let message = Message { key: b"k", payload: event.as_bytes(), partition: None, timestamp_ms: now_ms() };
+            let message =
+                Message { key: b"k", payload: event.as_bytes(), partition: None, timestamp_ms: now_ms(), headers: &[] };
             producer.send(RAW, message).unwrap();
         }
         producer.flush(Duration::from_secs(5)).unwrap();

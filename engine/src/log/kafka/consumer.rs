@@ -13,6 +13,7 @@ use rdkafka::ClientContext;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::config::KafkaConfig;
+use super::headers::read_headers;
 use super::transport;
 use crate::log::{LogConsumer, LogError, PartitionId, Record};
 
@@ -52,6 +53,7 @@ fn poll_into<C: ConsumerContext>(
                     key: message.key().map(<[u8]>::to_vec),
                     payload: message.payload().unwrap_or_default().to_vec(),
                     timestamp_ms: message.timestamp().to_millis().unwrap_or(0),
+                    headers: read_headers(&message),
                 });
                 read += 1;
             }

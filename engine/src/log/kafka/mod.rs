@@ -9,11 +9,13 @@
 //! - tail consumers assign every partition at its end, with no group.
 //!
 //! Every librdkafka setting is set in `config.rs`, with the reason for its
-//! value. Layout: `config.rs`, `producer.rs`, `consumer.rs`, `tests.rs`
+//! value. Layout: `config.rs`, `producer.rs`, `consumer.rs`, `headers.rs`
+//! (record headers to and from librdkafka), `tests.rs`
 //! (against the real broker of `scripts/services.sh`).
 
 mod config;
 mod consumer;
+mod headers;
 mod producer;
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use rdkafka::types::{RDKafkaErrorCode, RDKafkaRespErr};
 use rdkafka::ClientContext;
 
 use super::config::KafkaConfig;
+use super::headers::to_owned_headers;
 use super::transport;
 use crate::log::{LogError, LogProducer, Message};
 
@@ -90,6 +91,9 @@ impl LogProducer for KafkaProducer {
         if let Some(partition) = message.partition {
             record = record.partition(partition.0 as i32);
         }
+        if let Some(headers) = to_owned_headers(message.headers) {
+            record = record.headers(headers);
+        }
         match self.producer.send(record) {
             Ok(()) => Ok(()),
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
@@ -130,7 +134,7 @@ mod tests {
     use crate::log::PartitionId;
 
     fn message(payload: &[u8]) -> Message<'_> {
-        Message { key: b"k", payload, partition: Some(PartitionId(0)), timestamp_ms: 0 }
+        Message { key: b"k", payload, partition: Some(PartitionId(0)), timestamp_ms: 0, headers: &[] }
     }
 
     /// The at-least-once point of the worker: a record the broker refuses

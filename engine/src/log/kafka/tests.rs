@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use super::{KafkaConfig, KafkaLog};
 use crate::clock::now_ms;
-use crate::log::{Log, LogError, Message, PartitionId};
+use crate::log::{Header, Headers, Log, LogError, Message, PartitionId};
 
 /// The broker address; a missing variable fails the test (services are
 /// part of the test setup) unless `CLICKTAIL_SKIP_SERVICES=1`.
@@ -45,6 +45,7 @@ fn produced_records_are_read_by_a_group_and_a_commit_survives_a_new_member() {
             payload: payload.as_bytes(),
             partition: Some(PartitionId(n % 2)),
             timestamp_ms: sent_at + i64::from(n),
+            headers: &[],
         };
         producer.send(&topic, message).unwrap();
     }
@@ -70,7 +71,16 @@ fn produced_records_are_read_by_a_group_and_a_commit_survives_a_new_member() {
     // Everything was committed: a new member of the group reads nothing old.
     let mut consumer = log.group_consumer(&group, &topic).unwrap();
     producer
-        .send(&topic, Message { key: b"", payload: b"late", partition: Some(PartitionId(0)), timestamp_ms: now_ms() })
+        .send(
+            &topic,
+            Message {
+                key: b"",
+                payload: b"late",
+                partition: Some(PartitionId(0)),
+                timestamp_ms: now_ms(),
+                headers: &[],
+            },
+        )
         .unwrap();
     producer.flush(Duration::from_secs(30)).unwrap();
     let mut after = Vec::new();
@@ -94,7 +104,8 @@ fn a_tail_consumer_sees_only_new_records() {
     let log = KafkaLog::new(KafkaConfig::new(&brokers)).unwrap();
     log.create_topic(&topic, 3).unwrap();
     let producer = log.producer().unwrap();
-    let old = Message { key: b"", payload: b"old", partition: Some(PartitionId(1)), timestamp_ms: now_ms() };
+    let old =
+        Message { key: b"", payload: b"old", partition: Some(PartitionId(1)), timestamp_ms: now_ms(), headers: &[] };
     producer.send(&topic, old).unwrap();
     producer.flush(Duration::from_secs(30)).unwrap();
     let mut tail = log.tail_consumer(&topic).unwrap();
@@ -125,4 +136,42 @@ fn unreachable_brokers_are_named() {
         other => panic!("expected Unreachable, got {other:?}"),
     }
     assert!(started.elapsed() < Duration::from_secs(10), "bounded by the request timeout");
+}
+
+#[test]
+fn headers_are_read_back_as_sent_and_a_record_without_them_has_none() {
+    let Some(brokers) = brokers() else { return };
+    let topic = unique("kafka-headers");
+    let log = KafkaLog::new(KafkaConfig::new(&brokers)).unwrap();
+    log.create_topic(&topic, 1).unwrap();
+    let producer = log.producer().unwrap();
+    let sent = [
+        Header { name: "ct.filter", value: b"4711" },
+        Header { name: "empty", value: b"" },
+        Header { name: "ct.filter", value: b"again" },
+    ];
+    let with = Message {
+        key: b"k",
+        payload: b"with",
+        partition: Some(PartitionId(0)),
+        timestamp_ms: now_ms(),
+        headers: &sent,
+    };
+    producer.send(&topic, with).unwrap();
+    producer.send(&topic, Message { payload: b"without", headers: &[], ..with }).unwrap();
+    producer.flush(Duration::from_secs(30)).unwrap();
+
+    let mut consumer = log.group_consumer(&unique("group"), &topic).unwrap();
+    let mut read = Vec::new();
+    let started = Instant::now();
+    while read.len() < 2 && started.elapsed() < Duration::from_secs(30) {
+        consumer.poll(100, Duration::from_millis(200), &mut read).unwrap_or(0);
+    }
+    let _ = log.delete_topic(&topic);
+    assert_eq!(read.len(), 2, "records read");
+    assert_eq!(read[0].payload, b"with");
+    assert_eq!(read[0].headers, Headers::from_sent(&sent));
+    assert_eq!(read[0].headers.get("ct.filter"), Some(&b"again"[..]));
+    assert_eq!(read[1].payload, b"without");
+    assert!(read[1].headers.is_empty());
 }

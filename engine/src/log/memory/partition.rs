@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 
-use crate::log::{PartitionId, Record};
+use crate::log::{Headers, PartitionId, Record};
 
 /// The retained records of one partition. When full, the oldest record is
 /// dropped (as Kafka's `retention.bytes` would): a consumer that fell
@@ -42,14 +42,20 @@ impl PartitionLog {
     }
 
     /// Appends a record and returns its offset.
-    pub(super) fn append(&mut self, key: Option<Vec<u8>>, payload: Vec<u8>, timestamp_ms: i64) -> i64 {
+    pub(super) fn append(
+        &mut self,
+        key: Option<Vec<u8>>,
+        payload: Vec<u8>,
+        timestamp_ms: i64,
+        headers: Headers,
+    ) -> i64 {
         if self.records.len() == self.records_max {
             self.records.pop_front();
             self.start_offset += 1;
             self.dropped += 1;
         }
         let offset = self.end_offset();
-        self.records.push_back(Record { partition: self.id, offset, key, payload, timestamp_ms });
+        self.records.push_back(Record { partition: self.id, offset, key, payload, timestamp_ms, headers });
         offset
     }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::MemoryLogShared;
-use crate::log::{LogError, LogProducer, Message, PartitionId};
+use crate::log::{Headers, LogError, LogProducer, Message, PartitionId};
 
 pub(super) struct MemoryProducer {
     pub(super) log: Arc<MemoryLogShared>,
@@ -32,7 +32,8 @@ impl LogProducer for MemoryProducer {
             None => PartitionId((key_hash(message.key) % u64::from(partition_count)) as u32),
         };
         let key = (!message.key.is_empty()).then(|| message.key.to_vec());
-        state.partitions[partition as usize].append(key, message.payload.to_vec(), message.timestamp_ms);
+        let headers = Headers::from_sent(message.headers);
+        state.partitions[partition as usize].append(key, message.payload.to_vec(), message.timestamp_ms, headers);
         topic.notify(&state);
         Ok(())
     }

@@ -2,12 +2,12 @@ use std::time::Duration;
 
 use super::partition::PartitionLog;
 use super::{MemoryLog, MemoryLogConfig};
-use crate::log::{Log, LogError, Message, PartitionId, Record};
+use crate::log::{Header, Headers, Log, LogError, Message, PartitionId, Record};
 
 const NO_WAIT: Duration = Duration::ZERO;
 
 fn message<'a>(key: &'a [u8], payload: &'a [u8], partition: Option<u32>) -> Message<'a> {
-    Message { key, payload, partition: partition.map(PartitionId), timestamp_ms: 7 }
+    Message { key, payload, partition: partition.map(PartitionId), timestamp_ms: 7, headers: &[] }
 }
 
 fn payloads(records: &[Record]) -> Vec<String> {
@@ -18,7 +18,7 @@ fn payloads(records: &[Record]) -> Vec<String> {
 fn retention_drops_the_oldest_records_and_counts_them() {
     let mut partition = PartitionLog::new(PartitionId(0), 2);
     for payload in [b"a", b"b", b"c"] {
-        partition.append(None, payload.to_vec(), 0);
+        partition.append(None, payload.to_vec(), 0, Headers::default());
     }
     assert_eq!(partition.start_offset(), 1);
     assert_eq!(partition.end_offset(), 3);
@@ -144,4 +144,19 @@ fn a_tail_consumer_starts_at_the_end_and_wakes_on_append() {
     assert_eq!(payloads(&out), ["new"]);
     assert!(started.elapsed() < Duration::from_secs(4), "woken by the append, not the timeout");
     assert_eq!(tail.lag(), Some(0));
+}
+
+#[test]
+fn headers_are_read_back_as_sent() {
+    let log = MemoryLog::default();
+    log.create_topic("t", 1).unwrap();
+    let producer = log.producer().unwrap();
+    let sent = [Header { name: "ct.filter", value: b"42" }, Header { name: "empty", value: b"" }];
+    producer.send("t", Message { headers: &sent, ..message(b"k", b"with", Some(0)) }).unwrap();
+    producer.send("t", message(b"k", b"without", Some(0))).unwrap();
+    let mut out = Vec::new();
+    log.group_consumer("g", "t").unwrap().poll(10, NO_WAIT, &mut out).unwrap();
+    assert_eq!(out[0].headers, Headers::from_sent(&sent));
+    assert_eq!(out[0].headers.get("ct.filter"), Some(&b"42"[..]));
+    assert!(out[1].headers.is_empty());
 }
