@@ -1,10 +1,6 @@
 //! What every long-running command (`demo`, `worker`, `gateway`) does the
 //! same way: logging, and waiting for the signal to stop.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
-
 use anyhow::Context;
 
 /// Structured logs to stderr; `RUST_LOG` overrides the default `info`.
@@ -15,15 +11,13 @@ pub fn init_tracing() {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
 }
 
-/// Blocks until SIGINT or SIGTERM.
+/// Blocks until SIGINT or SIGTERM, and returns as soon as one arrives (the
+/// drain that follows turns `/readyz` to 503 at once).
 pub fn wait_for_signal() -> anyhow::Result<()> {
-    let signalled = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, signalled.clone()).context("installing the signal handler")?;
-    }
-    while !signalled.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])
+        .context("installing the signal handler")?;
+    let signal = signals.forever().next();
+    tracing::info!(?signal, "signal received: stopping");
     Ok(())
 }
 

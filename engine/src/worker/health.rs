@@ -56,7 +56,8 @@ pub struct WorkerHealth {
 
 impl WorkerHealth {
     pub(crate) fn new(filter_threads: usize, stall_max: Duration, live: Arc<LiveSlot>, stop: Arc<AtomicBool>) -> Self {
-        let progress = |name: String| ThreadProgress { name, beat_ms: AtomicU64::new(0), exited: AtomicBool::new(false) };
+        let progress =
+            |name: String| ThreadProgress { name, beat_ms: AtomicU64::new(0), exited: AtomicBool::new(false) };
         let threads = std::iter::once(progress("clicktail-control".to_owned()))
             .chain((0..filter_threads).map(|index| progress(format!("clicktail-filter-{index}"))))
             .collect();
