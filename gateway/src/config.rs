@@ -157,6 +157,13 @@ pub struct GatewayConfig {
     #[arg(long = "ingest-flush-timeout-ms", env = "CLICKTAIL_INGEST_FLUSH_TIMEOUT_MS", default_value_t = 5_000)]
     pub ingest_flush_timeout_ms: u64,
 
+    /// On SIGTERM, how long the node may take to drain (close every session
+    /// with 1001, delete its filters, answer the ingest batches in flight)
+    /// before it exits anyway. Keep it under the supervisor's own limit
+    /// (`TimeoutStopSec`, `terminationGracePeriodSeconds`).
+    #[arg(long = "shutdown-grace-ms", env = "CLICKTAIL_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
+    pub shutdown_grace_ms: u64,
+
     /// Records waiting between the delivery thread and one event loop; past
     /// it records for that loop are dropped and counted per filter.
     #[arg(long = "loop-inbox-max", env = "CLICKTAIL_LOOP_INBOX_MAX", default_value_t = 65_536)]
@@ -194,6 +201,9 @@ impl GatewayConfig {
     }
     pub fn filter_ttl(&self) -> Duration {
         Duration::from_millis(self.filter_ttl_ms)
+    }
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_millis(self.shutdown_grace_ms)
     }
 
     /// The `Host` names served; `validate` has checked the entries.

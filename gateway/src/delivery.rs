@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clicktail_engine::log::{Log, LogConsumer, Record};
 use clicktail_engine::matcher::FilterId;
@@ -28,6 +28,12 @@ use clicktail_engine::clock::now_ms;
 const POLL_RECORDS_MAX: usize = 4_096;
 /// How long a poll waits for the first record; bounds shutdown latency.
 const POLL_TIMEOUT: Duration = Duration::from_millis(100);
+/// How often the delivery thread and the ingest producer check that their
+/// Kafka client reaches the brokers (a metadata round trip; readiness).
+pub(crate) const REACHABILITY_CHECK_EVERY: Duration = Duration::from_secs(2);
+/// How long one such check may wait for an answer. Delivery waits with it,
+/// but only while the brokers are away, when there is nothing to deliver.
+pub(crate) const REACHABILITY_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub struct DeliveryThread {
     /// A tail consumer over every partition of the filtered topic.
@@ -56,7 +62,12 @@ impl DeliveryThread {
         let mut missed: HashMap<(ConnectionAddress, FilterId), u64> = HashMap::new();
         let mut touched = vec![false; self.loops.len()];
         let mut reader = FilteredReader::default();
+        let mut next_check = Instant::now() + REACHABILITY_CHECK_EVERY;
         while !self.stop.load(Ordering::Relaxed) {
+            if Instant::now() >= next_check {
+                self.check_reachable();
+                next_check = Instant::now() + REACHABILITY_CHECK_EVERY;
+            }
             records.clear();
             if let Err(error) = self.consumer.poll(POLL_RECORDS_MAX, POLL_TIMEOUT, &mut records) {
                 tracing::warn!(%error, "delivery: poll of the filtered topic failed; retrying");
@@ -111,5 +122,23 @@ impl DeliveryThread {
                 missed.clear();
             }
         }
+    }
+
+    /// Records in `tail_reachable` whether the tail reaches the brokers:
+    /// the node is not ready while it does not (its sessions get nothing).
+    fn check_reachable(&self) {
+        let reachable = match self.consumer.check_reachable(REACHABILITY_CHECK_TIMEOUT) {
+            Ok(()) => true,
+            Err(error) => {
+                if self.metrics.tail_reachable.load(Relaxed) {
+                    tracing::warn!(%error, "delivery: the filtered topic's brokers are unreachable; not ready");
+                }
+                false
+            }
+        };
+        if reachable && !self.metrics.tail_reachable.load(Relaxed) {
+            tracing::info!("delivery: the filtered topic's brokers are reachable again");
+        }
+        self.metrics.tail_reachable.store(reachable, Relaxed);
     }
 }

@@ -49,6 +49,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use clicktail_engine::log::Log;
 use clicktail_engine::registry::Registry;
@@ -68,6 +69,8 @@ pub struct Gateway {
     threads: Vec<JoinHandle<()>>,
     /// To wake the loops when stopping.
     wakers: Vec<server::inbox::LoopHandle>,
+    /// The first `event_loops` of `threads` are the event loops.
+    event_loops: usize,
 }
 
 impl Gateway {
@@ -127,7 +130,7 @@ impl Gateway {
             poll.registry().register(&mut listener, LISTENER, Interest::READABLE).map_err(GatewayError::Poll)?;
             let event_loop = EventLoop {
                 poll,
-                listener,
+                listener: Some(listener),
                 inbox,
                 stop: stop.clone(),
                 context: LoopContext {
@@ -186,7 +189,8 @@ impl Gateway {
 
         metrics.ready.store(true, Ordering::Relaxed);
         tracing::info!(address = %local_address, loops = config.event_loops, "gateway listening");
-        Ok(Gateway { local_address, metrics, stop, threads, wakers: handles })
+        let event_loops = config.event_loops;
+        Ok(Gateway { local_address, metrics, stop, threads, wakers: handles, event_loops })
     }
 
     /// The address actually bound (useful with port 0).
@@ -198,8 +202,10 @@ impl Gateway {
         &self.metrics
     }
 
-    /// Stops the event loops and the delivery and history threads, closing
-    /// every connection and releasing its filters; waits for them.
+    /// Stops the event loops and the delivery and history threads at once,
+    /// dropping every connection without a close frame and releasing its
+    /// filters; waits for them. For tests; a process drains instead
+    /// ([`Gateway::shutdown`]).
     pub fn stop(self) {
         self.stop.store(true, Ordering::Relaxed);
         for handle in &self.wakers {
@@ -209,5 +215,62 @@ impl Gateway {
         for thread in self.threads {
             let _ = thread.join();
         }
+    }
+
+    /// Drains, then stops, within `grace` (`shutdown_grace_ms`; SIGTERM):
+    /// `/readyz` answers 503 at once; the listener closes; every admin
+    /// session gets close code 1001 (going away) and its filters are
+    /// deleted from the registry; ingest batches in flight are answered
+    /// (ack or nack) and new ones refused. When every loop is done, or the
+    /// grace has passed, the rest stops as in [`Gateway::stop`]. Returns
+    /// whether everything finished within the grace; threads still busy
+    /// then (a registry call that hangs) are left to the process's exit.
+    pub fn shutdown(mut self, grace: Duration) -> bool {
+        let deadline = Instant::now() + grace;
+        self.metrics.draining.store(true, Ordering::Relaxed);
+        tracing::info!(grace_ms = grace.as_millis() as u64, "gateway draining");
+        for handle in &self.wakers {
+            handle.wake();
+        }
+        let loops_done = wait_until(deadline, || self.threads[..self.event_loops].iter().all(|t| t.is_finished()));
+        if !loops_done {
+            tracing::warn!("drain: sessions still open at the end of the grace; closing them without a handshake");
+        }
+        // The loops are gone (or told to go): the control thread deletes
+        // what they released, then the rest stops.
+        self.stop.store(true, Ordering::Relaxed);
+        for handle in &self.wakers {
+            handle.wake();
+        }
+        let all_done = wait_until(deadline.max(Instant::now() + STOP_WAIT_MIN), || {
+            self.threads.iter().all(|thread| thread.is_finished())
+        });
+        if all_done {
+            for thread in self.threads.drain(..) {
+                let _ = thread.join();
+            }
+            tracing::info!("gateway drained");
+        } else {
+            tracing::warn!("drain: threads still busy at the end of the grace; leaving them to the exit");
+        }
+        loops_done && all_done
+    }
+}
+
+/// After a drain that used its whole grace, how long the other threads
+/// still get to finish (the control thread deleting the rows of sessions
+/// closed at the deadline).
+const STOP_WAIT_MIN: Duration = Duration::from_millis(500);
+
+/// Polls `done` until it holds or `deadline` passes; returns whether it held.
+fn wait_until(deadline: Instant, mut done: impl FnMut() -> bool) -> bool {
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
 }

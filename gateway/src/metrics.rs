@@ -5,7 +5,7 @@
 //! exporter crate would bring a second HTTP stack for no gain.
 
 use std::fmt::Write;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::Instant;
 
 /// Process-wide gateway counters (monotonic `_total`) and gauges.
@@ -59,8 +59,16 @@ pub struct Metrics {
     /// Raw events the history tail has read into its window: if it stays
     /// still while events are ingested, `history` replies will be empty.
     pub history_events_read_total: AtomicU64,
-    /// Set when the delivery tail consumer is running and the registry answered.
-    pub ready: std::sync::atomic::AtomicBool,
+    /// Set while the registry answers the control thread's calls (cleared
+    /// by a failed heartbeat). One of the facts behind [`Metrics::readiness`].
+    pub ready: AtomicBool,
+    /// Set while the delivery thread's tail of the filtered topic reaches
+    /// the brokers (a metadata round trip every few seconds).
+    pub tail_reachable: AtomicBool,
+    /// Set while the ingest producer reaches the brokers (same check).
+    pub producer_reachable: AtomicBool,
+    /// Set once a drain started (SIGTERM): never ready again.
+    pub draining: AtomicBool,
     /// Milliseconds from an event entering the raw log to its frame being
     /// queued for a session here: the pipeline's share of the end-to-end
     /// latency, which `clicktail loadgen` compares with its own figures.
@@ -127,13 +135,34 @@ impl Default for Metrics {
             ingest_batches_total: AtomicU64::new(0),
             ingest_batches_refused_total: AtomicU64::new(0),
             history_events_read_total: AtomicU64::new(0),
-            ready: std::sync::atomic::AtomicBool::new(false),
+            ready: AtomicBool::new(false),
+            tail_reachable: AtomicBool::new(true),
+            producer_reachable: AtomicBool::new(true),
+            draining: AtomicBool::new(false),
             delivery_latency_ms: LatencyHistogram::default(),
         }
     }
 }
 
 impl Metrics {
+    /// `Ok` when this node should get new sessions and ingest: not
+    /// draining, the registry answers, and both the filtered-topic tail and
+    /// the ingest producer reach the brokers. Otherwise what is wrong, for
+    /// the `/readyz` body.
+    pub fn readiness(&self) -> Result<(), &'static str> {
+        if self.draining.load(Relaxed) {
+            Err("not ready: shutting down")
+        } else if !self.ready.load(Relaxed) {
+            Err("not ready: the registry is unreachable")
+        } else if !self.tail_reachable.load(Relaxed) {
+            Err("not ready: the filtered-topic tail cannot reach the brokers")
+        } else if !self.producer_reachable.load(Relaxed) {
+            Err("not ready: the ingest producer cannot reach the brokers")
+        } else {
+            Ok(())
+        }
+    }
+
     /// The Prometheus text exposition format (version 0.0.4).
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(2048);
@@ -145,7 +174,11 @@ impl Metrics {
         gauge("ingest_sessions", "Ingest WebSocket sessions open.", self.ingest_sessions_open.load(Relaxed));
         gauge("filters_active", "Filters registered by this node.", self.filters_active.load(Relaxed));
         gauge("queue_bytes", "Bytes queued for admin sessions.", self.queue_bytes.load(Relaxed));
-        gauge("ready", "1 when delivery and the registry are up.", i64::from(self.ready.load(Relaxed)));
+        gauge(
+            "ready",
+            "1 when the registry and the brokers are reachable and the node is not draining.",
+            i64::from(self.readiness().is_ok()),
+        );
         let uptime_s = self.started.elapsed().as_secs_f64().max(1e-3);
         let ingested = self.ingest_events_total.load(Relaxed);
         let _ = write!(
@@ -225,6 +258,34 @@ mod tests {
         for name in names {
             assert!(guide.contains(&format!("`{name}`")), "{name} is missing from docs/operations.md");
         }
+    }
+
+    /// Every counter is on the page before anything happened, at 0.
+    #[test]
+    fn every_counter_is_exported_at_zero_from_the_start() {
+        let rendered = Metrics::default().render();
+        let counters: Vec<&str> =
+            rendered.lines().filter_map(|line| line.strip_prefix("# TYPE ")?.strip_suffix(" counter")).collect();
+        assert!(counters.len() >= 15, "{counters:?}");
+        for name in counters {
+            assert!(rendered.contains(&format!("\n{name} 0\n")), "{name} is not exported at 0");
+        }
+    }
+
+    #[test]
+    fn readiness_needs_the_registry_both_log_clients_and_no_drain() {
+        let metrics = Metrics::default();
+        assert_eq!(metrics.readiness(), Err("not ready: the registry is unreachable"));
+        metrics.ready.store(true, Relaxed);
+        assert_eq!(metrics.readiness(), Ok(()));
+        assert!(metrics.render().contains("\nclicktail_gateway_ready 1\n"));
+        metrics.producer_reachable.store(false, Relaxed);
+        assert_eq!(metrics.readiness(), Err("not ready: the ingest producer cannot reach the brokers"));
+        metrics.tail_reachable.store(false, Relaxed);
+        assert_eq!(metrics.readiness(), Err("not ready: the filtered-topic tail cannot reach the brokers"));
+        assert!(metrics.render().contains("\nclicktail_gateway_ready 0\n"));
+        metrics.draining.store(true, Relaxed);
+        assert_eq!(metrics.readiness(), Err("not ready: shutting down"));
     }
 
     #[test]

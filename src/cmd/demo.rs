@@ -73,6 +73,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let raw_topic = gateway_config.raw_topic.clone();
     // Quietly: a demo rarely needs its full `connections_max`.
     let _ = super::open_files::raise_for(gateway_config.connections_max);
+    let grace = gateway_config.shutdown_grace();
     let gateway = Gateway::start(gateway_config, log.clone(), registry).context("starting the gateway")?;
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -97,10 +98,12 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     println!("  {} events/s of a travel site, users u-1..u-{}; try: type == \"booking\"", args.rate, args.users);
     let _ = std::io::stdout().flush();
     super::process::wait_for_signal()?;
+    // The gateway drains first (sessions told 1001, ingest answered), then
+    // the generator and the workers stop (finish, commit, leave).
+    gateway.shutdown(grace);
     stop.store(true, Ordering::Relaxed);
     let _ = generator.join();
-    gateway.stop();
-    workers.stop();
+    workers.join().context("stopping the workers")?;
     Ok(ExitCode::SUCCESS)
 }
 

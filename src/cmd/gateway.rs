@@ -1,7 +1,7 @@
 //! `clicktail gateway`: one gateway node on Kafka and PostgreSQL: admin
 //! sessions, delivery by filter id, browser ingest, the UI. All settings are
 //! in [`GatewayConfig`] (flags or `CLICKTAIL_*`); this file only connects
-//! the two adapters and waits for a signal.
+//! the two adapters, waits for a signal and drains (`--shutdown-grace-ms`).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -41,9 +41,10 @@ pub fn run(args: GatewayArgs) -> anyhow::Result<ExitCode> {
     }
     let registry = PostgresRegistry::connect(postgres).context("connecting to the PostgreSQL registry")?;
     super::open_files::raise_or_warn(args.gateway.connections_max);
+    let grace = args.gateway.shutdown_grace();
     let gateway = Gateway::start(args.gateway, Arc::new(log), Arc::new(registry))?;
     println!("clicktail gateway: listening on http://{}", gateway.local_address());
     super::process::wait_for_signal()?;
-    gateway.stop();
+    gateway.shutdown(grace);
     Ok(ExitCode::SUCCESS)
 }

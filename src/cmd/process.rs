@@ -1,10 +1,6 @@
 //! What every long-running command (`demo`, `worker`, `gateway`) does the
 //! same way: logging, the panic policy, and waiting for the signal to stop.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
-
 use anyhow::Context;
 
 /// Structured logs to stderr; `RUST_LOG` overrides the default `info`.
@@ -67,20 +63,18 @@ pub fn panic_a_thread_if_asked() {
         return;
     };
     let _ = std::thread::Builder::new().name("clicktail-test-panic".to_owned()).spawn(move || {
-        std::thread::sleep(Duration::from_millis(after_ms));
+        std::thread::sleep(std::time::Duration::from_millis(after_ms));
         panic!("test panic asked by CLICKTAIL_TEST_PANIC_AFTER_MS");
     });
 }
 
-/// Blocks until SIGINT or SIGTERM.
+/// Blocks until SIGINT or SIGTERM, and returns as soon as one arrives (the
+/// drain that follows turns `/readyz` to 503 at once).
 pub fn wait_for_signal() -> anyhow::Result<()> {
-    let signalled = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, signalled.clone()).context("installing the signal handler")?;
-    }
-    while !signalled.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])
+        .context("installing the signal handler")?;
+    let signal = signals.forever().next();
+    tracing::info!(?signal, "signal received: stopping");
     Ok(())
 }
 

@@ -58,10 +58,13 @@ pub struct WorkerArgs {
     /// How long a flush waits for acknowledgements before the batch is re-read.
     #[arg(long, env = "CLICKTAIL_WORKER_FLUSH_TIMEOUT_MS", default_value_t = 60_000)]
     flush_timeout_ms: u64,
+    /// `/healthz` fails when a thread's loop has not turned for this long.
+    #[arg(long, env = "CLICKTAIL_WORKER_STALL_MAX_MS", default_value_t = 90_000)]
+    stall_max_ms: u64,
     /// How often this process deletes expired filters; 0 disables the sweep.
     #[arg(long, env = "CLICKTAIL_WORKER_SWEEP_INTERVAL_MS", default_value_t = 5_000)]
     sweep_interval_ms: u64,
-    /// Where to serve Prometheus metrics (`/metrics`); empty to disable.
+    /// Where to serve `/metrics` (Prometheus), `/healthz` and `/readyz`; empty to disable.
     #[arg(long, env = "CLICKTAIL_METRICS_ADDR", default_value = "127.0.0.1:9464")]
     metrics_addr: String,
 }
@@ -80,6 +83,7 @@ impl WorkerArgs {
             commit_interval: Duration::from_millis(self.commit_interval_ms),
             flush_timeout: Duration::from_millis(self.flush_timeout_ms),
             sweep_interval: (self.sweep_interval_ms > 0).then(|| Duration::from_millis(self.sweep_interval_ms)),
+            stall_max: Duration::from_millis(self.stall_max_ms),
             ..WorkerConfig::default()
         }
     }
@@ -87,10 +91,13 @@ impl WorkerArgs {
 
 pub fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     super::process::init_tracing();
-    if !args.metrics_addr.is_empty() {
+    // Installed first: what the threads record before it would be lost.
+    let metrics = if args.metrics_addr.is_empty() {
+        None
+    } else {
         let addr: SocketAddr = args.metrics_addr.parse().context("--metrics-addr is not host:port")?;
-        worker::metrics::serve_prometheus(addr)?;
-    }
+        Some((addr, worker::metrics::install_recorder()?))
+    };
     let mut registry_config = PostgresConfig::new(&args.database_url);
     if let Some(schema) = &args.database_schema {
         registry_config = registry_config.in_schema(schema);
@@ -100,6 +107,9 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     let config = args.worker_config();
     let threads = config.thread_count();
     let handle = worker::spawn_workers(config, Arc::new(log), Arc::new(registry))?;
+    if let Some((addr, prometheus)) = metrics {
+        worker::metrics::serve(addr, prometheus, handle.health())?;
+    }
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(signal, handle.stop_flag()).context("installing the signal handler")?;
     }

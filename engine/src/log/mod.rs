@@ -92,6 +92,12 @@ pub trait LogProducer: Send + Sync {
             other => other,
         }
     }
+    /// Asks the log for the metadata of `topic`, waiting at most `timeout`:
+    /// `Ok` when this client can reach the log now. For readiness probes;
+    /// it makes a round trip, so call it seconds apart, not per message.
+    fn check_reachable(&self, _topic: &str, _timeout: Duration) -> Result<(), LogError> {
+        Ok(())
+    }
 }
 
 /// Reads records from a topic, either as a member of a group (partitions
@@ -113,6 +119,22 @@ pub trait LogConsumer: Send {
     /// `poll` (`None` when the log cannot tell cheaply).
     fn lag(&self) -> Option<u64> {
         None
+    }
+    /// True once the group gave this member its assignment (possibly
+    /// empty, when there are more members than partitions), until it
+    /// reports a group error. Always true for a consumer with no group.
+    fn is_assigned(&self) -> bool {
+        true
+    }
+    /// How many commits failed since the last call, among those whose
+    /// result arrived after the call that made them returned
+    /// (`commit_in_background`, commits made during a rebalance).
+    fn take_commit_failures(&mut self) -> u64 {
+        0
+    }
+    /// As [`LogProducer::check_reachable`], for this consumer's client.
+    fn check_reachable(&self, _timeout: Duration) -> Result<(), LogError> {
+        Ok(())
     }
 }
 

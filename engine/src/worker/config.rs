@@ -53,6 +53,10 @@ pub struct WorkerConfig {
     /// The longest wait between reconnect attempts to the log or the
     /// registry (default 5 s); waits start at 50 ms and double.
     pub backoff_max: Duration,
+    /// A thread whose loop has not turned for this long is reported stuck
+    /// by `/healthz` (default 90 s). The longest legitimate turn is a flush
+    /// waiting out `flush_timeout` (60 s) plus one retry wait (`backoff_max`).
+    pub stall_max: Duration,
     /// Bounds on one event (size, nesting); larger events are malformed.
     pub event_limits: EventLimits,
     pub matcher_options: MatcherOptions,
@@ -74,6 +78,7 @@ impl Default for WorkerConfig {
             rebuild_changes_max: 100_000,
             sweep_interval: Some(Duration::from_secs(5)),
             backoff_max: Duration::from_secs(5),
+            stall_max: Duration::from_secs(90),
             event_limits: EventLimits::default(),
             matcher_options: MatcherOptions::default(),
         }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::config::{Backoff, WorkerConfig};
+use super::health::{WorkerHealth, CONTROL};
 use super::live::{LiveFilters, LiveSlot, Retired};
 use super::metrics::{self as names, WorkerStats};
 use crate::matcher::{FilterId, FilterSet};
@@ -26,6 +27,8 @@ pub(crate) struct ControlThread {
     pub(crate) live: Arc<LiveSlot>,
     pub(crate) stats: Arc<WorkerStats>,
     pub(crate) stop: Arc<AtomicBool>,
+    /// Where each turn of the loop and the registry's state are recorded.
+    pub(crate) health: Arc<WorkerHealth>,
 }
 
 /// The control thread's copy of the registry.
@@ -84,7 +87,9 @@ impl ControlThread {
         let mut watch: Option<Box<dyn RegistryWatch>> = None;
         let mut next_sweep = Instant::now();
         let mut retired = Retired::default();
+        let _running = self.health.running(CONTROL);
         while !self.stop.load(Ordering::Relaxed) {
+            self.health.beat(CONTROL);
             retired.collect();
             self.sweep_when_due(&mut next_sweep);
             let Some(active) = watch.as_mut() else {
@@ -94,6 +99,7 @@ impl ControlThread {
                         backoff.reset();
                     }
                     Err(error) => {
+                        self.health.set_registry_connected(false);
                         tracing::warn!(%error, "cannot watch the registry; retrying");
                         metrics::counter!(names::REGISTRY_ERRORS).increment(1);
                         self.sleep_unless_stopped(backoff.next_wait());
@@ -102,9 +108,13 @@ impl ControlThread {
                 continue;
             };
             match self.next_burst(active.as_mut(), &mut local) {
-                Ok(0) => {}
-                Ok(_) => self.rebuild(&mut local, &mut retired),
+                Ok(0) => self.health.set_registry_connected(true),
+                Ok(_) => {
+                    self.health.set_registry_connected(true);
+                    self.rebuild(&mut local, &mut retired);
+                }
                 Err(error) => {
+                    self.health.set_registry_connected(false);
                     // The watch reconnects by itself; an error here means it
                     // gave up, so open a new one (which starts with a Reset).
                     tracing::warn!(%error, "registry watch failed; reopening");
@@ -142,6 +152,9 @@ impl ControlThread {
 
     fn rebuild(&self, local: &mut LocalSet, retired: &mut Retired) {
         let started = Instant::now();
+        // Recorded first: should the build never return, `/readyz` shows
+        // the generation it was building as not published.
+        self.health.building(local.generation + 1);
         let matcher = local.set.build();
         local.generation += 1;
         let ids: Vec<FilterId> = local.set.ids().collect();
@@ -186,6 +199,8 @@ impl ControlThread {
     fn sleep_unless_stopped(&self, wait: Duration) {
         let until = Instant::now() + wait;
         while !self.stop.load(Ordering::Relaxed) && Instant::now() < until {
+            // A deliberate wait is progress, not a stall.
+            self.health.beat(CONTROL);
             std::thread::sleep(WATCH_WAIT.min(until.saturating_duration_since(Instant::now())));
         }
     }

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use super::config::{Backoff, WorkerConfig};
 use super::filtered_record::{self, FilteredRecord, HeaderEncoder};
+use super::health::WorkerHealth;
 use super::live::{LiveFilters, LiveSlot};
 use super::metrics::{self as names, WorkerStats};
 use crate::clock::now_us;
@@ -35,6 +36,8 @@ pub(crate) struct FilterThread {
     pub(crate) live: Arc<LiveSlot>,
     pub(crate) stats: Arc<WorkerStats>,
     pub(crate) stop: Arc<AtomicBool>,
+    /// Where each turn of the loop and the group membership are recorded.
+    pub(crate) health: Arc<WorkerHealth>,
     /// The core to pin to, if pinning.
     pub(crate) core: Option<core_affinity::CoreId>,
 }
@@ -102,6 +105,7 @@ impl Drop for ReadingMark<'_> {
 
 impl FilterThread {
     pub(crate) fn run(self) {
+        let _running = self.health.running(self.health_slot());
         if let Some(core) = self.core {
             if !core_affinity::set_for_current(core) {
                 tracing::warn!(thread = self.index, core = core.id, "could not pin the filter thread");
@@ -136,11 +140,23 @@ impl FilterThread {
             };
             backoff.reset();
             self.consume(consumer.as_mut(), producer.as_ref(), filtered_partitions, &mut buffers, &mut backoff);
+            // The consumer leaves the group when dropped, below.
+            self.health.set_assigned(self.index, false);
         }
     }
 
     fn stopping(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
+    }
+
+    /// This thread's index in [`WorkerHealth`] (the control thread is 0).
+    fn health_slot(&self) -> usize {
+        self.index + 1
+    }
+
+    /// Records a turn of a loop of this thread (`/healthz`).
+    fn beat(&self) {
+        self.health.beat(self.health_slot());
     }
 
     fn open_producer(&self, backoff: &mut Backoff) -> Option<(Box<dyn LogProducer>, u32)> {
@@ -164,6 +180,7 @@ impl FilterThread {
     /// events as matching nothing that standing filters should have matched.
     fn wait_for_first_load(&self) -> bool {
         while !self.stopping() {
+            self.beat();
             if self.live.load().is_loaded() {
                 return true;
             }
@@ -187,6 +204,7 @@ impl FilterThread {
         let mut uncommitted = Uncommitted::default();
         let mut reading = ReadingMark { stats: &self.stats, counted: false };
         loop {
+            self.beat();
             if self.stopping() {
                 // Graceful stop: what was read is matched and produced;
                 // make it durable and commit it before leaving the group.
@@ -199,6 +217,8 @@ impl FilterThread {
             // newest version, and an idle thread reports within one
             // `poll_timeout` that it would match with it.
             let live = self.live.load_for_thread(self.index);
+            self.health.set_assigned(self.index, consumer.is_assigned());
+            self.count_commit_failures(consumer);
             if let Err(error) = polled {
                 tracing::warn!(thread = self.index, %error, "poll failed; retrying");
                 metrics::counter!(names::CONSUME_ERRORS).increment(1);
@@ -268,12 +288,30 @@ impl FilterThread {
             // The records are read again by whoever owns the partition
             // next: duplicates, never loss.
             tracing::warn!(thread = self.index, %error, "commit failed");
-            metrics::counter!(names::COMMIT_ERRORS).increment(1);
-            WorkerStats::add(&self.stats.commit_errors, 1);
+            self.add_commit_errors(1);
         } else {
             WorkerStats::add(&self.stats.batches_committed, batches);
         }
+        if matches!(wait, CommitWait::UntilDurable) {
+            // The last chance to count what failed in the background.
+            self.count_commit_failures(consumer);
+        }
         Ok(())
+    }
+
+    /// Counts commits that failed after `commit_in_background` returned
+    /// (their results arrive with later polls).
+    fn count_commit_failures(&self, consumer: &mut dyn LogConsumer) {
+        let failed = consumer.take_commit_failures();
+        if failed > 0 {
+            tracing::warn!(thread = self.index, failed, "background commits failed; the records will be read again");
+            self.add_commit_errors(failed);
+        }
+    }
+
+    fn add_commit_errors(&self, count: u64) {
+        metrics::counter!(names::COMMIT_ERRORS).increment(count);
+        WorkerStats::add(&self.stats.commit_errors, count);
     }
 
     /// Matches one batch and queues its records on the producer, without
@@ -352,6 +390,8 @@ impl FilterThread {
     fn sleep_unless_stopped(&self, wait: Duration) {
         let until = Instant::now() + wait;
         while !self.stopping() && Instant::now() < until {
+            // A deliberate wait is progress, not a stall.
+            self.beat();
             std::thread::sleep(Duration::from_millis(20).min(until.saturating_duration_since(Instant::now())));
         }
     }

@@ -1,13 +1,18 @@
 //! The worker's Prometheus metrics: names in one place, descriptions, and a
-//! plain-HTTP `/metrics` endpoint. Counters are also kept as atomics in
-//! [`WorkerStats`] for the demo and the tests, which read them directly.
+//! plain-HTTP listener for `/metrics` and the probes `/healthz` and
+//! `/readyz` (what they check: `health.rs`). Counters are also kept as
+//! atomics in [`WorkerStats`] for the demo and the tests, which read them
+//! directly.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use super::health::WorkerHealth;
 
 pub const EVENTS_IN: &str = "clicktail_worker_events_in_total";
 pub const MALFORMED: &str = "clicktail_worker_malformed_total";
@@ -80,43 +85,123 @@ pub enum MetricsError {
     Listen { addr: SocketAddr, source: std::io::Error },
 }
 
-/// Installs the global Prometheus recorder and serves `/metrics` on
-/// `addr` from one background thread (a scrape is one small request; an
-/// HTTP stack would add a runtime for nothing).
-pub fn serve_prometheus(addr: SocketAddr) -> Result<PrometheusHandle, MetricsError> {
+/// Every counter, registered at 0 so that `/metrics` shows it before its
+/// first event: a series that appears only with its first failure hides
+/// the failure from `rate()` and from an alert on `> 0` over a window.
+const COUNTERS: [&str; 10] = [
+    EVENTS_IN,
+    MALFORMED,
+    MATCHES_OUT,
+    PRODUCE_ERRORS,
+    CONSUME_ERRORS,
+    COMMIT_ERRORS,
+    INVALID_FILTERS,
+    REBUILDS,
+    REGISTRY_ERRORS,
+    SWEPT_FILTERS,
+];
+
+/// Registers the descriptions and every counter (at 0) and gauge with the
+/// current recorder.
+pub fn register_all() {
+    describe();
+    for name in COUNTERS {
+        metrics::counter!(name).increment(0);
+    }
+    metrics::gauge!(ACTIVE_FILTERS).set(0.0);
+}
+
+/// Installs the global Prometheus recorder, with every metric registered.
+/// Call it before starting the workers: what is recorded before it is lost.
+pub fn install_recorder() -> Result<PrometheusHandle, MetricsError> {
     let handle =
         PrometheusBuilder::new().install_recorder().map_err(|error| MetricsError::Install(error.to_string()))?;
-    describe();
+    register_all();
+    Ok(handle)
+}
+
+/// Serves `/metrics`, `/healthz` and `/readyz` on `addr` from one
+/// background thread (a scrape or a probe is one small request; an HTTP
+/// stack would add a runtime for nothing). Returns the bound address.
+pub fn serve(
+    addr: SocketAddr,
+    prometheus: PrometheusHandle,
+    health: Arc<WorkerHealth>,
+) -> Result<SocketAddr, MetricsError> {
     let listener = TcpListener::bind(addr).map_err(|source| MetricsError::Listen { addr, source })?;
-    let served = handle.clone();
+    let bound = listener.local_addr().map_err(|source| MetricsError::Listen { addr, source })?;
     std::thread::Builder::new()
         .name("metrics".to_owned())
         .spawn(move || {
             for stream in listener.incoming().flatten() {
-                answer_scrape(stream, &served);
+                answer(stream, &prometheus, &health);
             }
         })
         .map_err(|source| MetricsError::Listen { addr, source })?;
-    Ok(handle)
+    Ok(bound)
 }
 
-/// Answers one request with the metrics page, whatever its path. Reads at
-/// most 8 KiB of request and waits at most 2 s for it: a stuck client
-/// cannot hold the thread.
-fn answer_scrape(mut stream: std::net::TcpStream, handle: &PrometheusHandle) {
+/// Answers one request. Reads at most 8 KiB of request and waits at most
+/// 2 s for it: a stuck client cannot hold the thread.
+fn answer(mut stream: std::net::TcpStream, prometheus: &PrometheusHandle, health: &WorkerHealth) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
     let mut request = [0u8; 8192];
-    let _ = stream.read(&mut request);
-    let body = handle.render();
+    let mut read = 0;
+    // Until the request line is complete (it may come in pieces).
+    while read < request.len() && !request[..read].contains(&b'\n') {
+        match stream.read(&mut request[read..]) {
+            Ok(0) | Err(_) => break,
+            Ok(count) => read += count,
+        }
+    }
+    let (status, content_type, body) = route(&request[..read], prometheus, health);
     let head = format!(
-        "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
         body.len()
     );
     let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(body.as_bytes()));
 }
 
+/// Status line, content type and body for the request that starts `request`.
+fn route(request: &[u8], prometheus: &PrometheusHandle, health: &WorkerHealth) -> (&'static str, &'static str, String) {
+    const TEXT: &str = "text/plain; charset=utf-8";
+    let line = request.split(|&byte| byte == b'\n').next().unwrap_or_default();
+    let mut parts = std::str::from_utf8(line).unwrap_or_default().split_whitespace();
+    let (method, target) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+    let path = target.split('?').next().unwrap_or_default();
+    if method != "GET" {
+        return ("405 Method Not Allowed", TEXT, "method not allowed\n".to_owned());
+    }
+    let verdict = |checked: Result<(), String>, ok: &str| match checked {
+        Ok(()) => ("200 OK", TEXT, format!("{ok}\n")),
+        Err(problem) => ("503 Service Unavailable", TEXT, format!("{problem}\n")),
+    };
+    match path {
+        "/metrics" => ("200 OK", "text/plain; version=0.0.4", prometheus.render()),
+        "/healthz" => verdict(health.check_alive(), "ok"),
+        "/readyz" => verdict(health.check_ready(), "ready"),
+        _ => ("404 Not Found", TEXT, "not found: try /metrics, /healthz or /readyz\n".to_owned()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use metrics_exporter_prometheus::PrometheusBuilder;
+
+    /// Every counter is on the page before anything happened, at 0.
+    #[test]
+    fn every_counter_is_exported_at_zero_from_the_start() {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, super::register_all);
+        let page = handle.render();
+        for name in super::COUNTERS {
+            assert!(page.contains(&format!("\n{name} 0\n")), "{name} is not exported at 0:\n{page}");
+        }
+        assert!(page.contains(&format!("\n{} 0\n", super::ACTIVE_FILTERS)), "{page}");
+        let counters_in_source = include_str!("metrics.rs").matches("\n    metrics::describe_counter!(").count();
+        assert_eq!(counters_in_source, super::COUNTERS.len(), "a counter is missing from COUNTERS");
+    }
     /// Reads the names from this file's source, so a metric added above
     /// without a line in the guide fails here.
     #[test]

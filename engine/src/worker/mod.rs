@@ -19,12 +19,17 @@
 //! - `live.rs`: the published filter set ([`LiveFilters`]);
 //! - `control.rs`: the control thread (registry → rebuild → publish, expiry sweep);
 //! - `filter_thread.rs`: one filter thread's batch loop;
-//! - `metrics.rs`: metric names, [`WorkerStats`], the `/metrics` endpoint.
+//! - `health.rs`: [`WorkerHealth`], what `/healthz` and `/readyz` check;
+//! - `metrics.rs`: metric names, [`WorkerStats`], the `/metrics`, `/healthz`
+//!   and `/readyz` endpoint.
 
 mod config;
 mod control;
 mod filter_thread;
 pub mod filtered_record;
+mod health;
+#[cfg(test)]
+mod health_tests;
 mod live;
 pub mod metrics;
 
@@ -36,6 +41,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 pub use config::WorkerConfig;
+pub use health::WorkerHealth;
 pub use live::LiveFilters;
 pub use metrics::WorkerStats;
 
@@ -66,6 +72,7 @@ pub struct WorkerHandle {
     threads: Vec<(String, JoinHandle<()>)>,
     live: Arc<LiveSlot>,
     stats: Arc<WorkerStats>,
+    health: Arc<WorkerHealth>,
 }
 
 /// Starts a control thread and the filter threads of `config` over `log`
@@ -89,11 +96,14 @@ pub fn spawn_workers(
     let live = Arc::new(LiveSlot::empty(&mut set, config.thread_count()));
     let stats = Arc::new(WorkerStats::default());
     let stop = Arc::new(AtomicBool::new(false));
+    let health =
+        Arc::new(WorkerHealth::new(config.thread_count(), config.stall_max, Arc::clone(&live), Arc::clone(&stop)));
     let mut handle = WorkerHandle {
         stop: Arc::clone(&stop),
         threads: Vec::new(),
         live: Arc::clone(&live),
         stats: Arc::clone(&stats),
+        health: Arc::clone(&health),
     };
     let control = ControlThread {
         config: config.clone(),
@@ -101,6 +111,7 @@ pub fn spawn_workers(
         live: Arc::clone(&live),
         stats: Arc::clone(&stats),
         stop: Arc::clone(&stop),
+        health: Arc::clone(&health),
     };
     handle.spawn("clicktail-control".to_owned(), move || control.run(set))?;
     let cores = if config.pin_threads { core_affinity::get_core_ids().unwrap_or_default() } else { Vec::new() };
@@ -112,6 +123,7 @@ pub fn spawn_workers(
             live: Arc::clone(&live),
             stats: Arc::clone(&stats),
             stop: Arc::clone(&stop),
+            health: Arc::clone(&health),
             core: (!cores.is_empty()).then(|| cores[index % cores.len()]),
         };
         handle.spawn(format!("clicktail-filter-{index}"), move || thread.run())?;
@@ -167,6 +179,11 @@ impl WorkerHandle {
 
     pub fn stats(&self) -> &WorkerStats {
         &self.stats
+    }
+
+    /// Liveness and readiness, as `/healthz` and `/readyz` report them.
+    pub fn health(&self) -> Arc<WorkerHealth> {
+        Arc::clone(&self.health)
     }
 
     /// Stops (if not already asked) and waits for every thread.

@@ -7,13 +7,14 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clicktail_engine::log::{LogError, LogProducer, Message};
-use crossbeam_channel::Receiver;
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use tungstenite::Utf8Bytes;
 
 use super::{IngestJob, ReplyChannel};
+use crate::delivery::{REACHABILITY_CHECK_EVERY, REACHABILITY_CHECK_TIMEOUT};
 use crate::http::response;
 use crate::protocol::ingest_batch::{Ack, Nack};
 use crate::server::inbox::{LoopCommand, LoopHandle};
@@ -41,7 +42,18 @@ pub struct ProducerThread {
 impl ProducerThread {
     pub fn run(self, jobs: Receiver<IngestJob>) {
         let mut group: Vec<IngestJob> = Vec::with_capacity(GROUP_BATCHES_MAX);
-        while let Ok(first) = jobs.recv() {
+        let mut next_check = Instant::now() + REACHABILITY_CHECK_EVERY;
+        loop {
+            if Instant::now() >= next_check {
+                self.check_reachable();
+                next_check = Instant::now() + REACHABILITY_CHECK_EVERY;
+            }
+            let first = match jobs.recv_timeout(next_check.saturating_duration_since(Instant::now())) {
+                Ok(first) => first,
+                Err(RecvTimeoutError::Timeout) => continue,
+                // Every loop is gone: the jobs queued before are all answered.
+                Err(RecvTimeoutError::Disconnected) => return,
+            };
             group.push(first);
             while group.len() < GROUP_BATCHES_MAX {
                 match jobs.try_recv() {
@@ -54,6 +66,25 @@ impl ProducerThread {
                 self.reply(job, outcome.as_ref().map(|_| ()).map_err(|error| error.to_string()));
             }
         }
+    }
+
+    /// Records in `producer_reachable` whether the producer reaches the
+    /// brokers: batches sent while it does not wait out the flush timeout
+    /// and are refused, so the node is not ready.
+    fn check_reachable(&self) {
+        let reachable = match self.producer.check_reachable(&self.topic, REACHABILITY_CHECK_TIMEOUT) {
+            Ok(()) => true,
+            Err(error) => {
+                if self.metrics.producer_reachable.load(Relaxed) {
+                    tracing::warn!(%error, "ingest: the raw topic's brokers are unreachable; not ready");
+                }
+                false
+            }
+        };
+        if reachable && !self.metrics.producer_reachable.load(Relaxed) {
+            tracing::info!("ingest: the raw topic's brokers are reachable again");
+        }
+        self.metrics.producer_reachable.store(reachable, Relaxed);
     }
 
     fn produce(&self, group: &[IngestJob]) -> Result<(), LogError> {

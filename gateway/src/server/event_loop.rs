@@ -6,6 +6,13 @@
 //! wakes every loop on a new connection and the losers of the `accept` race
 //! see `WouldBlock`. That spreads connections over loops without a hand-off
 //! thread.
+//!
+//! Draining (SIGTERM, [`crate::Gateway::shutdown`]): once `Metrics::draining`
+//! is set, each loop closes its copy of the listener, closes every admin
+//! session with 1001 "going away" (RFC 6455 section 7.4.1) and releases its
+//! filters, refuses new ingest batches, answers the ones in flight, closes
+//! each ingest session once it has no batch in flight, and returns when no
+//! session and no ingest request is left.
 
 use std::collections::HashMap;
 use std::io::ErrorKind;
@@ -18,6 +25,7 @@ use clicktail_engine::matcher::FilterId;
 use crossbeam_channel::Sender;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
+use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{Role, WebSocketConfig};
 use tungstenite::{Utf8Bytes, WebSocket};
 
@@ -104,8 +112,9 @@ enum Connection {
 pub struct EventLoop {
     /// This loop's epoll instance.
     pub poll: Poll,
-    /// The shared listening socket, registered in every loop.
-    pub listener: TcpListener,
+    /// The shared listening socket, registered in every loop; dropped
+    /// when a drain starts (the socket closes with the last loop's copy).
+    pub listener: Option<TcpListener>,
     /// Commands from the delivery, control and ingest threads.
     pub inbox: LoopInbox,
     /// What connection handlers use.
@@ -128,6 +137,7 @@ impl EventLoop {
         let mut events = Events::with_capacity(EVENTS_CAPACITY);
         let mut state = LoopState { connections: HashMap::new(), next_connection: 0, dirty: Vec::new() };
         let mut next_tick = Instant::now() + TICK;
+        let mut draining = false;
         while !self.stop.load(Ordering::Relaxed) {
             let timeout = next_tick.saturating_duration_since(Instant::now());
             if let Err(error) = self.poll.poll(&mut events, Some(timeout)) {
@@ -149,6 +159,16 @@ impl EventLoop {
                 next_tick = now + TICK;
                 self.tick(&mut state, now);
             }
+            if !draining && self.context.metrics.draining.load(Relaxed) {
+                draining = true;
+                self.start_drain(&mut state);
+            }
+            if draining {
+                self.close_idle_ingest_sessions(&mut state);
+                if Self::drained(&state) {
+                    break;
+                }
+            }
         }
         let ids: Vec<usize> = state.connections.keys().copied().collect();
         for id in ids {
@@ -158,9 +178,65 @@ impl EventLoop {
         }
     }
 
+    /// The start of a drain: no new connections, every admin told 1001
+    /// and its filters released at once (the rows go before the close
+    /// handshake ends), ingest sessions closed as their batches are answered.
+    fn start_drain(&mut self, state: &mut LoopState) {
+        if let Some(mut listener) = self.listener.take() {
+            let _ = self.poll.registry().deregister(&mut listener);
+        }
+        let now = Instant::now();
+        for (id, connection) in state.connections.iter_mut() {
+            if let Connection::Admin(ws, admin) = connection {
+                ws.discard_queue(&self.context.metrics);
+                ws.close(CloseCode::Away, "going away: the gateway is shutting down", now);
+                self.context.release(std::mem::take(&mut admin.filters));
+                state.dirty.push(*id);
+            }
+        }
+        self.settle_dirty(state, now);
+    }
+
+    /// During a drain: closes with 1001 each ingest session whose batches
+    /// were all answered.
+    fn close_idle_ingest_sessions(&mut self, state: &mut LoopState) {
+        let now = Instant::now();
+        for (id, connection) in state.connections.iter_mut() {
+            if let Connection::Ingest(ws) = connection {
+                if ws.phase == Phase::Open && ws.batches_in_flight == 0 {
+                    ws.close(CloseCode::Away, "going away: the gateway is shutting down", now);
+                    state.dirty.push(*id);
+                }
+            }
+        }
+        self.settle_dirty(state, now);
+    }
+
+    /// True when a draining loop has nothing left to finish: no session,
+    /// no ingest request waiting for the producer.
+    fn drained(state: &LoopState) -> bool {
+        state.connections.values().all(|connection| match connection {
+            Connection::Http(http) => !matches!(http.phase, HttpPhase::AwaitingIngest),
+            Connection::Admin(..) | Connection::Ingest(_) => false,
+        })
+    }
+
+    fn settle_dirty(&mut self, state: &mut LoopState, now: Instant) {
+        let mut dirty = std::mem::take(&mut state.dirty);
+        dirty.sort_unstable();
+        dirty.dedup();
+        for id in dirty.drain(..) {
+            if let Some(connection) = state.connections.remove(&id) {
+                self.settle(state, id, connection, now);
+            }
+        }
+        state.dirty = dirty;
+    }
+
     fn accept(&mut self, state: &mut LoopState) {
         loop {
-            let (mut stream, _peer) = match self.listener.accept() {
+            let Some(listener) = &self.listener else { return };
+            let (mut stream, _peer) = match listener.accept() {
                 Ok(accepted) => accepted,
                 Err(error) if error.kind() == ErrorKind::WouldBlock => return,
                 Err(error) if error.kind() == ErrorKind::Interrupted => continue,
@@ -267,6 +343,10 @@ impl EventLoop {
         );
         let outbound = Outbound::new(config.session_queue_frames_max, config.session_queue_bytes_max);
         let mut connection = WsConnection::new(ws, outbound, now);
+        if self.context.metrics.draining.load(Relaxed) {
+            // Upgraded while the drain started: told at once, like the others.
+            connection.close(CloseCode::Away, "going away: the gateway is shutting down", now);
+        }
         match role {
             SocketRole::Admin => {
                 self.context.metrics.admin_sessions_open.fetch_add(1, Relaxed);
@@ -297,6 +377,9 @@ impl EventLoop {
             metrics.ingest_batches_refused_total.fetch_add(1, Relaxed);
             ws.outbound.offer_reply(Utf8Bytes::from(Nack::frame(batch, message)), metrics);
         };
+        if metrics.draining.load(Relaxed) {
+            return refuse(ws, None, "the gateway is shutting down: send the batch to another node");
+        }
         match validate(text.as_bytes(), &self.context.ingest_limits) {
             Ok(ValidBatch { batch, events, rejected }) => {
                 let job = IngestJob {
@@ -309,6 +392,8 @@ impl EventLoop {
                 };
                 if self.context.ingest.try_send(job).is_err() {
                     refuse(ws, Some(batch), "busy: retry later");
+                } else {
+                    ws.batches_in_flight += 1;
                 }
             }
             Err(error) => refuse(ws, None, &error.to_string()),
@@ -333,14 +418,19 @@ impl EventLoop {
                         ws.outbound.count_missed(filter, count);
                     }
                 }
-                LoopCommand::Reply { connection, frame } => {
-                    if let Some(Connection::Admin(ws, _) | Connection::Ingest(ws)) =
-                        state.connections.get_mut(&connection.0)
-                    {
+                LoopCommand::Reply { connection, frame } => match state.connections.get_mut(&connection.0) {
+                    Some(Connection::Admin(ws, _)) => {
                         ws.outbound.offer_reply(frame, &metrics);
                         state.dirty.push(connection.0);
                     }
-                }
+                    // On an ingest session a reply is a batch's ack or nack.
+                    Some(Connection::Ingest(ws)) => {
+                        ws.batches_in_flight = ws.batches_in_flight.saturating_sub(1);
+                        ws.outbound.offer_reply(frame, &metrics);
+                        state.dirty.push(connection.0);
+                    }
+                    _ => {}
+                },
                 LoopCommand::SubscribeRefused { connection, frame } => {
                     if let Some(Connection::Admin(ws, admin)) = state.connections.get_mut(&connection.0) {
                         admin.subscribes_pending = admin.subscribes_pending.saturating_sub(1);
@@ -400,16 +490,7 @@ impl EventLoop {
                 }
             }
         }
-        let mut dirty = std::mem::take(&mut state.dirty);
-        dirty.sort_unstable();
-        dirty.dedup();
-        let now = Instant::now();
-        for id in dirty.drain(..) {
-            if let Some(connection) = state.connections.remove(&id) {
-                self.settle(state, id, connection, now);
-            }
-        }
-        state.dirty = dirty;
+        self.settle_dirty(state, Instant::now());
     }
 
     fn tick(&mut self, state: &mut LoopState, now: Instant) {

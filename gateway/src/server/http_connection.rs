@@ -155,6 +155,11 @@ impl HttpConnection {
     fn route(&mut self, request: &Request, id: ConnectionId, context: &LoopContext) -> HttpStep {
         let config = &context.config;
         let metrics = &context.metrics;
+        if metrics.draining.load(Relaxed) && matches!(request.path.as_str(), "/ws" | "/ingest") {
+            // Draining: probes and metrics are still answered on the
+            // connections already accepted; no new session or batch.
+            return self.respond(response::text(503, "the gateway is shutting down: use another node"));
+        }
         // Every path but the probes, which say nothing a page could use and
         // which orchestrators call by the pod's address (see `host.rs`).
         let probe = matches!(request.path.as_str(), "/healthz" | "/readyz");
@@ -190,8 +195,10 @@ impl HttpConnection {
                 ],
             )),
             ("GET", "/healthz") => self.respond(response::text(200, "ok\n")),
-            ("GET", "/readyz") if metrics.ready.load(Relaxed) => self.respond(response::text(200, "ready\n")),
-            ("GET", "/readyz") => self.respond(response::text(503, "not ready: delivery or registry is down\n")),
+            ("GET", "/readyz") => match metrics.readiness() {
+                Ok(()) => self.respond(response::text(200, "ready\n")),
+                Err(reason) => self.respond(response::text(503, &format!("{reason}\n"))),
+            },
             ("GET", "/metrics") => {
                 self.respond(response::build(200, "text/plain; version=0.0.4", metrics.render().as_bytes(), &[]))
             }

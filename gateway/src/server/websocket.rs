@@ -46,6 +46,9 @@ pub struct WsConnection {
     pub last_ping: Instant,
     /// Since when tungstenite has held unflushed bytes the socket refused.
     pub blocked_since: Option<Instant>,
+    /// Ingest batches handed to the producer thread and not yet answered
+    /// (ingest sessions only); a drain closes the session once it is 0.
+    pub batches_in_flight: usize,
 }
 
 /// What the reader got from the socket this round.
@@ -57,7 +60,15 @@ pub enum Incoming {
 
 impl WsConnection {
     pub fn new(ws: WebSocket<TcpStream>, outbound: Outbound, now: Instant) -> Self {
-        WsConnection { ws, outbound, phase: Phase::Open, last_heard: now, last_ping: now, blocked_since: None }
+        WsConnection {
+            ws,
+            outbound,
+            phase: Phase::Open,
+            last_heard: now,
+            last_ping: now,
+            blocked_since: None,
+            batches_in_flight: 0,
+        }
     }
 
     /// Reads the next text message. Control frames are answered by

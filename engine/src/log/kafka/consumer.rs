@@ -3,11 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::ffi::{CStr, CString};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use rdkafka::bindings::{rd_kafka_get_watermark_offsets, rd_kafka_resp_err_t};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::KafkaResult;
 use rdkafka::message::Message as _;
 use rdkafka::ClientContext;
 use rdkafka::{Offset, TopicPartitionList};
@@ -111,10 +113,18 @@ fn cached_high_watermark<C: ConsumerContext>(consumer: &BaseConsumer<C>, topic: 
 /// completes, the offsets last sent for the revoked partitions are
 /// committed again, synchronously: their answer also means the earlier
 /// request on the same connection was handled.
+///
+/// It also counts every commit that failed where the caller could not see
+/// it (librdkafka's `offset_commit_cb` for background commits, and the
+/// commits above), and whether the group gave this member its assignment.
 #[derive(Default)]
 struct GroupContext {
     /// Partition → next offset, as last sent in a commit.
     sent: Mutex<BTreeMap<i32, i64>>,
+    /// Commits whose failure arrived in a callback, not yet taken.
+    commit_failures: AtomicU64,
+    /// Set by an assignment, cleared by a rebalance error.
+    assigned: AtomicBool,
 }
 
 impl ClientContext for GroupContext {}
@@ -135,7 +145,28 @@ impl ConsumerContext for GroupContext {
         if offsets.count() > 0 {
             if let Err(error) = consumer.commit(&offsets, CommitMode::Sync) {
                 tracing::warn!(%error, "commit before a revocation failed; the next owner may read records again");
+                self.commit_failures.fetch_add(1, Ordering::Relaxed);
             }
+        }
+    }
+
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(_) => self.assigned.store(true, Ordering::Relaxed),
+            Rebalance::Revoke(_) => {}
+            Rebalance::Error(_) => self.assigned.store(false, Ordering::Relaxed),
+        }
+    }
+
+    /// Served by `poll` for every commit: asynchronous ones report their
+    /// outcome only here (the `COMMITFAIL` warnings of a rebalance).
+    /// Synchronous ones are reported here too, but their caller already
+    /// saw the error: only commits not already counted are added, see
+    /// `KafkaGroupConsumer::commit_uncommitted`.
+    fn commit_callback(&self, result: KafkaResult<()>, _offsets: &TopicPartitionList) {
+        if let Err(error) = result {
+            tracing::debug!(%error, "offset commit failed");
+            self.commit_failures.fetch_add(1, Ordering::Relaxed);
         }
     }
 }
@@ -211,10 +242,23 @@ impl LogConsumer for KafkaGroupConsumer {
     fn lag(&self) -> Option<u64> {
         self.lag
     }
+
+    fn is_assigned(&self) -> bool {
+        self.consumer.context().assigned.load(Ordering::Relaxed)
+    }
+
+    fn take_commit_failures(&mut self) -> u64 {
+        self.consumer.context().commit_failures.swap(0, Ordering::Relaxed)
+    }
+
+    fn check_reachable(&self, timeout: Duration) -> Result<(), LogError> {
+        super::check_reachable(self.consumer.client(), &self.topic, timeout)
+    }
 }
 
 pub(super) struct KafkaTailConsumer {
     consumer: BaseConsumer,
+    topic: String,
     positions: BTreeMap<i32, i64>,
 }
 
@@ -226,7 +270,7 @@ impl KafkaTailConsumer {
             assignment.add_partition_offset(topic, partition, Offset::End).map_err(transport)?;
         }
         consumer.assign(&assignment).map_err(transport)?;
-        Ok(KafkaTailConsumer { consumer, positions: BTreeMap::new() })
+        Ok(KafkaTailConsumer { consumer, topic: topic.to_owned(), positions: BTreeMap::new() })
     }
 }
 
@@ -238,5 +282,9 @@ impl LogConsumer for KafkaTailConsumer {
     fn commit(&mut self) -> Result<(), LogError> {
         // A tail consumer always starts at the end: there is nothing to keep.
         Ok(())
+    }
+
+    fn check_reachable(&self, timeout: Duration) -> Result<(), LogError> {
+        super::check_reachable(self.consumer.client(), &self.topic, timeout)
     }
 }

@@ -125,6 +125,24 @@ pub(crate) fn transport(error: KafkaError) -> LogError {
     LogError::Transport(error.to_string())
 }
 
+/// A metadata request for `topic` on `client`'s own connections: `Ok`
+/// when a broker answered within `timeout`. librdkafka reconnects by itself
+/// and keeps no "brokers are up" state a caller can read (its
+/// `ALL_BROKERS_DOWN` error has no counterpart when they return, and an
+/// idle client's connections may be closed by the broker without any
+/// outage), so a round trip is the honest test. The request goes to a
+/// broker, never to librdkafka's metadata cache.
+fn check_reachable<C: rdkafka::ClientContext>(
+    client: &rdkafka::client::Client<C>,
+    topic: &str,
+    timeout: Duration,
+) -> Result<(), LogError> {
+    client
+        .fetch_metadata(Some(topic), timeout)
+        .map(|_| ())
+        .map_err(|error| LogError::Transport(format!("brokers unreachable: {error}")))
+}
+
 impl Log for KafkaLog {
     fn producer(&self) -> Result<Box<dyn LogProducer>, LogError> {
         Ok(Box::new(producer::KafkaProducer::new(&self.config)?))

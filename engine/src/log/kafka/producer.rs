@@ -123,6 +123,10 @@ impl LogProducer for KafkaProducer {
         }
         flushed
     }
+
+    fn check_reachable(&self, topic: &str, timeout: Duration) -> Result<(), LogError> {
+        super::check_reachable(self.producer.client(), topic, timeout)
+    }
 }
 
 #[cfg(test)]

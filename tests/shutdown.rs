@@ -1,0 +1,137 @@
+//! SIGTERM drains `clicktail gateway` (the built binary, on the Kafka and
+//! PostgreSQL of `scripts/services.sh`): `/readyz` turns 503, the listener
+//! closes, every admin session gets close code 1001 and its filter row is
+//! deleted, and the process exits 0 within `--shutdown-grace-ms`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use clicktail_engine::log::kafka::{KafkaConfig, KafkaLog};
+use clicktail_engine::registry::postgres::{migrate, PostgresConfig, PostgresRegistry};
+use clicktail_engine::registry::Registry;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::{Message, WebSocket};
+
+const GRACE: Duration = Duration::from_secs(10);
+const SESSIONS: usize = 3;
+
+/// The services, or `None` to skip (`CLICKTAIL_SKIP_SERVICES=1`).
+fn services() -> Option<(String, String)> {
+    match (std::env::var("CLICKTAIL_KAFKA_BROKERS"), std::env::var("CLICKTAIL_DATABASE_URL")) {
+        (Ok(brokers), Ok(database)) => Some((brokers, database)),
+        _ if std::env::var("CLICKTAIL_SKIP_SERVICES").as_deref() == Ok("1") => None,
+        _ => panic!(
+            "CLICKTAIL_KAFKA_BROKERS and CLICKTAIL_DATABASE_URL must be set: run `scripts/services.sh up` and \
+             `source .cache/services/env`"
+        ),
+    }
+}
+
+/// Kills the gateway if the test fails before it exits.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn admin(address: SocketAddr, criterion: &str) -> WebSocket<TcpStream> {
+    let stream = TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    let (mut socket, _) = tungstenite::client(format!("ws://{address}/ws"), stream).unwrap();
+    let subscribe = serde_json::json!({"type": "subscribe", "criterion": criterion}).to_string();
+    socket.send(Message::Text(subscribe.into())).unwrap();
+    loop {
+        let Message::Text(text) = socket.read().unwrap() else { continue };
+        let reply: serde_json::Value = serde_json::from_str(&text).unwrap();
+        match reply["type"].as_str() {
+            Some("hello") => continue,
+            Some("subscribed") => return socket,
+            _ => panic!("unexpected reply to subscribe: {reply}"),
+        }
+    }
+}
+
+/// Reads until the close frame and returns its code (`None`: the socket
+/// ended without one, a bare EOF).
+fn close_code(socket: &mut WebSocket<TcpStream>) -> Option<CloseCode> {
+    loop {
+        match socket.read() {
+            Ok(Message::Close(frame)) => {
+                // Sends the reply tungstenite queued, as a browser does at once.
+                let _ = socket.flush();
+                return frame.map(|frame| frame.code);
+            }
+            Ok(_) => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
+#[test]
+fn sigterm_drains_the_gateway_sessions_with_1001_and_exits_within_the_grace() {
+    let Some((brokers, database)) = services() else { return };
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    let (raw, filtered, schema) =
+        (format!("raw-drain-{nanos}"), format!("filtered-drain-{nanos}"), format!("t_drain_{nanos}"));
+    let log = KafkaLog::new(KafkaConfig::new(&brokers)).unwrap();
+    log.create_topic(&raw, 1).unwrap();
+    log.create_topic(&filtered, 1).unwrap();
+    let registry_config = PostgresConfig::new(&database).in_schema(&schema);
+    migrate(&registry_config).unwrap();
+    let registry = PostgresRegistry::connect(registry_config).unwrap();
+
+    let child = Command::new(env!("CARGO_BIN_EXE_clicktail"))
+        .args(["gateway", "--listen", "127.0.0.1:0", "--no-admin-token"])
+        .args(["--kafka-brokers", &brokers, "--database-url", &database, "--database-schema", &schema])
+        .args(["--raw-topic", &raw, "--filtered-topic", &filtered])
+        .env("CLICKTAIL_SHUTDOWN_GRACE_MS", GRACE.as_millis().to_string())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut process = Process(child);
+    let mut banner = String::new();
+    BufReader::new(process.0.stdout.take().unwrap()).read_line(&mut banner).unwrap();
+    let address: SocketAddr = banner.trim().rsplit("http://").next().unwrap().parse().unwrap();
+
+    let mut sessions: Vec<_> = (0..SESSIONS).map(|n| admin(address, &format!("user.id == \"u-{n}\""))).collect();
+    assert_eq!(registry.list().unwrap().len(), SESSIONS);
+    // Accepted before the signal, asked after it: a probe in flight.
+    let mut probe = TcpStream::connect(address).unwrap();
+    probe.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+
+    let signalled = Instant::now();
+    let killed = Command::new("kill").args(["-TERM", &process.0.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    // The listener closes: new connections are refused.
+    while TcpStream::connect_timeout(&address, Duration::from_secs(1)).is_ok() {
+        assert!(signalled.elapsed() < GRACE, "the listener still accepts {GRACE:?} after SIGTERM");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    probe.write_all(format!("GET /readyz HTTP/1.1\r\nHost: {address}\r\n\r\n").as_bytes()).unwrap();
+    let mut answer = String::new();
+    let _ = probe.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 503 "), "{answer:?}");
+    assert!(answer.ends_with("not ready: shutting down\n"), "{answer:?}");
+
+    for (n, session) in sessions.iter_mut().enumerate() {
+        assert_eq!(close_code(session), Some(CloseCode::Away), "session {n}");
+    }
+    let status = loop {
+        if let Some(status) = process.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(signalled.elapsed() < GRACE + Duration::from_secs(2), "still running {:?} after SIGTERM", GRACE);
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}");
+    eprintln!("drained and exited {:?} after SIGTERM", signalled.elapsed());
+    assert_eq!(registry.list().unwrap().len(), 0, "the sessions' filters are deleted");
+    for topic in [&raw, &filtered] {
+        let _ = log.delete_topic(topic);
+    }
+}
