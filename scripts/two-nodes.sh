@@ -39,7 +39,7 @@ two_nodes_up() {
   local node
   for node in a b; do
     # Port 0: the kernel picks; the address is read from the node's stdout.
-    "$BIN" gateway --kafka-brokers "$CLICKTAIL_KAFKA_BROKERS" "${common[@]}" --listen 127.0.0.1:0 \
+    "$BIN" gateway --brokers "$CLICKTAIL_KAFKA_BROKERS" "${common[@]}" --listen 127.0.0.1:0 \
       --node-name "$node" --no-admin-token "$@" >"$logs/$name-gateway-$node.out" 2>"$logs/$name-gateway-$node.log" &
     TWO_NODES_PIDS+=($!)
   done

@@ -24,7 +24,7 @@ struct Cli {
 enum Command {
     /// Run everything in one process (in-memory log and registry) and serve the UI.
     Demo(cmd::demo::DemoArgs),
-    /// Match a file of events against a file of filters, offline.
+    /// Match events (a file or stdin) against filters (a file or -e), offline.
     Match(cmd::match_cmd::MatchArgs),
     /// Run filter workers: raw topic -> matches -> filtered topic.
     Worker(cmd::worker::WorkerArgs),

@@ -148,7 +148,7 @@ fn loadgen_against_no_gateway_fails_after_its_report() {
 #[test]
 fn the_gateway_checks_its_configuration_before_the_registry() {
     let url = format!("postgres://clicktail:clicktail@{CLOSED}/clicktail");
-    let run = clicktail(&["gateway", "--kafka-brokers", CLOSED, "--database-url", &url], Duration::from_secs(30));
+    let run = clicktail(&["gateway", "--brokers", CLOSED, "--database-url", &url], Duration::from_secs(30));
     assert!(!run.success);
     assert!(run.stderr.contains("an admin token is required"), "{}", run.stderr);
     assert!(!run.stderr.contains("PostgreSQL"), "the configuration is at fault, not the registry: {}", run.stderr);

@@ -26,7 +26,7 @@ pub struct FiltersArgs {
 enum FiltersAction {
     /// Registers a standing filter and prints its id.
     Add {
-        /// The filter, in the language of FILTERS.md.
+        /// The filter, in the filter language (docs/filters.md).
         expression: String,
         /// Who owns it (a team, an application).
         #[arg(long, default_value = "cli")]

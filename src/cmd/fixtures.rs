@@ -42,7 +42,7 @@ pub struct FixturesArgs {
 enum Fixture {
     /// Write clickstream events, one JSON object per line.
     Events(EventsArgs),
-    /// Write a filter set in the FILTERS.md language, one filter per line.
+    /// Write a filter set in the filter language (docs/filters.md), one filter per line.
     Filters {
         /// Which set.
         #[command(subcommand)]

@@ -14,7 +14,10 @@ use clicktail_gateway::{Gateway, GatewayConfig};
 #[derive(clap::Args)]
 pub struct GatewayArgs {
     /// Kafka bootstrap servers (`host:port[,...]`).
-    #[arg(long = "kafka-brokers", env = "CLICKTAIL_KAFKA_BROKERS")]
+    // `--brokers` as in `worker` and `loadgen`; `--kafka-brokers`, the
+    // gateway's first name for it, stays a hidden alias for old scripts.
+    #[arg(long = "brokers", alias = "kafka-brokers", value_name = "BROKERS")]
+    #[arg(env = "CLICKTAIL_KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
     pub kafka_brokers: String,
 
     /// The registry's PostgreSQL URL.

@@ -1,34 +1,55 @@
-//! `clicktail match`: offline matching of a file of events against a file of
-//! filters, through the same compiled matcher the workers run.
+//! `clicktail match`: offline matching of events against filters, through
+//! the same compiled matcher the workers run.
 //!
-//! Output, exactly as `FILTERS.md` ("Offline matching") specifies: one line
-//! `EVENT_LINE FILTER_LINE` per match, ordered by event then filter, nothing
-//! for malformed events. Filters that do not parse are all reported on
-//! stderr and the command exits with status 2 before matching anything.
+//! The default output is exactly what `FILTERS.md` ("Offline matching")
+//! specifies: one line `EVENT_LINE FILTER_LINE` per match, ordered by event
+//! then filter, nothing for malformed events. Filters that do not parse are
+//! all reported on stderr and the command exits with status 2 before
+//! matching anything. Around that contract, grep's habits: `-e` criteria,
+//! standard input by default, `--count`, `--format json`, and a summary that
+//! survives `| head`.
+//!
+//! Layout: `criteria` (filters from a file or `-e`), `output` (stdout
+//! shapes, summary).
+
+mod criteria;
+mod output;
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, IsTerminal, Read, Write};
+use std::io::{self, BufReader, BufWriter, IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clicktail_engine::event::EventLimits;
-use clicktail_engine::language::parse_filter;
-use clicktail_engine::matcher::{FilterId, FilterSet, MatchScratch, MatcherOptions, Outcome, PreparedFilter};
+use clicktail_engine::matcher::{MatchScratch, MatcherOptions, Outcome};
 
 use super::lines::{BoundedLines, Line};
+use output::{note, print_summary, Format, Output, Totals};
 
 #[derive(clap::Args)]
+#[command(group = clap::ArgGroup::new("criteria").required(true).args(["filters", "regexp"]))]
 pub struct MatchArgs {
     /// File of filters, one per line; a filter's id is its line number (from 1).
     /// Blank lines are skipped (their numbers are not reused).
+    #[arg(long, value_name = "FILE", conflicts_with = "regexp")]
+    filters: Option<PathBuf>,
+    /// A filter given on the command line (repeatable, instead of --filters);
+    /// ids are 1, 2, ... in the order given. Syntax: docs/filters.md.
+    #[arg(short = 'e', value_name = "CRITERION", id = "regexp")]
+    criteria: Vec<String>,
+    /// File of events, one JSON message per line; standard input when
+    /// absent or `-`.
     #[arg(long, value_name = "FILE")]
-    filters: PathBuf,
-    /// File of events, one JSON message per line (`-` for standard input).
-    #[arg(long, value_name = "FILE")]
-    events: PathBuf,
+    events: Option<PathBuf>,
+    /// Print each filter's number of matching events (`FILTER_ID COUNT`,
+    /// every filter in id order, zeros included) instead of the matches.
+    #[arg(long, short = 'c', conflicts_with = "format")]
+    count: bool,
+    /// What to print for the matches.
+    #[arg(long, value_enum, default_value_t = Format::Lines)]
+    format: Format,
     /// Largest event accepted, in bytes; longer lines are malformed.
     #[arg(long, default_value_t = EventLimits::default().bytes_max, value_name = "BYTES")]
     event_bytes_max: usize,
@@ -38,44 +59,33 @@ pub struct MatchArgs {
     no_prefilter: bool,
 }
 
-/// Counters for the summary line.
-#[derive(Default)]
-struct Totals {
-    events: u64,
-    parsed: u64,
-    malformed: u64,
-    matches: u64,
-}
-
 pub fn run(args: MatchArgs) -> anyhow::Result<ExitCode> {
     let options = MatcherOptions { raw_prefilter: !args.no_prefilter };
-    let Some(mut filters) = load_filters(&args.filters, options)? else {
+    let criteria = match &args.filters {
+        Some(path) => criteria::from_file(path, options)?,
+        None => criteria::from_arguments(&args.criteria, options),
+    };
+    let Some(mut criteria) = criteria else {
         return Ok(ExitCode::from(2));
     };
-    let matcher = filters.build();
+    let matcher = criteria.set.build();
     let limits = EventLimits { bytes_max: args.event_bytes_max, ..EventLimits::default() };
-    let input: Box<dyn Read> = if args.events.as_os_str() == "-" {
-        Box::new(io::stdin().lock())
-    } else {
-        Box::new(
-            File::open(&args.events).with_context(|| format!("cannot open events file {}", args.events.display()))?,
-        )
-    };
+    let (input, input_name) = open_events(args.events.as_ref())?;
     let mut lines = BoundedLines::new(BufReader::with_capacity(1 << 20, input), limits.bytes_max);
-    let stdout = io::stdout().lock();
-    let mut out = BufWriter::with_capacity(1 << 16, stdout);
+    let stdout = BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    let mut out = Output::new(stdout, args.format, args.count, criteria.ids);
     let mut scratch = MatchScratch::new(limits);
     let mut matched = Vec::new();
     let mut totals = Totals::default();
     let started = Instant::now();
     let mut progress = Progress::new();
-    while let Some(line) = lines.next_line().with_context(|| format!("cannot read {}", args.events.display()))? {
+    let mut written = Ok(());
+    while let Some(line) = lines.next_line().with_context(|| format!("cannot read {input_name}"))? {
         totals.events += 1;
-        let outcome = match line {
-            Line::Complete(raw) => matcher.match_event(raw, &mut scratch, &mut matched),
+        let (outcome, raw) = match line {
+            Line::Complete(raw) => (matcher.match_event(raw, &mut scratch, &mut matched), raw),
             // Only the first bytes were kept: it is malformed by size alone.
             Line::TooLong => {
-                matched.clear();
                 totals.malformed += 1;
                 continue;
             }
@@ -87,86 +97,48 @@ pub fn run(args: MatchArgs) -> anyhow::Result<ExitCode> {
         }
         if !matched.is_empty() {
             matched.sort_unstable();
-            if let Err(error) = write_matches(&mut out, totals.events, &matched) {
-                return finish_on_write_error(error);
+            written = out.event_matched(totals.events, raw, &matched);
+            if written.is_err() {
+                break;
             }
             totals.matches += matched.len() as u64;
         }
         progress.tick(&totals, started);
     }
-    if let Err(error) = out.flush() {
-        return finish_on_write_error(error);
+    if written.is_ok() {
+        written = out.finish();
     }
-    print_summary(&totals, started.elapsed(), matcher.uses_prefilter());
-    Ok(ExitCode::SUCCESS)
+    // A closed stdout (`clicktail match ... | head`) ends the run early but
+    // not in error: the reader took what it wanted. Exit 0, where grep
+    // would die of SIGPIPE (141 under `set -o pipefail`), so that scripts
+    // with pipefail can cut the output; the summary says what was read.
+    let output_closed = matches!(&written, Err(error) if error.kind() == io::ErrorKind::BrokenPipe);
+    print_summary(&totals, started.elapsed(), matcher.uses_prefilter(), output_closed);
+    match written {
+        Err(error) if !output_closed => Err(anyhow::Error::new(error).context("cannot write to standard output")),
+        _ => Ok(ExitCode::SUCCESS),
+    }
 }
 
-/// Writes `EVENT_LINE FILTER_LINE` for each of `filters` (sorted).
-fn write_matches(out: &mut impl Write, event: u64, filters: &[FilterId]) -> io::Result<()> {
-    let mut event_number = itoa::Buffer::new();
-    let event_number = event_number.format(event).as_bytes();
-    let mut filter_number = itoa::Buffer::new();
-    for filter in filters {
-        out.write_all(event_number)?;
-        out.write_all(b" ")?;
-        out.write_all(filter_number.format(filter.0).as_bytes())?;
-        out.write_all(b"\n")?;
-    }
-    Ok(())
-}
-
-/// Parses every filter; reports each bad one on stderr and returns `None` if any.
-fn load_filters(path: &PathBuf, options: MatcherOptions) -> anyhow::Result<Option<FilterSet>> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read filters file {}", path.display()))?;
-    let mut filters = FilterSet::new(options);
-    let mut rejected = 0;
-    for (index, line) in bytes.split(|&byte| byte == b'\n').enumerate() {
-        let number = index as u64 + 1;
-        let result = std::str::from_utf8(line)
-            .map_err(|error| format!("column {}: filter is not valid UTF-8", error.valid_up_to() + 1))
-            .and_then(|source| {
-                if source.trim().is_empty() {
-                    return Ok(None);
-                }
-                parse_filter(source).map(Some).map_err(|error| error.to_string())
-            });
-        match result {
-            Ok(Some(expr)) => filters.insert(FilterId(number), Arc::new(PreparedFilter::new(&expr))),
-            Ok(None) => {}
-            Err(message) => {
-                eprintln!("{}:{number}: {message}", path.display());
-                rejected += 1;
+/// The events' reader and its name for errors: the file, or standard
+/// input when there is no `--events` or it is `-`.
+fn open_events(events: Option<&PathBuf>) -> anyhow::Result<(Box<dyn Read>, String)> {
+    match events {
+        Some(path) if path.as_os_str() != "-" => {
+            let file = File::open(path).with_context(|| format!("cannot open events file {}", path.display()))?;
+            Ok((Box::new(file), path.display().to_string()))
+        }
+        _ => {
+            let stdin = io::stdin();
+            if stdin.is_terminal() {
+                // Like grep, wait for the terminal; unlike it, say so.
+                note(format_args!(
+                    "clicktail match: reading events from the terminal (Ctrl-D ends; --events FILE reads a file)"
+                ));
             }
+            Ok((Box::new(stdin.lock()), "standard input".to_owned()))
         }
     }
-    if rejected > 0 {
-        eprintln!("clicktail match: {rejected} filter(s) rejected, nothing matched");
-        return Ok(None);
-    }
-    Ok(Some(filters))
-}
-
-/// A closed stdout (`clicktail match ... | head`) ends the run quietly.
-fn finish_on_write_error(error: io::Error) -> anyhow::Result<ExitCode> {
-    if error.kind() == io::ErrorKind::BrokenPipe {
-        return Ok(ExitCode::SUCCESS);
-    }
-    Err(anyhow::Error::new(error).context("cannot write matches to standard output"))
-}
-
-fn print_summary(totals: &Totals, elapsed: Duration, prefiltered: bool) {
-    let seconds = elapsed.as_secs_f64();
-    let rate = if seconds > 0.0 { totals.events as f64 / seconds } else { 0.0 };
-    let skipped = totals.events - totals.parsed - totals.malformed;
-    let prefilter_note = if prefiltered {
-        format!(" ({skipped} skipped unparsed by the prefilter: they contain no literal a filter needs)")
-    } else {
-        String::new()
-    };
-    eprintln!(
-        "clicktail match: {} events, {} malformed, {} matches in {seconds:.3} s ({rate:.0} events/s){prefilter_note}",
-        totals.events, totals.malformed, totals.matches
-    );
 }
 
 /// A progress line on stderr every two seconds, only when stderr is a terminal.
@@ -186,6 +158,9 @@ impl Progress {
         }
         self.last = Instant::now();
         let rate = totals.events as f64 / started.elapsed().as_secs_f64();
-        eprintln!("clicktail match: {} events, {} matches so far, {rate:.0} events/s", totals.events, totals.matches);
+        note(format_args!(
+            "clicktail match: {} events, {} matches so far, {rate:.0} events/s",
+            totals.events, totals.matches
+        ));
     }
 }

@@ -8,6 +8,7 @@ Layout of this folder:
 - test_config_names.py      CLICKTAIL_* names in deploy/ vs. the binary's own
 - test_operations_doc.py    docs/operations.md covers what operators need
 - test_alerts.py            the optional Prometheus rules: PromQL that parses, metrics that exist
+- test_runnable_snippets.py shell snippets of README.md, docs/operations.md marked runnable run as pasted
 """
 
 from __future__ import annotations

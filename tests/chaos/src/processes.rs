@@ -128,7 +128,7 @@ pub fn spawn_gateway(suite: &Suite, stage: &Stage, scenario: &str, extra: &[&str
     let mut command = Command::new(&suite.bin);
     command
         .arg("gateway")
-        .args(["--kafka-brokers", &stage.brokers, "--database-url", &suite.database_url])
+        .args(["--brokers", &stage.brokers, "--database-url", &suite.database_url])
         .args(["--database-schema", &stage.schema])
         .args(["--raw-topic", &stage.raw_topic, "--filtered-topic", &stage.filtered_topic])
         .args(["--listen", "127.0.0.1:0", "--node-name", &node_name, "--no-admin-token"])
