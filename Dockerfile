@@ -43,6 +43,8 @@ COPY engine ./engine
 COPY gateway ./gateway
 COPY bench ./bench
 COPY migrations ./migrations
+# A workspace member: cargo reads its manifest to load the workspace.
+COPY tests/chaos ./tests/chaos
 
 # --locked: build exactly the dependency versions in Cargo.lock, fail if the
 # lock file is stale rather than silently resolving new versions.
