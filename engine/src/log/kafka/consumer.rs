@@ -7,7 +7,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use rdkafka::bindings::{rd_kafka_get_watermark_offsets, rd_kafka_resp_err_t};
+use rdkafka::bindings::{
+    rd_kafka_commit_queue, rd_kafka_get_watermark_offsets, rd_kafka_queue_destroy, rd_kafka_queue_get_consumer,
+    rd_kafka_resp_err_t,
+};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaResult;
 use rdkafka::message::Message as _;
@@ -115,8 +118,9 @@ fn cached_high_watermark<C: ConsumerContext>(consumer: &BaseConsumer<C>, topic: 
 /// request on the same connection was handled.
 ///
 /// It also counts every commit that failed where the caller could not see
-/// it (librdkafka's `offset_commit_cb` for background commits, and the
-/// commits above), and whether the group gave this member its assignment.
+/// it (background commits, whose results come back as events, see
+/// [`commit_in_background_reported`]; and the commits above), and whether
+/// the group gave this member its assignment.
 #[derive(Default)]
 struct GroupContext {
     /// Partition → next offset, as last sent in a commit.
@@ -158,16 +162,50 @@ impl ConsumerContext for GroupContext {
         }
     }
 
-    /// Served by `poll` for every commit: asynchronous ones report their
-    /// outcome only here (the `COMMITFAIL` warnings of a rebalance).
-    /// Synchronous ones are reported here too, but their caller already
-    /// saw the error: only commits not already counted are added, see
-    /// `KafkaGroupConsumer::commit_uncommitted`.
+    /// Served by `poll` for each background commit's result (the
+    /// `COMMITFAIL` warnings of a rebalance were such commits). A
+    /// synchronous commit never comes here: its result goes only to its
+    /// caller, which counts it.
     fn commit_callback(&self, result: KafkaResult<()>, _offsets: &TopicPartitionList) {
         if let Err(error) = result {
             tracing::debug!(%error, "offset commit failed");
             self.commit_failures.fetch_add(1, Ordering::Relaxed);
         }
+    }
+}
+
+/// Queues a commit of `offsets` whose result comes back to
+/// `GroupContext::commit_callback` through `poll`.
+///
+/// `Consumer::commit(.., CommitMode::Async)` (`rd_kafka_commit` with
+/// `async=1`) sends the request with no reply queue, and rdkafka listens
+/// for results as events rather than through librdkafka's
+/// `offset_commit_cb`: librdkafka then has nowhere to report the result
+/// and only logs a `COMMITFAIL` warning; `commit_callback` is never called
+/// (the event is posted only for automatic commits). `rd_kafka_commit_queue`
+/// names the queue the result goes to: the consumer queue, which `poll`
+/// serves, turning the result into an `OFFSET_COMMIT` event.
+fn commit_in_background_reported(
+    consumer: &BaseConsumer<GroupContext>,
+    offsets: &TopicPartitionList,
+) -> Result<(), LogError> {
+    let client = consumer.client().native_ptr();
+    // SAFETY: the client pointer is live for the borrow of `consumer`. The
+    // queue handle is a new reference to the consumer queue, released
+    // below; librdkafka keeps its own reference for the reply, so the
+    // handle may go before the result arrives. `offsets` is copied by the call.
+    let error = unsafe {
+        let queue = rd_kafka_queue_get_consumer(client);
+        if queue.is_null() {
+            return Err(LogError::Transport("the consumer has no group queue".to_owned()));
+        }
+        let error = rd_kafka_commit_queue(client, offsets.ptr(), queue, None, std::ptr::null_mut());
+        rd_kafka_queue_destroy(queue);
+        error
+    };
+    match error {
+        rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR => Ok(()),
+        error => Err(transport(rdkafka::error::KafkaError::ConsumerCommit(error.into()))),
     }
 }
 
@@ -206,7 +244,10 @@ impl KafkaGroupConsumer {
         for (partition, next) in &self.uncommitted {
             offsets.add_partition_offset(&self.topic, *partition, Offset::Offset(*next)).map_err(transport)?;
         }
-        self.consumer.commit(&offsets, mode).map_err(transport)?;
+        match mode {
+            CommitMode::Sync => self.consumer.commit(&offsets, mode).map_err(transport)?,
+            CommitMode::Async => commit_in_background_reported(&self.consumer, &offsets)?,
+        }
         if let Ok(mut sent) = self.consumer.context().sent.lock() {
             sent.extend(self.uncommitted.iter());
         }
@@ -286,5 +327,69 @@ impl LogConsumer for KafkaTailConsumer {
 
     fn check_reachable(&self, timeout: Duration) -> Result<(), LogError> {
         super::check_reachable(self.consumer.client(), &self.topic, timeout)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rdkafka::mocking::MockCluster;
+    use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+
+    use super::super::producer::KafkaProducer;
+    use super::*;
+    use crate::log::{LogProducer, Message, PartitionId};
+
+    /// Polls one record at a time (serving librdkafka's events) until
+    /// `done` holds or 30 s pass; returns whether it held.
+    fn poll_until(consumer: &mut KafkaGroupConsumer, mut done: impl FnMut(&mut KafkaGroupConsumer) -> bool) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut out = Vec::new();
+        while Instant::now() < deadline {
+            if done(consumer) {
+                return true;
+            }
+            consumer.poll(1, Duration::from_millis(100), &mut out).unwrap();
+        }
+        done(consumer)
+    }
+
+    /// Issue 11: `COMMITFAIL` warnings during rebalances left
+    /// `commit_errors_total` at 0. A background commit's failure must reach
+    /// `take_commit_failures`, once (a synchronous commit's failure is its
+    /// caller's error: `rd_kafka_commit` answers it on a queue of its own).
+    /// librdkafka's mock broker (the error path only).
+    #[test]
+    fn a_failed_background_commit_is_counted_once() {
+        let cluster = MockCluster::new(1).unwrap();
+        cluster.create_topic("raw", 1, 1).unwrap();
+        let config = KafkaConfig::new(&cluster.bootstrap_servers());
+        let producer = KafkaProducer::new(&config).unwrap();
+        for payload in [b"a", b"b", b"c"] {
+            let message = Message { key: b"", payload, partition: Some(PartitionId(0)), timestamp_ms: 0, headers: &[] };
+            producer.send("raw", message).unwrap();
+        }
+        producer.flush(Duration::from_secs(10)).unwrap();
+        let mut consumer = KafkaGroupConsumer::subscribe(&config, "group", "raw").unwrap();
+
+        // A background commit that succeeds is not a failure.
+        assert!(poll_until(&mut consumer, |consumer| consumer.positions.get(&0) == Some(&1)), "record a read");
+        consumer.commit_in_background().unwrap();
+        assert!(poll_until(&mut consumer, |consumer| consumer.positions.get(&0) == Some(&2)), "record b read");
+        assert_eq!(consumer.take_commit_failures(), 0);
+
+        // A background commit the coordinator refuses: queued without error,
+        // its failure arrives with a later poll.
+        cluster.request_errors(
+            RDKafkaApiKey::OffsetCommit,
+            &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_OFFSET_METADATA_TOO_LARGE],
+        );
+        consumer.commit_in_background().unwrap();
+        let mut failures = 0;
+        let counted = poll_until(&mut consumer, |consumer| {
+            failures += consumer.take_commit_failures();
+            failures > 0
+        });
+        assert!(counted, "the failed background commit was never counted");
+        assert_eq!(failures, 1);
     }
 }
