@@ -166,7 +166,8 @@ fn a_postgres_outage_longer_than_the_ttl_keeps_a_live_sessions_filter() {
     // until one arrives, so the count below starts from a tail in place.
     let producer = log.producer().unwrap();
     let send = |payload: &str| {
-        let message = Message { key: b"k", payload: payload.as_bytes(), partition: None, timestamp_ms: now_ms(), headers: &[] };
+        let message =
+            Message { key: b"k", payload: payload.as_bytes(), partition: None, timestamp_ms: now_ms(), headers: &[] };
         producer.send(&raw, message).unwrap();
     };
     client.socket.get_ref().set_read_timeout(Some(Duration::from_millis(500))).unwrap();

@@ -226,8 +226,10 @@ fn regexes_too_big_for_one_set_do_not_stop_later_changes() {
     run(&handle, 2);
     assert_eq!(WorkerStats::get(&handle.stats().matches_out), 1);
     handle.join().expect("no worker thread panicked");
-    let filter_ids: Vec<u64> =
-        filtered_records(&log).iter().map(|record| decode(&record.headers, &record.payload).unwrap().filter_id.0).collect();
+    let filter_ids: Vec<u64> = filtered_records(&log)
+        .iter()
+        .map(|record| decode(&record.headers, &record.payload).unwrap().filter_id.0)
+        .collect();
     assert_eq!(filter_ids, [booking.0]);
 }
 
