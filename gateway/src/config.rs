@@ -5,6 +5,7 @@
 //! each bound is said on its field.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::http::host::{BadHostEntry, HostPolicy};
@@ -38,10 +39,32 @@ pub struct GatewayConfig {
     #[arg(long = "admin-token", env = "CLICKTAIL_ADMIN_TOKEN")]
     pub admin_token: Option<String>,
 
-    /// Serve `/ws` without a token. Only for a gateway on loopback or behind
-    /// an authenticating proxy.
+    /// Serve `/ws` without a token (nor JWT). Only for a gateway on loopback
+    /// or behind an authenticating proxy.
     #[arg(long = "no-admin-token", env = "CLICKTAIL_NO_ADMIN_TOKEN")]
     pub no_admin_token: bool,
+
+    /// Accept JWTs signed with HS256 by the secret in this file (its bytes,
+    /// one trailing newline ignored). See docs/protocol.md "Admin tokens".
+    #[arg(long = "jwt-hs256-secret-file", env = "CLICKTAIL_JWT_HS256_SECRET_FILE")]
+    pub jwt_hs256_secret_file: Option<PathBuf>,
+
+    /// Accept JWTs signed with RS256 or ES256 by a public key of this JWKS
+    /// file (`{"keys":[...]}`, as an identity provider publishes it).
+    #[arg(long = "jwt-jwks-file", env = "CLICKTAIL_JWT_JWKS_FILE")]
+    pub jwt_jwks_file: Option<PathBuf>,
+
+    /// The `aud` a JWT must carry; required when JWTs are accepted.
+    #[arg(long = "jwt-audience", env = "CLICKTAIL_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+
+    /// The `iss` a JWT must carry, when given.
+    #[arg(long = "jwt-issuer", env = "CLICKTAIL_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+
+    /// Clock skew allowed on a JWT's `exp` and `nbf`, in seconds.
+    #[arg(long = "jwt-leeway-secs", env = "CLICKTAIL_JWT_LEEWAY_SECS", default_value_t = 30)]
+    pub jwt_leeway_secs: u64,
 
     /// Origins (`scheme://host:port`) allowed to open `/ws`, comma separated.
     /// Empty: only the gateway's own origin (`http://` + the `Host` header,
@@ -206,27 +229,40 @@ impl GatewayConfig {
         Duration::from_millis(self.shutdown_grace_ms)
     }
 
+    /// Whether JWTs are accepted on `/ws`.
+    pub fn jwt_enabled(&self) -> bool {
+        self.jwt_hs256_secret_file.is_some() || self.jwt_jwks_file.is_some()
+    }
+
+    /// Whether `/ws` asks for a credential: the static token or a JWT.
+    pub fn admin_auth_required(&self) -> bool {
+        self.admin_token.is_some() || self.jwt_enabled()
+    }
+
     /// The `Host` names served; `validate` has checked the entries.
     pub fn host_policy(&self) -> HostPolicy {
         // Failing closed, should `validate` not have run.
-        HostPolicy::new(self.admin_token.is_some(), &self.allowed_hosts).unwrap_or_else(|_| HostPolicy::loopback_only())
+        HostPolicy::new(self.admin_auth_required(), &self.allowed_hosts).unwrap_or_else(|_| HostPolicy::loopback_only())
     }
 
     /// Checks the settings that must hold together.
     pub fn validate(&self) -> Result<(), crate::GatewayError> {
         let bad = |why: &str| Err(crate::GatewayError::Config(why.to_string()));
-        if self.admin_token.is_none() && !self.no_admin_token {
+        if !self.admin_auth_required() && !self.no_admin_token {
             return bad(
-                "an admin token is required: set --admin-token (CLICKTAIL_ADMIN_TOKEN) or pass --no-admin-token",
+                "an admin token is required: set --admin-token (CLICKTAIL_ADMIN_TOKEN), a JWT key (--jwt-hs256-secret-file or --jwt-jwks-file) or pass --no-admin-token",
             );
+        }
+        if self.jwt_enabled() && self.jwt_audience.as_deref().is_none_or(str::is_empty) {
+            return bad("--jwt-audience is required when JWTs are accepted");
         }
         if self.admin_token.as_deref() == Some("") {
             return bad("--admin-token must not be empty");
         }
-        if self.admin_token.is_none() && self.allowed_origins.iter().any(|origin| origin == "*") {
+        if !self.admin_auth_required() && self.allowed_origins.iter().any(|origin| origin == "*") {
             return bad("--allowed-origins '*' lets any web page open /ws: it needs an admin token");
         }
-        if let Err(BadHostEntry(entry)) = HostPolicy::new(self.admin_token.is_some(), &self.allowed_hosts) {
+        if let Err(BadHostEntry(entry)) = HostPolicy::new(self.admin_auth_required(), &self.allowed_hosts) {
             return bad(&format!("--allowed-hosts entry {entry:?} is not a host name, name:port or [v6]:port"));
         }
         if self.session_subscribes_in_flight_max == 0 {

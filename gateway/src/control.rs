@@ -15,9 +15,11 @@ use clicktail_engine::registry::{NewFilter, Registry, RegistryError};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use tungstenite::Utf8Bytes;
 
+use crate::audit::{self, SessionIdentity};
 use crate::history::History;
 use crate::ids::ConnectionAddress;
 use crate::protocol::subscribe::{SubscribeError, Subscribed};
+use crate::routes::Standing;
 use crate::server::inbox::{LoopCommand, LoopHandle};
 use crate::{Metrics, RouteTable};
 
@@ -30,7 +32,14 @@ pub enum ControlRequest {
     /// Register `criterion` for `owner`. Not parsed yet: `Registry::insert`
     /// parses it here, compiling its regexes (tens of milliseconds for a
     /// pattern such as `\w{50}`), which must not happen on an event loop.
-    Subscribe { owner: ConnectionAddress, criterion: String, history: usize, reference: Option<String> },
+    Subscribe {
+        owner: ConnectionAddress,
+        /// Who asked: named in the row's owner and the audit line.
+        identity: Arc<SessionIdentity>,
+        criterion: String,
+        history: usize,
+        reference: Option<String>,
+    },
     /// Delete these filters of a session (unsubscribe, or the session closed).
     Release { filters: Vec<FilterId> },
 }
@@ -91,8 +100,8 @@ impl ControlThread {
 
     fn handle(&self, request: ControlRequest) {
         match request {
-            ControlRequest::Subscribe { owner, criterion, history, reference } => {
-                self.subscribe(owner, &criterion, history, reference.as_deref())
+            ControlRequest::Subscribe { owner, identity, criterion, history, reference } => {
+                self.subscribe(owner, &identity, &criterion, history, reference.as_deref())
             }
             ControlRequest::Release { filters } => self.release(&filters),
         }
@@ -109,10 +118,17 @@ impl ControlThread {
         }
     }
 
-    fn subscribe(&self, owner: ConnectionAddress, criterion: &str, history: usize, reference: Option<&str>) {
+    fn subscribe(
+        &self,
+        owner: ConnectionAddress,
+        identity: &SessionIdentity,
+        criterion: &str,
+        history: usize,
+        reference: Option<&str>,
+    ) {
         let Some(handle) = self.loops.get(owner.event_loop.0) else { return };
-        let new_filter =
-            NewFilter::session(criterion, &self.node_id, format!("{}/{}", self.node_name, owner), self.filter_ttl);
+        let row_owner: Arc<str> = row_owner(&self.node_name, owner, &identity.principal.subject).into();
+        let new_filter = NewFilter::session(criterion, &self.node_id, row_owner.to_string(), self.filter_ttl);
         let filter = match self.registry.insert(new_filter) {
             Ok(filter) => filter,
             Err(error) => {
@@ -132,8 +148,9 @@ impl ControlThread {
         };
         // Route before acknowledging: the first match can only follow the
         // workers' reaction to the insert, which is slower than this.
-        self.routes.insert(filter, owner, Arc::from(criterion));
+        self.routes.insert(filter, owner, Standing { criterion: Arc::from(criterion), row_owner });
         self.metrics.filters_active.fetch_add(1, Relaxed);
+        audit::subscribed(identity, &owner.to_string(), filter, criterion);
         let history = match (&self.history, history) {
             (Some(window), wanted) if wanted > 0 => window.recent_matches(filter, criterion, wanted),
             _ => Vec::new(),
@@ -151,4 +168,11 @@ impl ControlThread {
             self.release(&[filter]);
         }
     }
+}
+
+/// The registry row's owner: `node/session/subject`, e.g.
+/// `gateway/0.3/alice@example.com` (the subject is the JWT's `sub`, `token`
+/// or `anonymous`). Operators read it in `clicktail filters list`.
+pub(crate) fn row_owner(node_name: &str, session: ConnectionAddress, subject: &str) -> String {
+    format!("{node_name}/{session}/{subject}")
 }

@@ -21,8 +21,12 @@
 //! - `delivery.rs`, `control.rs`, `history.rs`, `ingest/`: the threads above;
 //! - `filtered_format.rs`: reading filtered records, refusing unknown formats;
 //! - `routes.rs`: filter id → owning session; `metrics.rs`: `/metrics`;
-//! - `reassert.rs`: the node's heartbeat, which re-creates lost filters.
+//! - `reassert.rs`: the node's heartbeat, which re-creates lost filters;
+//! - `auth/`: who may open `/ws` (static token, JWT); `audit.rs`: the
+//!   audit lines of every subscribe and unsubscribe.
 
+pub mod audit;
+pub mod auth;
 pub mod config;
 mod control;
 mod delivery;
@@ -81,6 +85,7 @@ impl Gateway {
         registry: Arc<dyn Registry>,
     ) -> Result<Gateway, GatewayError> {
         config.validate()?;
+        let admission = Arc::new(auth::Admission::from_config(&config).map_err(GatewayError::Config)?);
         let config = Arc::new(config);
         let metrics = Arc::new(Metrics::default());
         let routes = Arc::new(RouteTable::default());
@@ -146,6 +151,7 @@ impl Gateway {
                         event_bytes_max: config.ingest_event_bytes_max,
                     },
                     hosts: config.host_policy(),
+                    admission: admission.clone(),
                 },
             };
             spawn(format!("gateway-loop-{index}"), Box::new(move || event_loop.run()))?;

@@ -27,6 +27,7 @@ use tungstenite::Utf8Bytes;
 use crate::control::{ControlThread, INBOX_SEND_TIMEOUT};
 use crate::protocol::filter_lost::FilterLost;
 use crate::protocol::filter_replaced::FilterReplaced;
+use crate::routes::{Route, Standing};
 use crate::server::inbox::LoopCommand;
 
 /// This process's name in the registry's `nodes` table: `--node-name`, then
@@ -69,16 +70,16 @@ impl ControlThread {
     /// or that it is lost for good.
     fn reassert(&self, lost: FilterId) {
         // Released since the heartbeat read the routes: nothing to do.
-        let Some((owner, criterion)) = self.routes.route(lost) else { return };
+        let Some(Route { session: owner, criterion, row_owner }) = self.routes.route(lost) else { return };
         let Some(handle) = self.loops.get(owner.event_loop.0) else { return };
         let noticed_ms = now_ms();
-        let again =
-            NewFilter::session(&*criterion, &self.node_id, format!("{}/{}", self.node_name, owner), self.filter_ttl);
+        // The same owner as the lost row: the session's subject stays on it.
+        let again = NewFilter::session(&*criterion, &self.node_id, row_owner.to_string(), self.filter_ttl);
         let (new, frame) = match self.registry.insert(again) {
             Ok(new) => {
                 // One route out, one in: `filters_active` is unchanged.
                 self.routes.remove(lost);
-                self.routes.insert(new, owner, criterion.clone());
+                self.routes.insert(new, owner, Standing { criterion: criterion.clone(), row_owner });
                 tracing::warn!(lost = lost.0, filter = new.0, session = %owner, "filter row was lost; registered again");
                 (Some(new), FilterReplaced::frame(lost.0, new.0, &criterion, noticed_ms))
             }

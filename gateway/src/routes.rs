@@ -6,9 +6,9 @@
 //! the writer holds for a single map insert, and the delivery thread takes
 //! it once per polled batch, not per record.
 //!
-//! The criterion of every filter is kept beside (not in the delivery's
-//! map): the control thread re-creates a filter from it when its row was
-//! lost (`reassert.rs`).
+//! The criterion and row owner of every filter are kept beside (not in the
+//! delivery's map): the control thread re-creates a filter from them when
+//! its row was lost (`reassert.rs`), and the audit lines name the criterion.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
@@ -20,14 +20,29 @@ use crate::ids::ConnectionAddress;
 #[derive(Default)]
 pub struct RouteTable {
     owners: RwLock<HashMap<FilterId, ConnectionAddress>>,
-    /// The criterion of every routed filter; written with `owners`.
-    criteria: Mutex<HashMap<FilterId, Arc<str>>>,
+    /// What each routed filter is; written with `owners`.
+    criteria: Mutex<HashMap<FilterId, Standing>>,
+}
+
+/// What a routed filter is, beside where it goes.
+#[derive(Clone, Debug)]
+pub struct Standing {
+    pub criterion: Arc<str>,
+    /// The registry row's owner (`node/session/subject`).
+    pub row_owner: Arc<str>,
+}
+
+/// A routed filter: its session, criterion and row owner.
+pub struct Route {
+    pub session: ConnectionAddress,
+    pub criterion: Arc<str>,
+    pub row_owner: Arc<str>,
 }
 
 impl RouteTable {
-    pub fn insert(&self, filter: FilterId, owner: ConnectionAddress, criterion: Arc<str>) {
+    pub fn insert(&self, filter: FilterId, owner: ConnectionAddress, standing: Standing) {
         // Criteria first: a filter in `owners` always has its criterion.
-        self.criteria().insert(filter, criterion);
+        self.criteria().insert(filter, standing);
         self.write().insert(filter, owner);
     }
 
@@ -38,10 +53,11 @@ impl RouteTable {
         removed
     }
 
-    /// The owner and criterion of `filter`, if it is routed here.
-    pub fn route(&self, filter: FilterId) -> Option<(ConnectionAddress, Arc<str>)> {
-        let owner = *self.read().get(&filter)?;
-        Some((owner, self.criteria().get(&filter)?.clone()))
+    /// The session, criterion and row owner of `filter`, if routed here.
+    pub fn route(&self, filter: FilterId) -> Option<Route> {
+        let session = *self.read().get(&filter)?;
+        let Standing { criterion, row_owner } = self.criteria().get(&filter)?.clone();
+        Some(Route { session, criterion, row_owner })
     }
 
     /// A read view for a batch of lookups.
@@ -64,7 +80,7 @@ impl RouteTable {
         self.len() == 0
     }
 
-    fn criteria(&self) -> MutexGuard<'_, HashMap<FilterId, Arc<str>>> {
+    fn criteria(&self) -> MutexGuard<'_, HashMap<FilterId, Standing>> {
         self.criteria.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 

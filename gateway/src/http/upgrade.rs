@@ -12,8 +12,9 @@ pub struct Refusal {
 }
 
 /// Checks the request is a WebSocket opening handshake and returns the
-/// `101` response (RFC 6455 section 4.2.2).
-pub fn accept(request: &Request) -> Result<Vec<u8>, Refusal> {
+/// `101` response (RFC 6455 section 4.2.2), naming `subprotocol` (one the
+/// client offered) when given.
+pub fn accept(request: &Request, subprotocol: Option<&str>) -> Result<Vec<u8>, Refusal> {
     // Section 4.2.1: a GET with `Upgrade: websocket`, `Connection: Upgrade`,
     // a `Sec-WebSocket-Key` and version 13.
     if request.method != "GET" {
@@ -30,8 +31,9 @@ pub fn accept(request: &Request) -> Result<Vec<u8>, Refusal> {
         return Err(Refusal { status: 400, message: "missing Sec-WebSocket-Key" });
     };
     let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let protocol = subprotocol.map(|name| format!("Sec-WebSocket-Protocol: {name}\r\n")).unwrap_or_default();
     Ok(format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n{protocol}\r\n"
     )
     .into_bytes())
 }
@@ -91,12 +93,15 @@ mod tests {
     #[test]
     fn accepts_the_rfc_example() {
         // The handshake example of RFC 6455 section 1.3.
-        let ok = accept(&request(
+        let ok = request(
             "Host: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n",
-        ))
-        .unwrap();
-        assert!(String::from_utf8(ok).unwrap().contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
-        assert_eq!(accept(&request("Host: h\r\n")).unwrap_err().status, 426);
+        );
+        let plain = String::from_utf8(accept(&ok, None).unwrap()).unwrap();
+        assert!(plain.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+        assert!(!plain.contains("Sec-WebSocket-Protocol"));
+        let bearer = String::from_utf8(accept(&ok, Some("bearer")).unwrap()).unwrap();
+        assert!(bearer.ends_with("\r\nSec-WebSocket-Protocol: bearer\r\n\r\n"), "{bearer}");
+        assert_eq!(accept(&request("Host: h\r\n"), None).unwrap_err().status, 426);
     }
 
     #[test]

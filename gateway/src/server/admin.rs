@@ -1,6 +1,7 @@
 //! An admin session's requests: the dispatch of `/ws` messages by kind.
 
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
 
 use clicktail_engine::matcher::FilterId;
 use crossbeam_channel::TrySendError;
@@ -8,6 +9,7 @@ use tungstenite::Utf8Bytes;
 
 use super::event_loop::LoopContext;
 use super::outbound::Outbound;
+use crate::audit::{self, Ended, SessionIdentity};
 use crate::control::ControlRequest;
 use crate::ids::ConnectionAddress;
 use crate::protocol::error::ErrorReply;
@@ -17,9 +19,12 @@ use crate::protocol::unsubscribe::{Unsubscribe, Unsubscribed};
 use crate::protocol::ClientMessage;
 use clicktail_engine::clock::now_ms;
 
-/// The filters of one admin session.
-#[derive(Default)]
+/// The filters of one admin session, and who holds it.
 pub struct AdminState {
+    /// Who was admitted, from where: owner of the filters, named in audit lines.
+    pub identity: Arc<SessionIdentity>,
+    /// This session's address, as audit lines name it.
+    session: ConnectionAddress,
     /// Registered and routed to this session.
     pub filters: Vec<FilterId>,
     /// Sent to the control thread, not answered yet (count toward the limit).
@@ -27,6 +32,20 @@ pub struct AdminState {
 }
 
 impl AdminState {
+    pub fn new(identity: Arc<SessionIdentity>, session: ConnectionAddress) -> Self {
+        AdminState { identity, session, filters: Vec::new(), subscribes_pending: 0 }
+    }
+
+    /// The session is gone: its filters are audited and released.
+    pub fn close(self, context: &LoopContext) {
+        let session = self.session.to_string();
+        for filter in &self.filters {
+            let criterion = context.routes.route(*filter).map(|route| route.criterion);
+            audit::ended(&self.identity, &session, *filter, criterion.as_deref(), Ended::SessionClosed);
+        }
+        context.release(self.filters);
+    }
+
     pub fn handle(&mut self, text: &str, address: ConnectionAddress, outbound: &mut Outbound, context: &LoopContext) {
         let reply = match ClientMessage::parse(text) {
             Ok(ClientMessage::Subscribe(request)) => self.subscribe(request, address, context),
@@ -66,6 +85,7 @@ impl AdminState {
         let history = request.history.min(context.config.history_max);
         let control_request = ControlRequest::Subscribe {
             owner: address,
+            identity: self.identity.clone(),
             criterion: request.criterion,
             history,
             reference: request.reference,
@@ -107,6 +127,8 @@ impl AdminState {
         self.filters.swap_remove(position);
         // Its queued frames go with it: none follows the `unsubscribed` reply.
         outbound.remove_filter(filter, &context.metrics);
+        let criterion = context.routes.route(filter).map(|route| route.criterion);
+        audit::ended(&self.identity, &self.session.to_string(), filter, criterion.as_deref(), Ended::Unsubscribed);
         context.release(vec![filter]);
         Some(Unsubscribed::frame(filter.0))
     }

@@ -30,10 +30,11 @@ use tungstenite::protocol::{Role, WebSocketConfig};
 use tungstenite::{Utf8Bytes, WebSocket};
 
 use super::admin::AdminState;
-use super::http_connection::{HttpConnection, HttpPhase, HttpStep, SocketRole};
+use super::http_connection::{HttpConnection, HttpPhase, HttpStep, NewSocket, SocketRole};
 use super::inbox::{LoopCommand, LoopInbox};
 use super::outbound::Outbound;
 use super::websocket::{Incoming, Phase, WsConnection};
+use crate::auth::Admission;
 use crate::control::ControlRequest;
 use crate::http::host::HostPolicy;
 use crate::ids::{ConnectionAddress, ConnectionId, LoopId};
@@ -68,6 +69,8 @@ pub struct LoopContext {
     pub ingest_limits: IngestLimits,
     /// The `Host` names served (DNS rebinding).
     pub hosts: HostPolicy,
+    /// Who may open `/ws`: the static token and the JWT keys.
+    pub admission: Arc<Admission>,
 }
 
 impl LoopContext {
@@ -236,7 +239,7 @@ impl EventLoop {
     fn accept(&mut self, state: &mut LoopState) {
         loop {
             let Some(listener) = &self.listener else { return };
-            let (mut stream, _peer) = match listener.accept() {
+            let (mut stream, peer) = match listener.accept() {
                 Ok(accepted) => accepted,
                 Err(error) if error.kind() == ErrorKind::WouldBlock => return,
                 Err(error) if error.kind() == ErrorKind::Interrupted => continue,
@@ -260,7 +263,7 @@ impl EventLoop {
                 continue;
             }
             metrics.connections_open.fetch_add(1, Relaxed);
-            state.connections.insert(id, Connection::Http(HttpConnection::new(stream, Instant::now())));
+            state.connections.insert(id, Connection::Http(HttpConnection::new(stream, peer, Instant::now())));
             // Edge-triggered: bytes that arrived with the connection need a
             // read now; no further event would announce them.
             self.on_ready(state, id);
@@ -277,8 +280,8 @@ impl EventLoop {
                     self.finish(Connection::Http(http));
                     None
                 }
-                HttpStep::Upgrade { role, leftover } => {
-                    let upgraded = self.upgrade(http, role, leftover, id, now);
+                HttpStep::Upgrade { socket, leftover } => {
+                    let upgraded = self.upgrade(http, socket, leftover, id, now);
                     // Frames sent right behind the handshake are already in
                     // the buffer and no new edge will announce them: read now.
                     state.connections.insert(id, upgraded);
@@ -329,7 +332,7 @@ impl EventLoop {
     fn upgrade(
         &self,
         http: HttpConnection,
-        role: SocketRole,
+        socket: NewSocket,
         leftover: Vec<u8>,
         id: usize,
         now: Instant,
@@ -339,7 +342,7 @@ impl EventLoop {
             http.stream,
             leftover,
             Role::Server,
-            Some(self.context.websocket_config(role)),
+            Some(self.context.websocket_config(socket.role())),
         );
         let outbound = Outbound::new(config.session_queue_frames_max, config.session_queue_bytes_max);
         let mut connection = WsConnection::new(ws, outbound, now);
@@ -347,8 +350,8 @@ impl EventLoop {
             // Upgraded while the drain started: told at once, like the others.
             connection.close(CloseCode::Away, "going away: the gateway is shutting down", now);
         }
-        match role {
-            SocketRole::Admin => {
+        match socket {
+            NewSocket::Admin(identity) => {
                 self.context.metrics.admin_sessions_open.fetch_add(1, Relaxed);
                 let hello = Hello {
                     kind: "hello",
@@ -362,9 +365,9 @@ impl EventLoop {
                     message_bytes_max: config.admin_message_bytes_max,
                 };
                 connection.outbound.offer_reply(Utf8Bytes::from(hello.frame()), &self.context.metrics);
-                Connection::Admin(connection, AdminState::default())
+                Connection::Admin(connection, AdminState::new(identity, self.address(id)))
             }
-            SocketRole::Ingest => {
+            NewSocket::Ingest => {
                 self.context.metrics.ingest_sessions_open.fetch_add(1, Relaxed);
                 Connection::Ingest(connection)
             }
@@ -543,7 +546,7 @@ impl EventLoop {
             Connection::Admin(mut ws, admin) => {
                 metrics.admin_sessions_open.fetch_sub(1, Relaxed);
                 ws.discard_queue(metrics);
-                self.context.release(admin.filters);
+                admin.close(&self.context);
                 ws.ws.into_inner()
             }
             Connection::Ingest(mut ws) => {

@@ -2,13 +2,16 @@
 //! route it, write the answer. Upgrades hand the socket to `websocket.rs`.
 
 use std::io::{ErrorKind, Read, Write};
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
 use std::time::Instant;
 
 use crossbeam_channel::TrySendError;
 use mio::net::TcpStream;
 
 use super::event_loop::LoopContext;
+use crate::audit::SessionIdentity;
 use crate::http::request::{Request, RequestError};
 use crate::http::{assets, response, upgrade};
 use crate::ids::ConnectionId;
@@ -25,6 +28,21 @@ pub enum SocketRole {
     Ingest,
 }
 
+/// The WebSocket an upgrade opens; an admin socket with who admitted it.
+pub enum NewSocket {
+    Admin(Arc<SessionIdentity>),
+    Ingest,
+}
+
+impl NewSocket {
+    pub fn role(&self) -> SocketRole {
+        match self {
+            NewSocket::Admin(_) => SocketRole::Admin,
+            NewSocket::Ingest => SocketRole::Ingest,
+        }
+    }
+}
+
 pub enum HttpPhase {
     Reading,
     /// A POST /ingest batch is with the producer thread.
@@ -38,12 +56,14 @@ pub enum HttpPhase {
 
 pub enum AfterWrite {
     Close,
-    Upgrade { role: SocketRole, leftover: Vec<u8> },
+    Upgrade { socket: NewSocket, leftover: Vec<u8> },
 }
 
 pub struct HttpConnection {
     /// The socket; handed to tungstenite on upgrade.
     pub stream: TcpStream,
+    /// The TCP peer, for the audit lines of an admin session.
+    peer: SocketAddr,
     /// Bytes read so far (head and body), at most head + batch limits.
     buffer: Vec<u8>,
     /// For `http_timeout_ms`.
@@ -56,12 +76,12 @@ pub struct HttpConnection {
 pub enum HttpStep {
     Keep,
     Close,
-    Upgrade { role: SocketRole, leftover: Vec<u8> },
+    Upgrade { socket: NewSocket, leftover: Vec<u8> },
 }
 
 impl HttpConnection {
-    pub fn new(stream: TcpStream, now: Instant) -> Self {
-        HttpConnection { stream, buffer: Vec::new(), opened: now, phase: HttpPhase::Reading }
+    pub fn new(stream: TcpStream, peer: SocketAddr, now: Instant) -> Self {
+        HttpConnection { stream, peer, buffer: Vec::new(), opened: now, phase: HttpPhase::Reading }
     }
 
     /// Handles readiness: reads while reading, writes while writing.
@@ -92,8 +112,8 @@ impl HttpConnection {
             }
         }
         match std::mem::replace(&mut self.phase, HttpPhase::Reading) {
-            HttpPhase::Writing { then: AfterWrite::Upgrade { role, leftover }, .. } => {
-                HttpStep::Upgrade { role, leftover }
+            HttpPhase::Writing { then: AfterWrite::Upgrade { socket, leftover }, .. } => {
+                HttpStep::Upgrade { socket, leftover }
             }
             _ => {
                 let _ = self.stream.shutdown(std::net::Shutdown::Write);
@@ -173,15 +193,21 @@ impl HttpConnection {
                     metrics.origin_refused_total.fetch_add(1, Relaxed);
                     return self.respond(response::text(403, "origin not allowed"));
                 }
-                if let Some(expected) = &config.admin_token {
-                    if !upgrade::token_matches(request.query_param("token").as_deref(), expected) {
+                let admitted = match context.admission.admit(request) {
+                    Ok(admitted) => admitted,
+                    Err(refusal) => {
                         metrics.token_refused_total.fetch_add(1, Relaxed);
-                        return self.respond(response::text(401, "missing or wrong admin token"));
+                        return self.respond(upgrade::refusal_response(&refusal));
                     }
-                }
-                self.upgrade(request, SocketRole::Admin)
+                };
+                let identity = SessionIdentity {
+                    principal: admitted.principal,
+                    peer: self.peer,
+                    forwarded_for: request.header("x-forwarded-for").map(str::to_owned),
+                };
+                self.upgrade(request, NewSocket::Admin(Arc::new(identity)), admitted.subprotocol)
             }
-            ("GET", "/ingest") => self.upgrade(request, SocketRole::Ingest),
+            ("GET", "/ingest") => self.upgrade(request, NewSocket::Ingest, None),
             ("POST", "/ingest") => self.ingest_post(request, id, context),
             ("OPTIONS", "/ingest") => self.respond(response::build(
                 204,
@@ -214,12 +240,12 @@ impl HttpConnection {
         }
     }
 
-    fn upgrade(&mut self, request: &Request, role: SocketRole) -> HttpStep {
-        match upgrade::accept(request) {
+    fn upgrade(&mut self, request: &Request, socket: NewSocket, subprotocol: Option<&str>) -> HttpStep {
+        match upgrade::accept(request, subprotocol) {
             Ok(bytes) => {
                 let leftover = self.buffer[request.head_bytes..].to_vec();
                 self.buffer = Vec::new();
-                self.phase = HttpPhase::Writing { bytes, written: 0, then: AfterWrite::Upgrade { role, leftover } };
+                self.phase = HttpPhase::Writing { bytes, written: 0, then: AfterWrite::Upgrade { socket, leftover } };
                 self.write_pending()
             }
             Err(refusal) => self.respond(upgrade::refusal_response(&refusal)),
