@@ -34,6 +34,8 @@ enum Command {
     Migrate(cmd::migrate::MigrateArgs),
     /// Manage standing filters (add, list, rm).
     Filters(cmd::filters::FiltersArgs),
+    /// Print a standing filter's matches (or every filter's) from the filtered topic.
+    Tail(cmd::tail::TailArgs),
     /// Generate load and measure the pipeline end to end.
     Loadgen(cmd::loadgen::LoadgenArgs),
     /// Generate realistic clickstream fixtures (events, filter sets).
@@ -52,6 +54,7 @@ fn main() -> std::process::ExitCode {
         Command::Gateway(args) => cmd::gateway::run(args),
         Command::Migrate(args) => cmd::migrate::run(args),
         Command::Filters(args) => cmd::filters::run(args),
+        Command::Tail(args) => cmd::tail::run(args),
         Command::Loadgen(args) => cmd::loadgen::run(args),
         Command::Fixtures(args) => cmd::fixtures::run(args),
     };

@@ -31,8 +31,12 @@ enum FiltersAction {
         /// Who owns it (a team, an application).
         #[arg(long, default_value = "cli")]
         owner: String,
+        /// A unique name to find it by (`clicktail tail --name`): letters,
+        /// digits, `-`, `_`, `.`, not digits only; refused if taken.
+        #[arg(long)]
+        name: Option<String>,
     },
-    /// Lists every filter: id, kind, owner, expiry (Unix seconds or `-`), expression.
+    /// Lists every filter: id, kind, owner, expiry (Unix seconds or `-`), name (or `-`), expression.
     List,
     /// Deletes filters by id, printing `removed filter ID` for each; an id
     /// with no filter is an error (after the others are removed).
@@ -52,8 +56,12 @@ pub fn run(args: FiltersArgs) -> anyhow::Result<ExitCode> {
     }
     let registry = PostgresRegistry::connect(config)?;
     match args.action {
-        FiltersAction::Add { expression, owner } => {
-            let id = registry.insert(NewFilter::standing(expression, owner))?;
+        FiltersAction::Add { expression, owner, name } => {
+            let mut filter = NewFilter::standing(expression, owner);
+            if let Some(name) = name {
+                filter = filter.named(name);
+            }
+            let id = registry.insert(filter)?;
             println!("{id}");
         }
         FiltersAction::List => {
@@ -66,7 +74,10 @@ pub fn run(args: FiltersArgs) -> anyhow::Result<ExitCode> {
                     .expires
                     .and_then(|at| at.duration_since(UNIX_EPOCH).ok())
                     .map_or_else(|| "-".to_owned(), |d| d.as_secs().to_string());
-                println!("{}\t{kind}\t{}\t{expires}\t{}", row.id, row.owner, row.expression);
+                let name = row.name.as_deref().unwrap_or("-");
+                // The name before the expression (the only field that may hold
+                // spaces), after the columns scripts already cut by position.
+                println!("{}\t{kind}\t{}\t{expires}\t{name}\t{}", row.id, row.owner, row.expression);
             }
         }
         FiltersAction::Rm { ids } => {

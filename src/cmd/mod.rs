@@ -11,4 +11,5 @@ pub mod match_cmd;
 pub mod migrate;
 pub mod open_files;
 pub mod process;
+pub mod tail;
 pub mod worker;

@@ -56,6 +56,9 @@ pub struct FilterRow {
     pub created: SystemTime,
     /// When it stops being live; `None` for standing filters.
     pub expires: Option<SystemTime>,
+    /// The standing filter's unique name, if it was given one
+    /// (`clicktail filters add --name`); `None` for session filters.
+    pub name: Option<String>,
 }
 
 /// A filter to create.
@@ -69,6 +72,8 @@ pub struct NewFilter {
     /// The node's TTL: how long it may stay silent before its session
     /// filters go; `None` for standing filters.
     pub ttl: Option<Duration>,
+    /// A unique name for a standing filter (see [`NewFilter::named`]).
+    pub name: Option<String>,
 }
 
 impl NewFilter {
@@ -80,7 +85,17 @@ impl NewFilter {
             owner: owner.into(),
             node: None,
             ttl: None,
+            name: None,
         }
+    }
+
+    /// The same standing filter, named `name`: unique among filters,
+    /// [`FILTER_NAME_BYTES_MAX`] bytes at most, of letters, digits, `-`,
+    /// `_` and `.`, not all digits (so it is never mistaken for an id).
+    /// Checked on insert.
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
     }
 
     /// A filter of a live admin session served by `node`, which lives
@@ -98,6 +113,7 @@ impl NewFilter {
             owner: owner.into(),
             node: Some(node.into()),
             ttl: Some(ttl),
+            name: None,
         }
     }
 }
@@ -112,10 +128,38 @@ pub enum Change {
     Delete(FilterId),
 }
 
+/// The longest filter name, in bytes (the column's CHECK allows 256).
+pub const FILTER_NAME_BYTES_MAX: usize = 128;
+
+/// Checks a new filter's name against the rule of [`NewFilter::named`].
+pub fn check_filter_name(filter: &NewFilter) -> Result<(), RegistryError> {
+    let Some(name) = &filter.name else { return Ok(()) };
+    let invalid = |reason: &str| RegistryError::InvalidName { name: name.clone(), reason: reason.to_owned() };
+    if filter.kind != FilterKind::Standing {
+        return Err(invalid("only standing filters have names"));
+    }
+    if name.is_empty() || name.len() > FILTER_NAME_BYTES_MAX {
+        return Err(invalid(&format!("a name is 1 to {FILTER_NAME_BYTES_MAX} bytes")));
+    }
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) {
+        return Err(invalid("use letters, digits, '-', '_' and '.'"));
+    }
+    if name.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid("a name of digits only would read as a filter id"));
+    }
+    Ok(())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
     #[error("filter rejected: {0}")]
     InvalidFilter(#[from] crate::language::FilterError),
+    #[error("filter name {name:?} rejected: {reason}")]
+    InvalidName { name: String, reason: String },
+    #[error(
+        "a filter named {0:?} exists already (see `clicktail filters list`); pick another name or remove it first"
+    )]
+    DuplicateName(String),
     #[error("the registry schema is missing or outdated: run `clicktail migrate` ({0})")]
     Schema(String),
     #[error("registry unavailable: {0}")]

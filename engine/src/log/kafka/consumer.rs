@@ -305,10 +305,26 @@ pub(super) struct KafkaTailConsumer {
 
 impl KafkaTailConsumer {
     pub(super) fn at_end(config: &KafkaConfig, topic: &str, partitions: u32) -> Result<Self, LogError> {
+        let starts: Vec<(i32, Offset)> = (0..partitions as i32).map(|partition| (partition, Offset::End)).collect();
+        Self::assigned(config, topic, &starts)
+    }
+
+    /// Reads each of `starts`' partitions from its offset.
+    pub(super) fn from_offsets(
+        config: &KafkaConfig,
+        topic: &str,
+        starts: &[(PartitionId, i64)],
+    ) -> Result<Self, LogError> {
+        let starts: Vec<(i32, Offset)> =
+            starts.iter().map(|(partition, offset)| (partition.0 as i32, Offset::Offset(*offset))).collect();
+        Self::assigned(config, topic, &starts)
+    }
+
+    fn assigned(config: &KafkaConfig, topic: &str, starts: &[(i32, Offset)]) -> Result<Self, LogError> {
         let consumer: BaseConsumer = config.tail_consumer_config().create().map_err(transport)?;
         let mut assignment = TopicPartitionList::new();
-        for partition in 0..partitions as i32 {
-            assignment.add_partition_offset(topic, partition, Offset::End).map_err(transport)?;
+        for (partition, offset) in starts {
+            assignment.add_partition_offset(topic, *partition, *offset).map_err(transport)?;
         }
         consumer.assign(&assignment).map_err(transport)?;
         Ok(KafkaTailConsumer { consumer, topic: topic.to_owned(), positions: BTreeMap::new() })

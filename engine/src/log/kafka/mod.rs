@@ -6,7 +6,10 @@
 //! - group consumers are `BaseConsumer`s with cooperative-sticky assignment
 //!   and no automatic commit: offsets are committed explicitly, after the
 //!   batch's matches are acknowledged;
-//! - tail consumers assign every partition at its end, with no group.
+//! - tail consumers assign every partition at its end, with no group;
+//! - positioned consumers (`consumer_from`, with `watermarks` and
+//!   `offset_for_time` to choose the offsets) read chosen partitions from
+//!   chosen offsets, with no group: `clicktail tail`.
 //!
 //! Every librdkafka setting is set in `config.rs`, with the reason for its
 //! value. Layout: `config.rs`, `producer.rs`, `consumer.rs`, `headers.rs`
@@ -28,10 +31,11 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{Offset, TopicPartitionList};
 
 pub use config::KafkaConfig;
 
-use super::{Log, LogConsumer, LogError, LogProducer};
+use super::{Log, LogConsumer, LogError, LogProducer, PartitionId};
 
 /// The Kafka log of one cluster.
 pub struct KafkaLog {
@@ -100,6 +104,46 @@ impl KafkaLog {
             }
         }
         Ok(())
+    }
+
+    /// The low and high watermarks of `partition` of `topic`, asked of its
+    /// leader: the oldest offset still held and the offset the next record
+    /// will get (`high - low` records are there).
+    pub fn watermarks(&self, topic: &str, partition: PartitionId) -> Result<(i64, i64), LogError> {
+        let timeout = Duration::from_millis(self.config.request_timeout_ms);
+        self.metadata.fetch_watermarks(topic, partition.0 as i32, timeout).map_err(|error| self.metadata_error(error))
+    }
+
+    /// The offset of the first record of `partition` whose timestamp is at
+    /// or after `timestamp_ms` (Kafka's ListOffsets by time, KIP-79);
+    /// `None` when every record is older (start at the end).
+    pub fn offset_for_time(
+        &self,
+        topic: &str,
+        partition: PartitionId,
+        timestamp_ms: i64,
+    ) -> Result<Option<i64>, LogError> {
+        let timeout = Duration::from_millis(self.config.request_timeout_ms);
+        let mut wanted = TopicPartitionList::new();
+        wanted.add_partition_offset(topic, partition.0 as i32, Offset::Offset(timestamp_ms)).map_err(transport)?;
+        let found = self.metadata.offsets_for_times(wanted, timeout).map_err(|error| self.metadata_error(error))?;
+        let element = found
+            .find_partition(topic, partition.0 as i32)
+            .ok_or_else(|| LogError::Transport(format!("no offset for time in the answer for {topic:?}")))?;
+        element.error().map_err(transport)?;
+        match element.offset() {
+            Offset::Offset(offset) => Ok(Some(offset)),
+            // The broker answers -1 (librdkafka's `End`) when no record is that recent.
+            _ => Ok(None),
+        }
+    }
+
+    /// A consumer of `starts`' partitions of `topic`, each from its offset,
+    /// in no group and committing nothing: for reading a range or following
+    /// from a chosen point (`clicktail tail`). Kafka only: the in-memory
+    /// log's readers need no such positioning yet.
+    pub fn consumer_from(&self, topic: &str, starts: &[(PartitionId, i64)]) -> Result<Box<dyn LogConsumer>, LogError> {
+        Ok(Box::new(consumer::KafkaTailConsumer::from_offsets(&self.config, topic, starts)?))
     }
 
     /// A failed metadata request: [`LogError::Unreachable`], naming the

@@ -24,7 +24,10 @@ use std::time::{Duration, SystemTime};
 
 use watch::{MemoryWatch, WatcherQueue};
 
-use super::{Change, FilterKind, FilterRow, HeartbeatOutcome, NewFilter, Registry, RegistryError, RegistryWatch};
+use super::{
+    check_filter_name, Change, FilterKind, FilterRow, HeartbeatOutcome, NewFilter, Registry, RegistryError,
+    RegistryWatch,
+};
 use crate::language::parse_filter;
 use crate::matcher::FilterId;
 
@@ -118,7 +121,13 @@ fn expiry(now: SystemTime, ttl: Option<Duration>) -> Option<SystemTime> {
 impl Registry for MemoryRegistry {
     fn insert(&self, filter: NewFilter) -> Result<FilterId, RegistryError> {
         parse_filter(&filter.expression)?;
+        check_filter_name(&filter)?;
         let mut state = self.lock();
+        if let Some(name) = &filter.name {
+            if state.rows.values().any(|row| row.name.as_ref() == Some(name)) {
+                return Err(RegistryError::DuplicateName(name.clone()));
+            }
+        }
         if state.rows.len() >= self.config.filters_max {
             return Err(RegistryError::Unavailable(format!(
                 "the in-memory registry holds its maximum of {} filters",
@@ -145,6 +154,7 @@ impl Registry for MemoryRegistry {
             node,
             created: now,
             expires: expiry(now, filter.ttl),
+            name: filter.name,
         };
         state.rows.insert(id, row.clone());
         state.publish(Change::Upsert(row));

@@ -134,3 +134,21 @@ fn next_change_waits_for_a_change_from_another_thread() {
     let id = writer.join().unwrap();
     assert!(matches!(change, Some(Change::Upsert(row)) if row.id == id));
 }
+
+#[test]
+fn standing_filters_have_unique_valid_names() {
+    let registry = MemoryRegistry::default();
+    let named = registry.insert(NewFilter::standing("a == 1", "cli").named("bookings")).unwrap();
+    let rows = registry.list().unwrap();
+    assert_eq!(rows[0].id, named);
+    assert_eq!(rows[0].name.as_deref(), Some("bookings"));
+    let error = registry.insert(NewFilter::standing("b == 2", "cli").named("bookings")).unwrap_err();
+    assert!(matches!(&error, RegistryError::DuplicateName(name) if name == "bookings"), "{error}");
+    for bad in ["", "12", "has space", &"x".repeat(129)] {
+        let error = registry.insert(NewFilter::standing("a == 1", "cli").named(bad)).unwrap_err();
+        assert!(matches!(error, RegistryError::InvalidName { .. }), "{bad:?}: {error}");
+    }
+    let session_named = NewFilter { name: Some("s".to_owned()), ..session("a == 1", Duration::from_secs(60)) };
+    assert!(matches!(registry.insert(session_named), Err(RegistryError::InvalidName { .. })));
+    assert_eq!(registry.list().unwrap().len(), 1, "nothing refused was stored");
+}

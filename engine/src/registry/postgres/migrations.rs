@@ -17,6 +17,11 @@ pub struct Migration {
 pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "0001_filters.sql", sql: include_str!("../../../../migrations/0001_filters.sql") },
     Migration { version: 2, name: "0002_nodes.sql", sql: include_str!("../../../../migrations/0002_nodes.sql") },
+    Migration {
+        version: 3,
+        name: "0003_filter_names.sql",
+        sql: include_str!("../../../../migrations/0003_filter_names.sql"),
+    },
 ];
 
 /// The schema version this build needs.

@@ -32,9 +32,12 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use postgres::config::Host;
+use postgres::error::SqlState;
 use postgres::{Client, NoTls};
 
-use super::{FilterKind, FilterRow, HeartbeatOutcome, NewFilter, Registry, RegistryError, RegistryWatch};
+use super::{
+    check_filter_name, FilterKind, FilterRow, HeartbeatOutcome, NewFilter, Registry, RegistryError, RegistryWatch,
+};
 use crate::language::parse_filter;
 use crate::matcher::FilterId;
 
@@ -230,26 +233,34 @@ fn ttl_ms(ttl: Option<Duration>) -> Option<f64> {
 impl Registry for PostgresRegistry {
     fn insert(&self, filter: NewFilter) -> Result<FilterId, RegistryError> {
         parse_filter(&filter.expression)?;
+        check_filter_name(&filter)?;
         let ttl = match filter.kind {
             FilterKind::Session => ttl_ms(Some(filter.ttl.unwrap_or(Duration::ZERO))),
             FilterKind::Standing => None,
         };
         // A session filter's node row is upserted with it (inserting counts
         // as a heartbeat), so no session filter exists without its node.
-        let id: i64 = self.with_client(false, |client| {
-            client
-                .query_one(
-                    "WITH seen AS (
-                         INSERT INTO nodes (name, last_seen, ttl_ms)
-                         SELECT $4, now(), $5::float8::bigint WHERE $4::text IS NOT NULL
-                         ON CONFLICT (name) DO UPDATE SET last_seen = now(), ttl_ms = excluded.ttl_ms)
-                     INSERT INTO filters (expression, kind, owner, node, expires)
-                     VALUES ($1, $2, $3, $4, now() + $5::float8 * interval '1 millisecond')
-                     RETURNING id",
-                    &[&filter.expression, &rows::kind_name(filter.kind), &filter.owner, &filter.node, &ttl],
-                )
-                .map(|row| row.get(0))
+        // A taken name is the unique index `filters_name` refusing the row
+        // (migration 3): one statement, so two concurrent adds of a name
+        // cannot both succeed.
+        let inserted: Result<i64, ()> = self.with_client(false, |client| {
+            let result = client.query_one(
+                "WITH seen AS (
+                     INSERT INTO nodes (name, last_seen, ttl_ms)
+                     SELECT $4, now(), $5::float8::bigint WHERE $4::text IS NOT NULL
+                     ON CONFLICT (name) DO UPDATE SET last_seen = now(), ttl_ms = excluded.ttl_ms)
+                 INSERT INTO filters (expression, kind, owner, node, expires, name)
+                 VALUES ($1, $2, $3, $4, now() + $5::float8 * interval '1 millisecond', $6)
+                 RETURNING id",
+                &[&filter.expression, &rows::kind_name(filter.kind), &filter.owner, &filter.node, &ttl, &filter.name],
+            );
+            match result {
+                Ok(row) => Ok(Ok(row.get(0))),
+                Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => Ok(Err(())),
+                Err(error) => Err(error),
+            }
         })?;
+        let id = inserted.map_err(|()| RegistryError::DuplicateName(filter.name.clone().unwrap_or_default()))?;
         Ok(FilterId(id as u64))
     }
 

@@ -5,7 +5,7 @@ use postgres::{Client, Row};
 use crate::matcher::FilterId;
 use crate::registry::{FilterKind, FilterRow, RegistryError};
 
-pub(super) const COLUMNS: &str = "id, expression, kind, owner, created, expires, node";
+pub(super) const COLUMNS: &str = "id, expression, kind, owner, created, expires, node, name";
 
 pub(super) fn kind_name(kind: FilterKind) -> &'static str {
     match kind {
@@ -29,6 +29,7 @@ pub(super) fn from_row(row: &Row) -> Result<FilterRow, RegistryError> {
         created: row.get(4),
         expires: row.get(5),
         node: row.get(6),
+        name: row.get(7),
     })
 }
 

@@ -65,7 +65,7 @@ fn an_unmigrated_database_is_a_schema_error_that_names_the_command() {
 fn migrate_is_idempotent() {
     let Some(url) = database_url() else { return };
     let config = fresh_schema(&url, "idem");
-    assert_eq!(migrate(&config).unwrap(), [1, 2]);
+    assert_eq!(migrate(&config).unwrap(), [1, 2, 3]);
     assert!(migrate(&config).unwrap().is_empty());
     PostgresRegistry::connect(config).unwrap();
 }
@@ -216,4 +216,19 @@ fn a_refused_connection_says_where_and_why() {
     assert!(error.contains("Connection refused"), "{error}");
     assert!(error.contains("`scripts/services.sh up`"), "{error}");
     assert!(!error.contains("secret"), "{error}");
+}
+
+#[test]
+fn a_standing_filter_name_is_stored_and_unique() {
+    let Some(url) = database_url() else { return };
+    let config = fresh_schema(&url, "names");
+    migrate(&config).unwrap();
+    let registry = PostgresRegistry::connect(config).unwrap();
+    let named = registry.insert(NewFilter::standing("a == 1", "cli").named("bookings")).unwrap();
+    let unnamed = registry.insert(NewFilter::standing("b == 2", "cli")).unwrap();
+    let error = registry.insert(NewFilter::standing("c == 3", "cli").named("bookings")).unwrap_err();
+    assert!(matches!(&error, RegistryError::DuplicateName(name) if name == "bookings"), "{error}");
+    let names: Vec<(FilterId, Option<String>)> =
+        registry.list().unwrap().into_iter().map(|row| (row.id, row.name)).collect();
+    assert_eq!(names, [(named, Some("bookings".to_owned())), (unnamed, None)]);
 }
