@@ -16,7 +16,10 @@ if [[ "${1:-}" == "--quick" ]]; then
     quick=true
 fi
 
-step() { printf '\n==> %s\n' "$*" >&2; }
+# Each step says how long the run has taken so far: the suite must stay
+# well under CI's budget, and this shows which step grew.
+started_s=$SECONDS
+step() { printf '\n==> [%ds] %s\n' "$((SECONDS - started_s))" "$*" >&2; }
 
 step "toolchain"
 scripts/ensure-build-deps.sh
