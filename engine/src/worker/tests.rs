@@ -305,7 +305,10 @@ fn a_session_filter_is_thinned_to_its_budget_and_its_stats_count_every_match() {
                     stats_windows += 1;
                 }
                 FilteredMessage::Event(event) if event.filter_id == session => delivered += 1,
-                FilteredMessage::Event(_) => standing_events += 1,
+                FilteredMessage::Event(event) => {
+                    assert_eq!(event.filter_id, all);
+                    standing_events += 1
+                }
             }
         }
         matched >= EVENTS
