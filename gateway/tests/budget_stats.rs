@@ -41,12 +41,16 @@ fn a_flooding_filter_is_thinned_to_its_budget_and_stats_count_every_match() {
         }
     }
     let elapsed_s = started.elapsed().as_secs_f64();
+    eprintln!("{matched} matched, {delivered_by_stats} delivered ({events} event frames) in {stats_frames} stats frames over {elapsed_s:.1} s");
     assert_eq!(matched, EVENTS, "the stats count every match once");
     // Every delivered match was sent before the stats that count it.
     assert!(events <= delivered_by_stats, "{events} events, {delivered_by_stats} delivered by stats");
     let bound = f64::from(BUDGET) * elapsed_s * 1.05 + 2.0 * 5.0;
     assert!((delivered_by_stats as f64) <= bound, "delivered {delivered_by_stats} > {bound} over {elapsed_s:.1} s");
-    assert!(delivered_by_stats >= u64::from(BUDGET), "thinned, not starved: {delivered_by_stats}");
+    // Thinned, not starved. `Node::produce` writes every event with one key,
+    // so to one of the 2 raw partitions: its thread has half the budget (the
+    // skew documented in engine/DESIGN.md), ~25/s over the 2 s of traffic.
+    assert!(delivered_by_stats >= u64::from(BUDGET) / 2, "thinned, not starved: {delivered_by_stats}");
     assert!(stats_frames >= 2, "{stats_frames} stats frames");
     assert_eq!(node.metrics().frames_dropped_total.load(std::sync::atomic::Ordering::Relaxed), 0);
 }
