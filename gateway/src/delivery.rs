@@ -14,11 +14,14 @@ use std::time::{Duration, Instant};
 
 use clicktail_engine::log::{Log, LogConsumer, Record};
 use clicktail_engine::matcher::FilterId;
+use clicktail_engine::worker::filtered_record::FilteredMessage;
 use tungstenite::Utf8Bytes;
 
+use crate::filter_stats::{FilterStatsWindows, FilterWindow};
 use crate::filtered_format::FilteredReader;
 use crate::ids::ConnectionAddress;
 use crate::protocol::event;
+use crate::protocol::stats::Stats;
 use crate::server::inbox::{LoopCommand, LoopHandle};
 use crate::{Metrics, RouteTable};
 use clicktail_engine::clock::now_ms;
@@ -63,6 +66,8 @@ impl DeliveryThread {
         let mut touched = vec![false; self.loops.len()];
         let mut reader = FilteredReader::default();
         let mut next_check = Instant::now() + REACHABILITY_CHECK_EVERY;
+        let mut stats = FilterStatsWindows::default();
+        let mut due_stats: Vec<FilterWindow> = Vec::new();
         while !self.stop.load(Ordering::Relaxed) {
             if Instant::now() >= next_check {
                 self.check_reachable();
@@ -74,6 +79,9 @@ impl DeliveryThread {
                 std::thread::sleep(POLL_TIMEOUT);
                 continue;
             }
+            // Every turn (at most one poll timeout apart): a window ends on
+            // time even when its filter's records stop.
+            self.send_due_stats(&mut stats, &mut due_stats);
             if records.is_empty() {
                 continue;
             }
@@ -81,8 +89,14 @@ impl DeliveryThread {
             let sent_ms = now_ms();
             let routes = self.routes.read();
             for record in &records {
-                let Some(decoded) = reader.read(record, &self.metrics) else {
-                    continue;
+                let decoded = match reader.read(record, &self.metrics) {
+                    Some(FilteredMessage::Event(decoded)) => decoded,
+                    Some(FilteredMessage::Stats(record)) => {
+                        // Summed, sent by `send_due_stats` if routed here then.
+                        stats.add(&record, Instant::now());
+                        continue;
+                    }
+                    None => continue,
                 };
                 let Some(owner) = routes.get(&decoded.filter_id).copied() else {
                     self.metrics.records_unrouted_total.fetch_add(1, Relaxed);
@@ -120,6 +134,31 @@ impl DeliveryThread {
             // Forget sessions that closed before their misses were told.
             if missed.len() > 10_000 {
                 missed.clear();
+            }
+        }
+    }
+
+    /// Sends each filter's `stats` frame whose window is over to the session
+    /// that owns the filter (as a reply: never dropped for events). A
+    /// frame the inbox refuses joins the filter's next window.
+    fn send_due_stats(&self, stats: &mut FilterStatsWindows, due: &mut Vec<FilterWindow>) {
+        due.clear();
+        stats.take_due(Instant::now(), due);
+        if due.is_empty() {
+            return;
+        }
+        let routes = self.routes.read();
+        for window in due.drain(..) {
+            let Some(owner) = routes.get(&window.filter_id).copied() else {
+                continue;
+            };
+            let frame = Stats::frame(window.filter_id.0, window.matched, window.delivered, window.window_ms);
+            let handle = &self.loops[owner.event_loop.0];
+            if handle.push(LoopCommand::Reply { connection: owner.connection, frame: Utf8Bytes::from(frame) }).is_err()
+            {
+                stats.give_back(window);
+            } else {
+                handle.wake();
             }
         }
     }

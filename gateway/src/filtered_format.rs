@@ -11,7 +11,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 
 use clicktail_engine::log::Record;
-use clicktail_engine::worker::filtered_record::{self, FilteredRecord};
+use clicktail_engine::worker::filtered_record::{self, FilteredMessage};
 
 use crate::Metrics;
 
@@ -24,8 +24,8 @@ pub(crate) struct FilteredReader {
 
 impl FilteredReader {
     /// The decoded `record`, or `None` (counted, logged) when refused.
-    pub(crate) fn read<'a>(&mut self, record: &'a Record, metrics: &Metrics) -> Option<FilteredRecord<'a>> {
-        match filtered_record::decode(&record.headers, &record.payload) {
+    pub(crate) fn read<'a>(&mut self, record: &'a Record, metrics: &Metrics) -> Option<FilteredMessage<'a>> {
+        match filtered_record::decode_message(&record.headers, &record.payload) {
             Ok(decoded) => Some(decoded),
             Err(error) => {
                 metrics.records_refused_total.fetch_add(1, Relaxed);
@@ -50,7 +50,7 @@ impl FilteredReader {
 mod tests {
     use clicktail_engine::log::{Headers, PartitionId};
     use clicktail_engine::matcher::FilterId;
-    use clicktail_engine::worker::filtered_record::HeaderEncoder;
+    use clicktail_engine::worker::filtered_record::{FilteredRecord, HeaderEncoder, StatsRecord};
 
     use super::*;
 
@@ -85,7 +85,10 @@ mod tests {
         };
         let headers = Headers::from_sent(&HeaderEncoder::default().encode(&event));
         let good = record(headers, b"{}");
-        assert_eq!(reader.read(&good, &metrics), Some(event));
+        assert_eq!(reader.read(&good, &metrics), Some(FilteredMessage::Event(event)));
+        let stats = StatsRecord { filter_id: FilterId(9), matched: 5, delivered: 1, window_ms: 1_000 };
+        let stats_record = record(Headers::from_sent(&HeaderEncoder::default().encode_stats(&stats)), b"");
+        assert_eq!(reader.read(&stats_record, &metrics), Some(FilteredMessage::Stats(stats)));
         assert_eq!(metrics.records_refused_total.load(Relaxed), 2);
     }
 }

@@ -31,6 +31,7 @@ pub mod config;
 mod control;
 mod delivery;
 mod error;
+mod filter_stats;
 mod filtered_format;
 mod history;
 pub mod http;

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use clicktail_engine::worker::WorkerConfig;
 use common::{config, Client, Node};
 use serde_json::Value;
 use tungstenite::Message as WsMessage;
@@ -95,6 +96,8 @@ fn read_session(mut client: Client, star: Option<u64>, quiet: u64, produced: Arc
             }
             Some("event") if star.is_some_and(|star| frame["filter"] == star) => seen.star_events += 1,
             Some("dropped") => seen.dropped.push(frame),
+            // A filter's true counts, once a second (budgets, issue 12 item 1).
+            Some("stats") => {}
             _ => panic!("unexpected frame {frame}"),
         }
         if slow {
@@ -110,7 +113,9 @@ fn a_quiet_filter_gets_every_match_while_another_filter_of_its_session_floods() 
     config.session_queue_bytes_max = 1024 * 1024;
     // The slow reader takes bytes all along; it is never stalled.
     config.stalled_reader_ms = 60_000;
-    let node = Node::start(config);
+    // No match budget: `*` must flood the reader at the full raw rate.
+    let workers = WorkerConfig { threads: 1, session_filter_rate_max_per_s: 0, ..WorkerConfig::default() };
+    let node = Node::start_with_workers(config, workers);
     let mut mixed = admin_with_small_receive_buffer(&node);
     let star = mixed.subscribe("*");
     let mixed_quiet = mixed.subscribe(r#"user.id == "u-7""#);

@@ -37,6 +37,11 @@ pub struct DemoArgs {
     #[arg(long = "workers", env = "CLICKTAIL_DEMO_WORKERS", default_value_t = 1)]
     pub workers: usize,
 
+    /// Every session filter's match budget, matches per second; beyond it
+    /// matches are thinned uniformly and counted (`stats` frames). 0 = unlimited.
+    #[arg(long, env = "CLICKTAIL_SESSION_FILTER_RATE_MAX_PER_S", default_value_t = 1_000)]
+    pub session_filter_rate_max_per_s: u32,
+
     /// Generator seed (default: from the clock, so each run differs).
     #[arg(long = "seed", env = "CLICKTAIL_DEMO_SEED")]
     pub seed: Option<u64>,
@@ -67,6 +72,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         threads: args.workers.max(1),
         // Two cores shared with the gateway and the generator: no pinning.
         pin_threads: false,
+        session_filter_rate_max_per_s: args.session_filter_rate_max_per_s,
         ..WorkerConfig::default()
     };
     let workers = spawn_workers(worker_config, log.clone(), registry.clone()).context("starting the workers")?;

@@ -64,6 +64,11 @@ pub struct WorkerArgs {
     /// How often this process deletes expired filters; 0 disables the sweep.
     #[arg(long, env = "CLICKTAIL_WORKER_SWEEP_INTERVAL_MS", default_value_t = 5_000)]
     sweep_interval_ms: u64,
+    /// Every session filter's match budget, matches per second across all
+    /// workers: beyond it matches are thinned uniformly, and all are counted
+    /// in `stats` records. 0 = unlimited. Standing filters are unlimited.
+    #[arg(long, env = "CLICKTAIL_SESSION_FILTER_RATE_MAX_PER_S", default_value_t = 1_000)]
+    session_filter_rate_max_per_s: u32,
     /// Where to serve `/metrics` (Prometheus), `/healthz` and `/readyz`; empty to disable.
     #[arg(long, env = "CLICKTAIL_METRICS_ADDR", default_value = "127.0.0.1:9464")]
     metrics_addr: String,
@@ -84,6 +89,7 @@ impl WorkerArgs {
             flush_timeout: Duration::from_millis(self.flush_timeout_ms),
             sweep_interval: (self.sweep_interval_ms > 0).then(|| Duration::from_millis(self.sweep_interval_ms)),
             stall_max: Duration::from_millis(self.stall_max_ms),
+            session_filter_rate_max_per_s: self.session_filter_rate_max_per_s,
             ..WorkerConfig::default()
         }
     }

@@ -57,6 +57,12 @@ pub struct WorkerConfig {
     /// by `/healthz` (default 90 s). The longest legitimate turn is a flush
     /// waiting out `flush_timeout` (60 s) plus one retry wait (`backoff_max`).
     pub stall_max: Duration,
+    /// The match budget of every session filter, matches forwarded per
+    /// second across every thread of every worker (default 1,000; 0 means
+    /// unlimited). Matches beyond it are thinned uniformly and counted
+    /// (`worker/budget.rs`, engine/DESIGN.md "Match budgets"). Standing
+    /// filters are unlimited.
+    pub session_filter_rate_max_per_s: u32,
     /// Bounds on one event (size, nesting); larger events are malformed.
     pub event_limits: EventLimits,
     pub matcher_options: MatcherOptions,
@@ -79,6 +85,7 @@ impl Default for WorkerConfig {
             sweep_interval: Some(Duration::from_secs(5)),
             backoff_max: Duration::from_secs(5),
             stall_max: Duration::from_secs(90),
+            session_filter_rate_max_per_s: 1_000,
             event_limits: EventLimits::default(),
             matcher_options: MatcherOptions::default(),
         }

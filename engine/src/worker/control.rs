@@ -6,7 +6,7 @@
 //! arrives (up to `rebuild_changes_max`): 1,000 subscriptions arriving
 //! together are one rebuild, not 1,000.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,7 +16,7 @@ use super::health::{WorkerHealth, CONTROL};
 use super::live::{LiveFilters, LiveSlot, Retired};
 use super::metrics::{self as names, WorkerStats};
 use crate::matcher::{FilterId, FilterSet};
-use crate::registry::{Change, FilterRow, Registry, RegistryWatch};
+use crate::registry::{Change, FilterKind, FilterRow, Registry, RegistryWatch};
 
 /// How long one wait on the watch lasts: the bound on noticing a stop request.
 const WATCH_WAIT: Duration = Duration::from_millis(100);
@@ -37,11 +37,16 @@ struct LocalSet {
     /// The expression of every filter in `set`, to skip re-parsing
     /// unchanged filters on a `Reset`.
     expressions: BTreeMap<FilterId, String>,
+    /// The session filters in `set`: they get the session budget.
+    sessions: BTreeSet<FilterId>,
     generation: u64,
 }
 
 impl LocalSet {
     fn upsert(&mut self, row: FilterRow) {
+        if row.kind == FilterKind::Session {
+            self.sessions.insert(row.id);
+        }
         if self.expressions.get(&row.id) == Some(&row.expression) {
             return;
         }
@@ -62,6 +67,7 @@ impl LocalSet {
     fn remove(&mut self, id: FilterId) {
         self.set.remove(id);
         self.expressions.remove(&id);
+        self.sessions.remove(&id);
     }
 
     fn apply(&mut self, change: Change) {
@@ -82,7 +88,8 @@ impl LocalSet {
 
 impl ControlThread {
     pub(crate) fn run(self, initial: FilterSet) {
-        let mut local = LocalSet { set: initial, expressions: BTreeMap::new(), generation: 0 };
+        let mut local =
+            LocalSet { set: initial, expressions: BTreeMap::new(), sessions: BTreeSet::new(), generation: 0 };
         let mut backoff = Backoff::new(self.config.backoff_max);
         let mut watch: Option<Box<dyn RegistryWatch>> = None;
         let mut next_sweep = Instant::now();
@@ -159,8 +166,16 @@ impl ControlThread {
         local.generation += 1;
         let ids: Vec<FilterId> = local.set.ids().collect();
         let active = ids.len();
-        let replaced =
-            self.live.publish(LiveFilters { matcher, ids, generation: local.generation, published_at: Instant::now() });
+        let session_rate = Some(self.config.session_filter_rate_max_per_s).filter(|&rate| rate > 0);
+        let rate_max_per_s =
+            ids.iter().map(|id| if local.sessions.contains(id) { session_rate } else { None }).collect();
+        let replaced = self.live.publish(LiveFilters {
+            matcher,
+            ids,
+            rate_max_per_s,
+            generation: local.generation,
+            published_at: Instant::now(),
+        });
         let took = started.elapsed();
         retired.push(replaced);
         metrics::counter!(names::REBUILDS).increment(1);

@@ -20,8 +20,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::budget::{Budgets, WindowCounts};
 use super::config::{Backoff, WorkerConfig};
-use super::filtered_record::{self, FilteredRecord, HeaderEncoder};
+use super::filtered_record::{self, FilteredRecord, HeaderEncoder, StatsRecord};
 use super::health::WorkerHealth;
 use super::live::{LiveFilters, LiveSlot};
 use super::metrics::{self as names, WorkerStats};
@@ -77,6 +78,10 @@ struct Buffers {
     /// The filtered records' header values (the event itself is sent as read).
     headers: HeaderEncoder,
     scratch: MatchScratch,
+    /// Session filters' budgets and true counts (`budget.rs`); new per pass.
+    budgets: Budgets,
+    /// The counts of the last closed budget window.
+    windows: Vec<WindowCounts>,
 }
 
 /// Counts the thread in `WorkerStats::threads_reading` from its first
@@ -121,15 +126,19 @@ impl FilterThread {
             key: Vec::new(),
             headers: HeaderEncoder::default(),
             scratch: MatchScratch::new(self.config.event_limits),
+            budgets: Budgets::new(1, now_us(), 0),
+            windows: Vec::new(),
         };
         // One producer and one consumer per pass; a failed flush ends the
         // pass (see module docs). The producer is replaced too: after some
         // failures (an idempotent producer's fatal error, librdkafka's
         // `rd_kafka_fatal_error`) an instance never recovers.
         while !self.stopping() {
-            let Some((producer, filtered_partitions)) = self.open_producer(&mut backoff) else {
+            let Some((producer, filtered_partitions, raw_partitions)) = self.open_producer(&mut backoff) else {
                 return;
             };
+            let seed = (now_us() as u64) ^ ((self.index as u64) << 48);
+            buffers.budgets = Budgets::new(raw_partitions, now_us(), seed);
             let mut consumer = match self.log.group_consumer(&self.config.group_id, &self.config.raw_topic) {
                 Ok(consumer) => consumer,
                 Err(error) => {
@@ -159,11 +168,14 @@ impl FilterThread {
         self.health.beat(self.health_slot());
     }
 
-    fn open_producer(&self, backoff: &mut Backoff) -> Option<(Box<dyn LogProducer>, u32)> {
+    /// The producer, the filtered topic's partition count and the raw topic's
+    /// (the denominator of this thread's budget share).
+    fn open_producer(&self, backoff: &mut Backoff) -> Option<(Box<dyn LogProducer>, u32, u32)> {
         while !self.stopping() {
             let opened = self.log.producer().and_then(|producer| {
                 let partitions = self.log.partition_count(&self.config.filtered_topic)?;
-                Ok((producer, partitions))
+                let raw_partitions = self.log.partition_count(&self.config.raw_topic)?;
+                Ok((producer, partitions, raw_partitions))
             });
             match opened {
                 Ok(opened) => return Some(opened),
@@ -248,6 +260,7 @@ impl FilterThread {
                     }
                 })
             };
+            let result = result.and_then(|()| self.send_stats_when_due(&live, producer, filtered_partitions, buffers));
             if let Err(BatchFailure::Produce(error)) = result {
                 tracing::warn!(thread = self.index, %error, "matches not acknowledged; re-reading since the last commit");
                 metrics::counter!(names::PRODUCE_ERRORS).increment(1);
@@ -324,12 +337,13 @@ impl FilterThread {
         buffers: &mut Buffers,
         uncommitted: &mut Uncommitted,
     ) -> Result<(), BatchFailure> {
-        let Buffers { batch, matches, key, headers, scratch } = buffers;
+        let Buffers { batch, matches, key, headers, scratch, budgets, .. } = buffers;
         uncommitted.first_read.get_or_insert_with(Instant::now);
         uncommitted.batches += 1;
         uncommitted.events += batch.len() as u64;
         WorkerStats::add(&self.stats.events_matched, batch.len() as u64);
         for record in batch.iter() {
+            budgets.saw_partition(record.partition.0);
             match live.matcher.match_event(&record.payload, scratch, matches) {
                 Outcome::Parsed | Outcome::Skipped => {}
                 Outcome::Malformed(reason) => {
@@ -344,6 +358,10 @@ impl FilterThread {
             }
             let match_timestamp_us = now_us();
             for &filter_id in matches.iter() {
+                // Counted whether forwarded or not; thinned within the budget.
+                if !budgets.admit(filter_id, live.rate_max_per_s(filter_id), match_timestamp_us) {
+                    continue;
+                }
                 filtered_record::encode_key(filter_id, key);
                 let filtered = FilteredRecord {
                     filter_id,
@@ -365,6 +383,36 @@ impl FilterThread {
                 self.send(producer, &self.config.filtered_topic, message)?;
                 uncommitted.matches += 1;
             }
+        }
+        Ok(())
+    }
+
+    /// Once per budget window: one `stats` record per budgeted filter that
+    /// matched in it, on the filter's partition (docs/filtered-topic.md).
+    fn send_stats_when_due(
+        &self,
+        live: &LiveFilters,
+        producer: &dyn LogProducer,
+        filtered_partitions: u32,
+        buffers: &mut Buffers,
+    ) -> Result<(), BatchFailure> {
+        let Buffers { budgets, windows, key, headers, .. } = buffers;
+        let now = now_us();
+        windows.clear();
+        if !budgets.close_window_if_due(now, |id| live.contains(id), windows) {
+            return Ok(());
+        }
+        for counts in windows.iter() {
+            let WindowCounts { filter_id, matched, delivered, window_ms } = *counts;
+            filtered_record::encode_key(filter_id, key);
+            let message = Message {
+                key,
+                payload: &[],
+                partition: Some(filtered_record::filtered_partition(filter_id, filtered_partitions)),
+                timestamp_ms: now / 1000,
+                headers: &headers.encode_stats(&StatsRecord { filter_id, matched, delivered, window_ms }),
+            };
+            self.send(producer, &self.config.filtered_topic, message)?;
         }
         Ok(())
     }

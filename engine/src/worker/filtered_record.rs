@@ -66,10 +66,41 @@ pub mod names {
     pub const INGEST_US: &str = "ct.ingest_us";
     pub const MATCH_US: &str = "ct.match_us";
     pub const HISTORY: &str = "ct.history";
+    /// Of a `stats` record: matches counted over the window, forwarded or not.
+    pub const MATCHED: &str = "ct.matched";
+    /// Of a `stats` record: matches forwarded (within the budget) over the window.
+    pub const DELIVERED: &str = "ct.delivered";
+    /// Of a `stats` record: the window's length in milliseconds.
+    pub const WINDOW_MS: &str = "ct.window_ms";
 }
 
 /// The `ct.kind` of a matched event.
 pub const KIND_EVENT: &str = "event";
+
+/// The `ct.kind` of a filter's counts over a window (a budgeted filter's
+/// true match count; the value is empty).
+pub const KIND_STATS: &str = "stats";
+
+/// Headers per stats record.
+pub const STATS_HEADER_COUNT: usize = 6;
+
+/// One filter thread's counts of one filter over one window: `matched`
+/// every match, `delivered` those forwarded within the budget
+/// (`worker/budget.rs`). A gateway sums them across threads and workers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StatsRecord {
+    pub filter_id: FilterId,
+    pub matched: u64,
+    pub delivered: u64,
+    pub window_ms: u64,
+}
+
+/// A record of the filtered topic this build reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FilteredMessage<'a> {
+    Event(FilteredRecord<'a>),
+    Stats(StatsRecord),
+}
 
 /// Headers per event record.
 pub const HEADER_COUNT: usize = 9;
@@ -188,14 +219,56 @@ impl HeaderEncoder {
     }
 }
 
-/// Reads a record written by [`HeaderEncoder::encode`]: its `headers` and
-/// its value (`payload`, the event).
-pub fn decode<'a>(headers: &'a Headers, payload: &'a [u8]) -> Result<FilteredRecord<'a>, FilteredRecordError> {
+impl HeaderEncoder {
+    /// The headers of a stats record (its value is empty).
+    pub fn encode_stats(&mut self, record: &StatsRecord) -> [Header<'_>; STATS_HEADER_COUNT] {
+        let digits = &mut self.digits;
+        digits.clear();
+        let mut ends = [0usize; 4];
+        for (end, value) in
+            ends.iter_mut().zip([record.filter_id.0, record.matched, record.delivered, record.window_ms])
+        {
+            push_decimal(digits, value);
+            *end = digits.len();
+        }
+        let digits = &self.digits;
+        [
+            Header { name: names::VERSION, value: FORMAT_VERSION_TEXT },
+            Header { name: names::KIND, value: KIND_STATS.as_bytes() },
+            Header { name: names::FILTER, value: &digits[..ends[0]] },
+            Header { name: names::MATCHED, value: &digits[ends[0]..ends[1]] },
+            Header { name: names::DELIVERED, value: &digits[ends[1]..ends[2]] },
+            Header { name: names::WINDOW_MS, value: &digits[ends[2]..ends[3]] },
+        ]
+    }
+}
+
+/// Reads any record this build knows: an event or a filter's stats.
+pub fn decode_message<'a>(headers: &'a Headers, payload: &'a [u8]) -> Result<FilteredMessage<'a>, FilteredRecordError> {
+    if checked_kind(headers)? == KIND_STATS.as_bytes() {
+        return Ok(FilteredMessage::Stats(StatsRecord {
+            filter_id: FilterId(unsigned(headers, names::FILTER)?),
+            matched: unsigned(headers, names::MATCHED)?,
+            delivered: unsigned(headers, names::DELIVERED)?,
+            window_ms: unsigned(headers, names::WINDOW_MS)?,
+        }));
+    }
+    decode(headers, payload).map(FilteredMessage::Event)
+}
+
+/// The `ct.kind` of a record of this format version.
+fn checked_kind(headers: &Headers) -> Result<&[u8], FilteredRecordError> {
     let version = headers.get(names::VERSION).ok_or(FilteredRecordError::MissingVersion)?;
     if version != FORMAT_VERSION_TEXT {
         return Err(FilteredRecordError::UnknownVersion { version: String::from_utf8_lossy(version).into_owned() });
     }
-    let kind = required(headers, names::KIND)?;
+    required(headers, names::KIND)
+}
+
+/// Reads a record written by [`HeaderEncoder::encode`]: its `headers` and
+/// its value (`payload`, the event).
+pub fn decode<'a>(headers: &'a Headers, payload: &'a [u8]) -> Result<FilteredRecord<'a>, FilteredRecordError> {
+    let kind = checked_kind(headers)?;
     if kind != KIND_EVENT.as_bytes() {
         return Err(FilteredRecordError::UnknownKind { kind: String::from_utf8_lossy(kind).into_owned() });
     }
@@ -350,6 +423,31 @@ mod tests {
         assert_eq!(decode(&partial, b""), Err(FilteredRecordError::MissingHeader { name: "ct.match_us" }));
         // An unknown header is ignored.
         assert_eq!(decode(&with("ct.later", b"x"), b"{}"), Ok(record(b"{}")));
+    }
+
+    #[test]
+    fn a_stats_record_round_trips_and_events_still_decode_as_events() {
+        let stats = StatsRecord { filter_id: FilterId(4711), matched: 12_345, delivered: 1_000, window_ms: 1_003 };
+        let mut encoder = HeaderEncoder::default();
+        let sent = encoder.encode_stats(&stats);
+        assert_eq!(
+            text_headers(&sent),
+            [
+                ("ct.version", "2"),
+                ("ct.kind", "stats"),
+                ("ct.filter", "4711"),
+                ("ct.matched", "12345"),
+                ("ct.delivered", "1000"),
+                ("ct.window_ms", "1003"),
+            ]
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        );
+        let headers = Headers::from_sent(&sent);
+        assert_eq!(decode_message(&headers, b""), Ok(FilteredMessage::Stats(stats)));
+        // An event-only reader skips it as a kind it does not know.
+        assert_eq!(decode(&headers, b""), Err(FilteredRecordError::UnknownKind { kind: "stats".to_owned() }));
+        let event = Headers::from_sent(&encoder.encode(&record(b"{}")));
+        assert_eq!(decode_message(&event, b"{}"), Ok(FilteredMessage::Event(record(b"{}"))));
     }
 
     #[test]

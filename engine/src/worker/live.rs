@@ -15,6 +15,9 @@ pub struct LiveFilters {
     pub matcher: Matcher,
     /// The ids compiled into `matcher`, increasing.
     pub ids: Vec<FilterId>,
+    /// Each filter's match budget, matches per second, aligned with `ids`;
+    /// `None` is unlimited.
+    pub rate_max_per_s: Vec<Option<u32>>,
     /// 0 before the registry's first `Reset` is applied, then +1 per rebuild.
     pub generation: u64,
     /// When this version was published.
@@ -24,6 +27,11 @@ pub struct LiveFilters {
 impl LiveFilters {
     pub fn contains(&self, id: FilterId) -> bool {
         self.ids.binary_search(&id).is_ok()
+    }
+
+    /// The match budget of `id` (`None`: unlimited, or not live).
+    pub fn rate_max_per_s(&self, id: FilterId) -> Option<u32> {
+        self.ids.binary_search(&id).ok().and_then(|index| self.rate_max_per_s.get(index).copied().flatten())
     }
 
     /// True once the registry's full set has been loaded at least once.
@@ -47,6 +55,7 @@ impl LiveSlot {
             current: ArcSwap::from_pointee(LiveFilters {
                 matcher: set.build(),
                 ids: Vec::new(),
+                rate_max_per_s: Vec::new(),
                 generation: 0,
                 published_at: Instant::now(),
             }),

@@ -23,6 +23,7 @@
 //! - `metrics.rs`: metric names, [`WorkerStats`], the `/metrics`, `/healthz`
 //!   and `/readyz` endpoint.
 
+mod budget;
 mod config;
 mod control;
 mod filter_thread;

@@ -262,3 +262,67 @@ fn json_values_that_are_not_objects_are_events_not_malformed() {
     expected.sort();
     assert_eq!(seen, expected);
 }
+
+/// Issue 12 item 1: a `*` session filter over a small budget is thinned to
+/// it across threads, every match is counted in its stats records, and a
+/// standing `*` (unlimited) gets every event and no stats.
+#[test]
+fn a_session_filter_is_thinned_to_its_budget_and_its_stats_count_every_match() {
+    use super::filtered_record::{decode_message, FilteredMessage};
+
+    const BUDGET: u32 = 100;
+    const EVENTS: u64 = 6_000;
+    let (log, registry) = setup();
+    let session = registry.insert(NewFilter::session("*", "node-1", "session-1", Duration::from_secs(60))).unwrap();
+    let all = standing(&registry, "*");
+    let config = WorkerConfig { session_filter_rate_max_per_s: BUDGET, ..config(2) };
+    let handle = spawn_workers(config, Arc::new(log.clone()), Arc::new(registry)).unwrap();
+    wait_until("the first load", || handle.live_filters().is_loaded());
+    wait_live_on_every_thread(&handle, "every thread to poll");
+    // 2,000 events/s for 3 s: 20× the budget, spread over several windows.
+    let started = Instant::now();
+    let event = r#"{"type":"click"}"#;
+    for _ in 0..EVENTS / 20 {
+        produce(&log, &[event; 20]);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    run(&handle, EVENTS);
+    let (mut matched, mut delivered_by_stats) = (0, 0);
+    let mut stats_windows = 0;
+    let mut delivered = 0;
+    let mut standing_events = 0;
+    wait_until("stats counting every match", || {
+        (matched, delivered_by_stats, stats_windows, delivered, standing_events) = (0, 0, 0, 0, 0);
+        for record in filtered_records(&log) {
+            match decode_message(&record.headers, &record.payload).unwrap() {
+                FilteredMessage::Stats(stats) => {
+                    assert_eq!(stats.filter_id, session, "only budgeted filters have stats");
+                    assert_eq!(record.partition, filtered_partition(session, 3));
+                    assert!(record.payload.is_empty());
+                    assert!(stats.window_ms >= 1_000, "{stats:?}");
+                    matched += stats.matched;
+                    delivered_by_stats += stats.delivered;
+                    stats_windows += 1;
+                }
+                FilteredMessage::Event(event) if event.filter_id == session => delivered += 1,
+                FilteredMessage::Event(event) => {
+                    assert_eq!(event.filter_id, all);
+                    standing_events += 1
+                }
+            }
+        }
+        matched >= EVENTS
+    });
+    let elapsed_s = started.elapsed().as_secs_f64();
+    handle.join().unwrap();
+    assert_eq!(matched, EVENTS, "every match counted once");
+    assert_eq!(standing_events, EVENTS, "a standing filter is unlimited");
+    assert_eq!(delivered_by_stats, delivered, "stats count what was forwarded");
+    // The bound: the budget over the run, plus the token buckets' bursts
+    // (a tenth of a second each) as slack.
+    let bound = f64::from(BUDGET) * elapsed_s * 1.05 + 2.0 * 10.0;
+    assert!((delivered as f64) <= bound, "delivered {delivered} > {bound} over {elapsed_s:.1} s");
+    // Thinned, not starved: at least half the budget over the 3 s of traffic.
+    assert!(delivered >= u64::from(BUDGET) * 3 / 2, "delivered {delivered}");
+    assert!(stats_windows >= 3, "at least one stats record per second per thread: {stats_windows}");
+}

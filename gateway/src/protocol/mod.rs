@@ -5,7 +5,8 @@
 //! Gateway → client: [`hello`] on connect, the replies of each request,
 //! [`event`] for every match, [`dropped`] after overflow, [`error`] for a
 //! message the gateway could not understand, [`filter_replaced`] or
-//! [`filter_lost`] when a filter's registry row was lost.
+//! [`filter_lost`] when a filter's registry row was lost, [`stats`] with a
+//! filter's true match count.
 //! Tracker → gateway (`/ingest`): [`ingest_batch`], answered by its ack.
 
 pub mod dropped;
@@ -16,6 +17,7 @@ pub mod filter_replaced;
 pub mod heartbeat;
 pub mod hello;
 pub mod ingest_batch;
+pub mod stats;
 pub mod subscribe;
 pub mod unsubscribe;
 

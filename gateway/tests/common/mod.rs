@@ -43,16 +43,18 @@ pub fn config() -> GatewayConfig {
 
 impl Node {
     pub fn start(config: GatewayConfig) -> Node {
+        Node::start_with_workers(config, WorkerConfig { threads: 1, ..WorkerConfig::default() })
+    }
+
+    /// Starts a node whose workers run with `worker_config` (topics,
+    /// pinning and poll timeout set here).
+    pub fn start_with_workers(config: GatewayConfig, worker_config: WorkerConfig) -> Node {
         let log = Arc::new(MemoryLog::default());
         log.create_topic(RAW, 2).unwrap();
         log.create_topic(FILTERED, 2).unwrap();
         let registry = Arc::new(MemoryRegistry::default());
-        let worker_config = WorkerConfig {
-            threads: 1,
-            pin_threads: false,
-            poll_timeout: Duration::from_millis(20),
-            ..WorkerConfig::default()
-        };
+        let worker_config =
+            WorkerConfig { pin_threads: false, poll_timeout: Duration::from_millis(20), ..worker_config };
         let workers = spawn_workers(worker_config, log.clone(), registry.clone()).unwrap();
         let gateway = Gateway::start(config, log.clone(), registry.clone()).unwrap();
         Node { log, registry, gateway: Some(gateway), workers, produced: AtomicU64::new(0) }
@@ -175,8 +177,20 @@ impl Client {
         self.socket.send(WsMessage::Text(text.to_owned().into())).unwrap();
     }
 
-    /// The next text frame as JSON (pings are answered on the way).
+    /// The next text frame as JSON (pings are answered on the way),
+    /// skipping `stats` frames: they come once a second per filter that
+    /// matches, whenever the test reads (`next_frame` keeps them).
     pub fn next_json(&mut self) -> Value {
+        loop {
+            let frame = self.next_frame();
+            if frame["type"] != "stats" {
+                return frame;
+            }
+        }
+    }
+
+    /// The next text frame as JSON, whatever its type.
+    pub fn next_frame(&mut self) -> Value {
         loop {
             match self.socket.read().unwrap() {
                 WsMessage::Text(text) => return serde_json::from_str(&text).unwrap(),
