@@ -81,8 +81,12 @@ export async function freePort() {
  * 200) when the promise resolves. `stop()` kills it and waits for its exit, so
  * the port is free again for a restart.
  */
-export async function startDemo(port, rate) {
-  const child = spawn(clicktailBin, ["demo", "--listen", `127.0.0.1:${port}`, "--rate", String(rate)], {
+// `budget`: the session filters' match budget (matches/s, 0 = unlimited);
+// the load test lifts it so the page takes the whole flood.
+export async function startDemo(port, rate, budget = 1000) {
+  const args = ["demo", "--listen", `127.0.0.1:${port}`, "--rate", String(rate)];
+  args.push("--session-filter-rate-max-per-s", String(budget));
+  const child = spawn(clicktailBin, args, {
     stdio: ["ignore", "ignore", "pipe"],
   });
   let stderr = "";

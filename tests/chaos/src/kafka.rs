@@ -215,6 +215,11 @@ impl FilteredReader {
             while !s.load(Ordering::Relaxed) {
                 // Errors (a broker away) are librdkafka's to recover from.
                 let Some(Ok(message)) = consumer.poll(Duration::from_millis(100)) else { continue };
+                // Only `event` records carry a match (docs/filtered-topic.md);
+                // a `stats` record of the same filter has an empty value.
+                if !is_event(&message) {
+                    continue;
+                }
                 let Some(payload) = message.payload() else { continue };
                 // docs/filtered-topic.md: the key is the filter id in
                 // decimal, the value the event unchanged.
@@ -255,4 +260,11 @@ impl Drop for FilteredReader {
 /// The filter id a filtered record's key names, if it is one.
 fn filter_of(key: Option<&[u8]>) -> Option<u64> {
     std::str::from_utf8(key?).ok()?.parse().ok()
+}
+
+/// True unless the record's `ct.kind` header names another kind than `event`.
+fn is_event(message: &rdkafka::message::BorrowedMessage<'_>) -> bool {
+    use rdkafka::message::Headers;
+    let Some(headers) = message.headers() else { return true };
+    headers.iter().all(|header| header.key != "ct.kind" || header.value == Some(&b"event"[..]))
 }

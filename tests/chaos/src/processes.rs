@@ -105,6 +105,9 @@ pub fn spawn_worker(suite: &Suite, stage: &Stage, scenario: &str, spec: &WorkerS
         .args(["--group", &stage.group, "--threads", "1", "--no-pin"])
         // Short intervals: a scenario's figures come in seconds, not minutes.
         .args(["--commit-interval-ms", "500", "--sweep-interval-ms", "1000"])
+        // The suite counts losses: a session filter's budget would thin its
+        // matches on purpose (told in `stats` frames), so it is lifted here.
+        .args(["--session-filter-rate-max-per-s", "0"])
         .args(["--metrics-addr", &metrics])
         .env("RUST_LOG", "info");
     let log = suite.log_path(scenario, spec.name);

@@ -153,7 +153,8 @@ fn handle(text: &str, state: &SessionState, events: &Events) {
             state.tally.record(events, format!("{{\"event_id\":\"{id}\"}}").as_bytes());
         }
         "subscribed" | "subscribe_error" => state.replies.lock().unwrap().push(message),
-        "hello" | "heartbeat_ack" => {}
+        // `stats` (the budget's true counts) says nothing about losses.
+        "hello" | "heartbeat_ack" | "stats" => {}
         _ => state.notices.lock().unwrap().push(message),
     }
 }
