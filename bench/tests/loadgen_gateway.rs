@@ -21,6 +21,8 @@ fn every_event_reaches_every_session_and_the_counts_match_the_gateway() {
         threads: 1,
         pin_threads: false,
         poll_timeout: Duration::from_millis(20),
+        // Every frame is counted: the session filters' budget is lifted.
+        session_filter_rate_max_per_s: 0,
         ..WorkerConfig::default()
     };
     for topic in [&worker_config.raw_topic, &worker_config.filtered_topic] {
