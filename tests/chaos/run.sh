@@ -28,7 +28,7 @@ if ! command -v ip >/dev/null 2>&1; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 >/dev/null
 fi
 
-cargo build --locked --bin clicktail -p clicktail -p clicktail-chaos >&2
+cargo build --locked --bins -p clicktail -p clicktail-chaos >&2
 # The network scenario's namespaces and TUN device, should the suite die
 # before its own cleanup.
 cleanup_network() {
