@@ -156,3 +156,42 @@ fn health_reports_a_stuck_then_a_dead_control_thread_and_readiness_follows() {
     assert_eq!(get(address, "/readyz"), (503, "thread clicktail-control exited\n".to_owned()));
     assert!(workers.join().is_err(), "the control thread panicked");
 }
+
+/// A probe whose request head arrives in pieces gets its answer. The
+/// listener answered after the request line and closed with the rest of the
+/// head unread, which makes the kernel reset the connection: the chaos
+/// suite's probe (`write!`, a write per piece) failed to send the rest and
+/// saw no status. The pauses only stage the pieces.
+#[test]
+fn a_request_head_sent_in_pieces_is_answered_not_reset() {
+    let log = MemoryLog::default();
+    log.create_topic("raw", 1).unwrap();
+    log.create_topic("filtered", 1).unwrap();
+    let config = WorkerConfig {
+        raw_topic: "raw".to_owned(),
+        filtered_topic: "filtered".to_owned(),
+        threads: 1,
+        pin_threads: false,
+        ..WorkerConfig::default()
+    };
+    let workers = spawn_workers(config, Arc::new(log), Arc::new(MemoryRegistry::default())).unwrap();
+    let prometheus = PrometheusBuilder::new().build_recorder().handle();
+    let address = metrics::serve("127.0.0.1:0".parse().unwrap(), prometheus, workers.health()).unwrap();
+    for path in ["/healthz", "/readyz", "/metrics", "/no-such-path"] {
+        let mut stream = TcpStream::connect(address).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        // As `write!` on a socket sends it: one write per formatted piece.
+        let pieces = [format!("GET {path} HTTP/1.1\r\n"), "host: test\r\n".to_owned(), "\r\n".to_owned()];
+        for piece in pieces {
+            if let Err(error) = stream.write_all(piece.as_bytes()) {
+                panic!("{path}: sending {piece:?}: {error}");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let mut response = String::new();
+        if let Err(error) = stream.read_to_string(&mut response) {
+            panic!("{path}: {error} (read {response:?})");
+        }
+        assert!(response.starts_with("HTTP/1.1 "), "{path}: {response:?}");
+    }
+}

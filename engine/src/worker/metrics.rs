@@ -147,8 +147,11 @@ fn answer(mut stream: std::net::TcpStream, prometheus: &PrometheusHandle, health
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
     let mut request = [0u8; 8192];
     let mut read = 0;
-    // Until the request line is complete (it may come in pieces).
-    while read < request.len() && !request[..read].contains(&b'\n') {
+    // Until the head is complete (it may come in pieces). The whole head,
+    // not just the request line: closing a socket with unread bytes makes
+    // the kernel answer with a reset (RFC 7230 section 6.6), which can reach
+    // the client before it reads the response (a probe saw no status).
+    while read < request.len() && !head_complete(&request[..read]) {
         match stream.read(&mut request[read..]) {
             Ok(0) | Err(_) => break,
             Ok(count) => read += count,
@@ -160,6 +163,11 @@ fn answer(mut stream: std::net::TcpStream, prometheus: &PrometheusHandle, health
         body.len()
     );
     let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(body.as_bytes()));
+}
+
+/// True once `request` holds the blank line that ends an HTTP head.
+fn head_complete(request: &[u8]) -> bool {
+    request.windows(4).any(|window| window == b"\r\n\r\n") || request.windows(2).any(|window| window == b"\n\n")
 }
 
 /// Status line, content type and body for the request that starts `request`.
