@@ -12,6 +12,8 @@ use clicktail_engine::log::kafka::{KafkaConfig, KafkaLog};
 use clicktail_engine::registry::memory::MemoryRegistry;
 use clicktail_gateway::{Gateway, GatewayConfig};
 
+mod common;
+
 /// Tests that restart a service: one at a time.
 fn serial() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
@@ -27,18 +29,6 @@ fn brokers() -> Option<String> {
             panic!("CLICKTAIL_KAFKA_BROKERS must be set: run `scripts/services.sh up` and `source .cache/services/env`")
         }
     }
-}
-
-/// Runs `scripts/services.sh ARGS` (or `$CLICKTAIL_SERVICES_SCRIPT`).
-fn services_script(args: &[&str]) {
-    let script = std::env::var("CLICKTAIL_SERVICES_SCRIPT")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/services.sh").to_owned());
-    let status = std::process::Command::new(&script)
-        .args(args)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap_or_else(|error| panic!("cannot run {script}: {error}"));
-    assert!(status.success(), "{script} {args:?} failed");
 }
 
 fn get(address: SocketAddr, path: &str) -> (u16, String) {
@@ -69,7 +59,7 @@ struct RestartKafka;
 
 impl Drop for RestartKafka {
     fn drop(&mut self) {
-        services_script(&["start-kafka"]);
+        common::services_script(&["start-kafka"]);
     }
 }
 
@@ -92,7 +82,7 @@ fn readyz_is_503_while_the_brokers_are_down_and_200_once_back() {
     assert_eq!(wait_for_readyz(address, 200, Duration::from_secs(10)), "ready\n");
 
     let restart = RestartKafka;
-    services_script(&["stop-kafka"]);
+    common::services_script(&["stop-kafka"]);
     let body = wait_for_readyz(address, 503, Duration::from_secs(30));
     assert!(body.contains("cannot reach the brokers"), "{body}");
     assert!(gateway.metrics().render().contains("\nclicktail_gateway_ready 0\n"));

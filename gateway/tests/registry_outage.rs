@@ -53,18 +53,6 @@ fn services() -> Option<(String, String)> {
     }
 }
 
-/// Runs `scripts/services.sh ARGS` (or `$CLICKTAIL_SERVICES_SCRIPT`).
-fn services_script(args: &[&str]) {
-    let script = std::env::var("CLICKTAIL_SERVICES_SCRIPT")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/services.sh").to_owned());
-    let status = std::process::Command::new(&script)
-        .args(args)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap_or_else(|error| panic!("cannot run {script}: {error}"));
-    assert!(status.success(), "{script} {args:?} failed");
-}
-
 /// Starts PostgreSQL again if the test fails during the outage, so the
 /// tests after it find the server up.
 struct RestartOnDrop {
@@ -74,7 +62,7 @@ struct RestartOnDrop {
 impl Drop for RestartOnDrop {
     fn drop(&mut self) {
         if self.stopped {
-            services_script(&["start-postgres"]);
+            common::services_script(&["start-postgres"]);
         }
     }
 }
@@ -190,10 +178,10 @@ fn a_postgres_outage_longer_than_the_ttl_keeps_a_live_sessions_filter() {
 
     // The outage: three TTLs without a database.
     let mut restart_guard = RestartOnDrop { stopped: true };
-    services_script(&["stop-postgres"]);
+    common::services_script(&["stop-postgres"]);
     wait_until("the gateway to notice the outage", Duration::from_secs(10), || !gateway.metrics().ready.load(Relaxed));
     std::thread::sleep(OUTAGE);
-    services_script(&["start-postgres"]);
+    common::services_script(&["start-postgres"]);
     restart_guard.stopped = false;
     wait_until("the gateway to reach the registry again", Duration::from_secs(30), || {
         gateway.metrics().ready.load(Relaxed)

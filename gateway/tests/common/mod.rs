@@ -246,3 +246,16 @@ pub fn http_head(address: std::net::SocketAddr, request: &str) -> (u16, String) 
     let status = head.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
     (status, head)
 }
+
+/// Runs `scripts/services.sh ARGS` (or `$CLICKTAIL_SERVICES_SCRIPT`): the
+/// outage tests stop and start the services with it.
+pub fn services_script(args: &[&str]) {
+    let script = std::env::var("CLICKTAIL_SERVICES_SCRIPT")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/services.sh").to_owned());
+    let status = std::process::Command::new(&script)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap_or_else(|error| panic!("cannot run {script}: {error}"));
+    assert!(status.success(), "{script} {args:?} failed");
+}
