@@ -12,7 +12,7 @@
 
 PERF_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BASELINES="$PERF_ROOT/perf/results/baselines.tsv"
-BIN="$PERF_ROOT/target/release/clicktail"
+BIN="$PERF_ROOT/target/dist/clicktail"
 # Sampling rate: 499 Hz (a prime, so it does not beat with periodic work)
 # keeps perf's own cost near 1% on the 2-core machine.
 PERF_FREQUENCY_HZ="${CLICKTAIL_PERF_FREQUENCY_HZ:-499}"
@@ -48,7 +48,7 @@ new_run() {
 }
 
 build_release() {
-    (cd "$PERF_ROOT" && cargo build --release -p clicktail >&2)
+    (cd "$PERF_ROOT" && cargo build --profile dist -p clicktail >&2)
 }
 
 # profile_command DIR -- COMMAND...: runs COMMAND under the profiler.

@@ -52,8 +52,8 @@ fi
 
 if [[ "$what" == all || "$what" == cli ]]; then
     command -v jq >/dev/null || { apt-get update -qq && apt-get install -y -qq jq >/dev/null; }
-    cargo build --release -p clicktail
-    bin=target/release/clicktail
+    cargo build --profile dist -p clicktail
+    bin=target/dist/clicktail
     [[ -s "$work/events-1m.jsonl" ]] || "$bin" fixtures events --count 1000000 --seed 3 --out "$work/events-1m.jsonl"
     "$bin" fixtures filters selective --count 50000 --out "$work/filters-50k.txt"
     echo 'user.id == "u-1"' > "$work/filters-1.txt"

@@ -17,14 +17,14 @@ LOGS="$ROOT/target/artifacts"
 RATE="${1:-20000}" SECONDS_="${2:-10}" SESSIONS="${3:-100}" MIX="${4:-user:80,type:8,text:8,all:2,mixed:2}"
 mkdir -p "$LOGS"
 cd "$ROOT"
-cargo build --release --locked --bin clicktail >&2
+cargo build --profile dist --locked --bin clicktail >&2
 # shellcheck disable=SC2034 # read by scripts/two-nodes.sh
-BIN="$ROOT/target/release/clicktail"
+BIN="$ROOT/target/dist/clicktail"
 load_before="$(cut -d" " -f1-3 /proc/loadavg)"
 
 # shellcheck source=scripts/two-nodes.sh
 source "$ROOT/scripts/two-nodes.sh"
-two_nodes_up e2e 4 "$LOGS" --history-window-events 0
+two_nodes_up e2e 4 "$LOGS"
 report="$LOGS/e2e-report.json"
 read -r -a extra <<<"${LOADGEN_ARGS:-}"
 "$BIN" loadgen --target gateway --gateway "$NODE_A" --ingest-gateway "$NODE_B" \

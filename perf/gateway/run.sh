@@ -9,8 +9,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 OUT="$ROOT/perf/gateway/fanout.jsonl"
 cd "$ROOT"
-cargo build --release --locked -p clicktail-gateway --example fanout >&2
-BIN="$ROOT/target/release/examples/fanout"
+cargo build --profile dist --locked -p clicktail-gateway --example fanout >&2
+BIN="$ROOT/target/dist/examples/fanout"
 machine="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
 if [[ $# -gt 0 ]]; then runs=("$*"); else
   # Each process may hold 20,000 descriptors here (hard limit), so 19,000

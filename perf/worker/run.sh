@@ -7,9 +7,9 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 eval "$(scripts/services.sh up)"
-cargo build --release -p clicktail-engine --example worker_bench
+cargo build --profile dist -p clicktail-engine --example worker_bench
 out="$(mktemp)"
-"$root/target/release/examples/worker_bench" "${1:-all}" | tee "$out"
+"$root/target/dist/examples/worker_bench" "${1:-all}" | tee "$out"
 {
   # "+dirty": engine/ had uncommitted changes when this ran.
   echo "## $(date -u +%Y-%m-%dT%H:%MZ) commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- engine || echo +dirty)"
