@@ -3,7 +3,8 @@
 //! Each subcommand lives in its own file under `src/cmd/`; this file only
 //! parses the command line and hands over.
 
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 mod cmd;
 
@@ -46,12 +47,20 @@ fn main() -> std::process::ExitCode {
     cmd::process::exit_on_panic();
     #[cfg(debug_assertions)]
     cmd::process::panic_a_thread_if_asked();
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
     let result = match cli.command {
         Command::Demo(args) => cmd::demo::run(args),
         Command::Match(args) => cmd::match_cmd::run(args),
         Command::Worker(args) => cmd::worker::run(args),
-        Command::Gateway(args) => cmd::gateway::run(args),
+        Command::Gateway(mut args) => {
+            // Whether `connections_max` is the operator's number or the
+            // default decides if a short open-file limit is a warning.
+            let source =
+                matches.subcommand_matches("gateway").and_then(|gateway| gateway.value_source("connections_max"));
+            args.connections_max_chosen = matches!(source, Some(ValueSource::CommandLine | ValueSource::EnvVariable));
+            cmd::gateway::run(args)
+        }
         Command::Migrate(args) => cmd::migrate::run(args),
         Command::Filters(args) => cmd::filters::run(args),
         Command::Tail(args) => cmd::tail::run(args),

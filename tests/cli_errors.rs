@@ -177,3 +177,62 @@ fn filters_rm_says_what_it_removed_and_fails_on_an_unknown_id() {
     assert_eq!(again.stdout, "");
     assert!(again.stderr.contains(&format!("no filter with id {id}")), "{}", again.stderr);
 }
+
+/// Issue 12 item 1: `filters add --rate-max N` gives a standing filter a
+/// budget that `filters list` shows (`-` without one); 0 is refused by the
+/// argument parser, before the registry.
+#[test]
+fn filters_add_rate_max_is_listed_and_zero_is_refused() {
+    let Some(url) = database_url() else { return };
+    let schema = fresh_schema(&url, "ratemax");
+    let limit = Duration::from_secs(30);
+    let registry = ["--database-url", url.as_str(), "--database-schema", schema.as_str()];
+    let filters = |args: &[&str]| clicktail(&[&["filters"], args, &registry[..]].concat(), limit);
+
+    let budgeted = filters(&["add", "--rate-max", "250", "type == \"click\""]);
+    assert!(budgeted.success, "{}", budgeted.stderr);
+    let budgeted = budgeted.stdout.trim().to_owned();
+    let unlimited = filters(&["add", "*"]);
+    assert!(unlimited.success, "{}", unlimited.stderr);
+    let unlimited = unlimited.stdout.trim().to_owned();
+    let zero = filters(&["add", "--rate-max", "0", "*"]);
+    assert!(!zero.success);
+    assert!(zero.stderr.contains("--rate-max"), "{}", zero.stderr);
+
+    let listed = filters(&["list"]);
+    assert!(listed.success, "{}", listed.stderr);
+    assert_eq!(
+        listed.stdout,
+        format!(
+            "{budgeted}\tstanding\tcli\t-\t-\t250\t-\ttype == \"click\"\n{unlimited}\tstanding\tcli\t-\t-\t-\t-\t*\n"
+        )
+    );
+}
+
+#[test]
+fn filters_add_topics_are_checked_against_the_announced_topics_and_listed() {
+    use clicktail_engine::registry::postgres::{PostgresConfig, PostgresRegistry};
+    use clicktail_engine::registry::Registry;
+    let Some(url) = database_url() else { return };
+    let schema = fresh_schema(&url, "topics");
+    let limit = Duration::from_secs(30);
+    let registry = ["--database-url", url.as_str(), "--database-schema", schema.as_str()];
+    let filters = |args: &[&str]| clicktail(&[&["filters"], args, &registry[..]].concat(), limit);
+    // What workers over site.bookings and site.searches write.
+    let announced = PostgresRegistry::connect(PostgresConfig::new(&url).in_schema(&schema)).unwrap();
+    announced.announce_topics(&["site.bookings".to_owned(), "site.searches".to_owned()]).unwrap();
+
+    let typo = filters(&["add", "--topics", "site.bokings", "amount > 500"]);
+    assert!(!typo.success);
+    assert!(
+        typo.stderr
+            .contains(r#"--topics: unknown topic "site.bokings": the workers consume site.bookings, site.searches"#),
+        "{}",
+        typo.stderr
+    );
+    let scoped = filters(&["add", "--topics", "site.bookings,^site\\.s.*", "amount > 500"]);
+    assert!(scoped.success, "{}", scoped.stderr);
+    let scoped = scoped.stdout.trim().to_owned();
+    let listed = filters(&["list"]);
+    assert_eq!(listed.stdout, format!("{scoped}\tstanding\tcli\t-\t-\t-\tsite.bookings,^site\\.s.*\tamount > 500\n"));
+}

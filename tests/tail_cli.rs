@@ -315,7 +315,7 @@ fn a_named_standing_filter_is_listed_unique_and_tailed_by_name() {
     assert!(!again.success);
     assert!(again.stderr.contains(r#"a filter named "bookings" exists already"#), "{}", again.stderr);
     let listed = filters(&["list"]);
-    assert_eq!(listed.stdout, format!("{id}\tstanding\tcli\t-\tbookings\ttype == \"booking\"\n"));
+    assert_eq!(listed.stdout, format!("{id}\tstanding\tcli\t-\tbookings\t-\t-\ttype == \"booking\"\n"));
 
     let topic = Topic::create(&brokers, 4);
     topic.write(id, &event(1), now_ms(), "2");

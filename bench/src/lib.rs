@@ -18,10 +18,13 @@
 //! - [`loadgen`]: `clicktail loadgen`, the load generator: events into the
 //!   in-memory log, Kafka or a gateway's `/ingest`, admin sessions on `/ws`
 //!   with a filter mix, end-to-end latency histograms and a report.
+//! - [`site_topics`]: the stream split over a site's raw topics
+//!   (`site.pageviews`, `site.searches`, `site.bookings`, `site.payments`).
 
 pub mod clickstream;
 pub mod filters;
 pub mod loadgen;
 pub mod rng;
+pub mod site_topics;
 
 pub use clickstream::{Clickstream, ClickstreamConfig, ConfigError, EventType, Generated, Malformation};

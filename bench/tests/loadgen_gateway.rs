@@ -25,7 +25,7 @@ fn every_event_reaches_every_session_and_the_counts_match_the_gateway() {
         session_filter_rate_max_per_s: 0,
         ..WorkerConfig::default()
     };
-    for topic in [&worker_config.raw_topic, &worker_config.filtered_topic] {
+    for topic in ["clicks", &worker_config.filtered_topic] {
         memory_log.create_topic(topic, 2).unwrap();
     }
     let log: Arc<dyn Log> = Arc::new(memory_log);
@@ -33,7 +33,7 @@ fn every_event_reaches_every_session_and_the_counts_match_the_gateway() {
     let mut gateway_config = GatewayConfig::defaults();
     gateway_config.listen = "127.0.0.1:0".parse().unwrap();
     gateway_config.no_admin_token = true;
-    gateway_config.raw_topic = worker_config.raw_topic.clone();
+    gateway_config.raw_topic = "clicks".to_owned();
     gateway_config.filtered_topic = worker_config.filtered_topic.clone();
     let workers = spawn_workers(worker_config, log.clone(), registry.clone()).unwrap();
     let gateway = Gateway::start(gateway_config, log, registry).unwrap();

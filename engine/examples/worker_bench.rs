@@ -20,6 +20,14 @@
 //! round's rate swings with fetch stalls, its CPU per event much less.
 //! `worker_bench match-only` runs the drain mix through the matcher alone
 //! (no Kafka, no PostgreSQL).
+//!
+//! `worker_bench budget` (issue 12): the drain with the mix's filters alone,
+//! then with one `*` session filter added under its match budget
+//! (`BENCH_BUDGET`, default 1,000/s, the workers' default), in turn
+//! (`BENCH_ROUNDS` each). Reports each side's drain rate and CPU per event,
+//! and what the `*` filter put on the filtered topic against its budget over
+//! the drain (`budget_delivered_ratio`, target <= 1.05; the drain rate ratio,
+//! target >= 0.95). See `perf/worker/budget.sh`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -138,6 +146,24 @@ impl DrainMix {
     }
 }
 
+/// A new 4-partition raw topic holding `events` events of `mix`, keyed by
+/// 100,000 users; returns its name and the events' bytes.
+fn produce_raw(log: &KafkaLog, mix: DrainMix, events: usize) -> (String, usize) {
+    let raw = unique("bench-raw");
+    log.create_topic(&raw, 4).unwrap();
+    let payloads = mix.events(events.min(1_000_000));
+    let producer = log.producer().unwrap();
+    for n in 0..events {
+        let key = format!("u-{}", n % 100_000);
+        let payload = &payloads[n % payloads.len()];
+        let message = Message { key: key.as_bytes(), payload, partition: None, timestamp_ms: 0, headers: &[] };
+        producer.send_or_flush_once(&raw, message, Duration::from_secs(60)).unwrap();
+    }
+    producer.flush(Duration::from_secs(120)).unwrap();
+    let bytes = (0..events).map(|n| payloads[n % payloads.len()].len()).sum();
+    (raw, bytes)
+}
+
 /// One round: a do-nothing consumer group, then a worker, over the whole
 /// topic, each from the first offset with a group of its own.
 struct Round {
@@ -152,19 +178,7 @@ fn drain(brokers: &str) {
     let filters = env_or("BENCH_FILTERS", 10_000);
     let rounds = env_or("BENCH_ROUNDS", 3).max(1);
     let log = Arc::new(KafkaLog::new(KafkaConfig::new(brokers)).unwrap());
-    let raw = unique("bench-raw");
-    log.create_topic(&raw, 4).unwrap();
-    let payloads = mix.events(events.min(1_000_000));
-    let producer = log.producer().unwrap();
-    for n in 0..events {
-        let key = format!("u-{}", n % 100_000);
-        let payload = &payloads[n % payloads.len()];
-        let message = Message { key: key.as_bytes(), payload, partition: None, timestamp_ms: 0, headers: &[] };
-        producer.send_or_flush_once(&raw, message, Duration::from_secs(60)).unwrap();
-    }
-    producer.flush(Duration::from_secs(120)).unwrap();
-    let bytes: usize = (0..events).map(|n| payloads[n % payloads.len()].len()).sum();
-    drop(payloads);
+    let (raw, bytes) = produce_raw(&log, mix, events);
 
     let defaults = WorkerConfig {
         threads: env_or("BENCH_THREADS", 0),
@@ -291,7 +305,7 @@ fn drain_with_worker(
         registry.insert(NewFilter::standing(mix.filter(n), "bench")).unwrap();
     }
     let config = WorkerConfig {
-        raw_topic: raw.to_owned(),
+        raw_topics: clicktail_engine::log::RawTopics::one(raw),
         filtered_topic: filtered.clone(),
         group_id: unique("bench-workers"),
         threads: defaults.thread_count(),
@@ -487,8 +501,11 @@ fn propagation(database: &str) {
     let log = MemoryLog::default();
     log.create_topic("raw", 4).unwrap();
     log.create_topic("filtered", 4).unwrap();
-    let worker_config =
-        WorkerConfig { raw_topic: "raw".into(), filtered_topic: "filtered".into(), ..WorkerConfig::default() };
+    let worker_config = WorkerConfig {
+        raw_topics: clicktail_engine::log::RawTopics::one("raw"),
+        filtered_topic: "filtered".into(),
+        ..WorkerConfig::default()
+    };
     let handle =
         spawn_workers(worker_config, Arc::new(log), Arc::new(PostgresRegistry::connect(config).unwrap())).unwrap();
     while handle.live_filters().ids.len() < filters {
@@ -593,10 +610,190 @@ fn match_only() {
     );
 }
 
+/// What one `budget` round measured.
+struct BudgetRound {
+    steady: Steady,
+    /// The whole drain: first event read to last, seconds.
+    drain_s: f64,
+    /// The `*` filter's records on the filtered topic (0 without it).
+    star_delivered: u64,
+    /// The `*` filter's matches by its stats records (every one, thinned or not).
+    star_matched: u64,
+    /// The most `*` records whose match time fell in one whole second of the drain.
+    star_max_per_second: u64,
+}
+
+/// `worker_bench budget`: the drain without, then with, a `*` session filter.
+fn budget(brokers: &str) {
+    let mix = DrainMix::from_env();
+    let events = env_or("BENCH_EVENTS", 4_000_000);
+    let filters = env_or("BENCH_FILTERS", 10_000);
+    let rounds = env_or("BENCH_ROUNDS", 3).max(1);
+    let budget = env_or("BENCH_BUDGET", 1_000) as u32;
+    let log = Arc::new(KafkaLog::new(KafkaConfig::new(brokers)).unwrap());
+    let (raw, _) = produce_raw(&log, mix, events);
+    let threads = env_or("BENCH_THREADS", 0);
+    let mut without = Vec::new();
+    let mut with = Vec::new();
+    for round in 0..rounds {
+        // In turn, so both sides see the same drift of a shared machine.
+        for star in [false, true] {
+            let measured = drain_with_budget(&log, &raw, mix, filters, events, threads, star.then_some(budget));
+            eprintln!(
+                "round {round} {}: {:.0}/s, {} µs/event, drain {:.2} s, * delivered {} of {} matched, max {}/s",
+                if star { "with *" } else { "without" },
+                measured.steady.rate,
+                measured.steady.cpu_per_event,
+                measured.drain_s,
+                measured.star_delivered,
+                measured.star_matched,
+                measured.star_max_per_second
+            );
+            if star {
+                with.push(measured)
+            } else {
+                without.push(measured)
+            }
+        }
+    }
+    log.delete_topic(&raw).unwrap_or_else(|error| eprintln!("could not delete {raw}: {error}"));
+    let figures = |side: &[BudgetRound], figure: &dyn Fn(&BudgetRound) -> String| {
+        side.iter().map(figure).collect::<Vec<_>>().join(" ")
+    };
+    let rates = |side: &[BudgetRound]| median(side.iter().map(|r| r.steady.rate).collect());
+    let cpu = |side: &[BudgetRound]| median(side.iter().map(|r| r.steady.cpu_per_event.total()).collect());
+    println!("budget_mix {} ({filters} filters of the drain mix on both sides)", mix.name());
+    println!("budget_events {events}");
+    println!("budget_star_rate_max_per_s {budget}");
+    println!("budget_rounds {rounds} (each: the worker without `*`, then with it, on the same topic)");
+    println!(
+        "budget_without_events_per_s {} (steady: 10% to 90% of the events)",
+        figures(&without, &|r| format!("{:.0}", r.steady.rate))
+    );
+    println!("budget_with_events_per_s {}", figures(&with, &|r| format!("{:.0}", r.steady.rate)));
+    println!(
+        "budget_without_cpu_us_per_event {} (this process / librdkafka / other processes)",
+        figures(&without, &|r| r.steady.cpu_per_event.to_string())
+    );
+    println!("budget_with_cpu_us_per_event {}", figures(&with, &|r| r.steady.cpu_per_event.to_string()));
+    println!(
+        "budget_drain_rate_ratio {:.3} (median with / median without; target >= 0.95)",
+        rates(&with) / rates(&without)
+    );
+    println!("budget_cpu_ratio {:.3} (median CPU per event without / with)", cpu(&without) / cpu(&with));
+    println!(
+        "budget_drain_s {} (first event read to last, with `*`)",
+        figures(&with, &|r| format!("{:.2}", r.drain_s))
+    );
+    println!(
+        "budget_star_matched {} (by its stats records; every event matches `*`)",
+        figures(&with, &|r| r.star_matched.to_string())
+    );
+    println!(
+        "budget_star_delivered {} (its records on the filtered topic)",
+        figures(&with, &|r| r.star_delivered.to_string())
+    );
+    let ratios: Vec<f64> = with.iter().map(|r| r.star_delivered as f64 / (f64::from(budget) * r.drain_s)).collect();
+    println!(
+        "budget_delivered_ratio {} max {:.3} (delivered / (budget x drain seconds); target <= 1.05)",
+        ratios.iter().map(|ratio| format!("{ratio:.3}")).collect::<Vec<_>>().join(" "),
+        ratios.iter().copied().fold(0.0, f64::max)
+    );
+    println!(
+        "budget_star_max_per_second {} (most records in one whole second of the drain, by match time)",
+        figures(&with, &|r| r.star_max_per_second.to_string())
+    );
+}
+
+/// One drain of `raw` by a worker holding the mix's `filters` and, with
+/// `star_budget`, a `*` session filter under that budget; then reads what
+/// the `*` filter put on the filtered topic.
+fn drain_with_budget(
+    log: &Arc<KafkaLog>,
+    raw: &str,
+    mix: DrainMix,
+    filters: usize,
+    events: usize,
+    threads: usize,
+    star_budget: Option<u32>,
+) -> BudgetRound {
+    use clicktail_engine::worker::filtered_record::{decode_message, FilteredMessage};
+
+    let filtered = unique("bench-filtered");
+    log.create_topic(&filtered, 4).unwrap();
+    let registry = MemoryRegistry::default();
+    for n in 0..filters {
+        registry.insert(NewFilter::standing(mix.filter(n), "bench")).unwrap();
+    }
+    let star = star_budget.map(|budget| {
+        let star = NewFilter::session("*", "bench-node", "bench", Duration::from_secs(3_600));
+        registry.insert(star.with_rate_max(budget)).unwrap()
+    });
+    let config = WorkerConfig {
+        raw_topics: clicktail_engine::log::RawTopics::one(raw),
+        filtered_topic: filtered.clone(),
+        group_id: unique("bench-workers"),
+        threads,
+        ..WorkerConfig::default()
+    };
+    let thread_count = config.thread_count() as u64;
+    let handle = spawn_workers(config, log.clone(), Arc::new(registry)).unwrap();
+    let stats = handle.stats();
+    while WorkerStats::get(&stats.events_in) == 0 {
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    let drain_started = Instant::now();
+    let steady = steady_rate(
+        events,
+        || WorkerStats::get(&stats.threads_reading) == thread_count,
+        || WorkerStats::get(&stats.events_matched),
+    );
+    while WorkerStats::get(&stats.events_in) < events as u64 {
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    let drain_s = drain_started.elapsed().as_secs_f64();
+    // Past a window, so every thread's last stats record is written.
+    std::thread::sleep(Duration::from_millis(1_500));
+    handle.join().unwrap();
+    let (mut star_delivered, mut star_matched) = (0, 0);
+    let mut per_second: std::collections::BTreeMap<i64, u64> = Default::default();
+    if let Some(star) = star {
+        let mut consumer = log.group_consumer(&unique("bench-reader"), &filtered).unwrap();
+        let mut batch = Vec::new();
+        let mut idle_since = Instant::now();
+        while idle_since.elapsed() < Duration::from_secs(3) {
+            batch.clear();
+            if consumer.poll(10_000, Duration::from_millis(100), &mut batch).unwrap_or(0) > 0 {
+                idle_since = Instant::now();
+            }
+            for record in &batch {
+                match decode_message(&record.headers, &record.payload) {
+                    Ok(FilteredMessage::Event(event)) if event.filter_id == star => {
+                        star_delivered += 1;
+                        *per_second.entry(event.match_timestamp_us.div_euclid(1_000_000)).or_default() += 1;
+                    }
+                    Ok(FilteredMessage::Stats(counts)) if counts.filter_id == star => star_matched += counts.matched,
+                    _ => {}
+                }
+            }
+        }
+    }
+    // Whole seconds only: the first and last are cut by the drain's ends.
+    let whole = per_second.len().saturating_sub(2);
+    let star_max_per_second = per_second.values().skip(1).take(whole).copied().max().unwrap_or(0);
+    log.delete_topic(&filtered).unwrap_or_else(|error| eprintln!("could not delete {filtered}: {error}"));
+    BudgetRound { steady, drain_s, star_delivered, star_matched, star_max_per_second }
+}
+
 fn main() {
     let which = std::env::args().nth(1).unwrap_or_else(|| "all".to_owned());
     if which == "match-only" {
         return match_only();
+    }
+    if which == "budget" {
+        let brokers =
+            std::env::var("CLICKTAIL_KAFKA_BROKERS").expect("CLICKTAIL_KAFKA_BROKERS (source .cache/services/env)");
+        return budget(&brokers);
     }
     let brokers =
         std::env::var("CLICKTAIL_KAFKA_BROKERS").expect("CLICKTAIL_KAFKA_BROKERS (source .cache/services/env)");

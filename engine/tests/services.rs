@@ -112,7 +112,7 @@ fn child_worker_process() {
     let log = KafkaLog::new(KafkaConfig::new(brokers)).unwrap();
     let registry = PostgresRegistry::connect(PostgresConfig::new(database).in_schema(schema)).unwrap();
     let config = WorkerConfig {
-        raw_topic: raw.to_owned(),
+        raw_topics: clicktail_engine::log::RawTopics::one(raw),
         filtered_topic: filtered.to_owned(),
         group_id: group.to_owned(),
         threads: 2,
@@ -176,7 +176,7 @@ fn a_worker_killed_mid_stream_loses_nothing_once_another_takes_over() {
         setup.brokers.as_str(),
         database.as_str(),
         setup.registry_config.schema.as_deref().unwrap(),
-        &setup.config.raw_topic,
+        &setup.raw,
         &setup.config.filtered_topic,
         &setup.config.group_id,
     ]
@@ -258,7 +258,7 @@ fn a_filtered_record_is_the_event_with_its_metadata_in_kafka_headers() {
     let event = r#"{"user":{"id":"u-42"},"type":"click","s":"caf\u00e9 é"}"#.to_owned();
     setup.produce(&[r#"{"user":{"id":"u-1"}}"#.to_owned(), event.clone()], Some(2));
 
-    let mut raw_reader = setup.log.group_consumer(&common::unique("raw-reader"), &setup.config.raw_topic).unwrap();
+    let mut raw_reader = setup.log.group_consumer(&common::unique("raw-reader"), &setup.raw).unwrap();
     let mut raw = Vec::new();
     wait_until("the raw records", LIVE_DEADLINE, || {
         raw_reader.poll(100, Duration::from_millis(200), &mut raw).unwrap_or(0);
@@ -296,7 +296,7 @@ fn a_filtered_record_is_the_event_with_its_metadata_in_kafka_headers() {
     assert_eq!(text("ct.version"), "2");
     assert_eq!(text("ct.kind"), "event");
     assert_eq!(text("ct.filter"), id.0.to_string());
-    assert_eq!(text("ct.topic"), setup.config.raw_topic);
+    assert_eq!(text("ct.topic"), setup.raw);
     assert_eq!(text("ct.partition"), "2");
     assert_eq!(text("ct.offset"), source.offset.to_string());
     assert_eq!(source.offset, 1, "the second record of a fresh partition");
@@ -354,7 +354,7 @@ fn a_stopped_worker_commits_what_it_read_and_leaves_the_group_at_once() {
 
     let mut partitions = TopicPartitionList::new();
     for partition in 0..common::RAW_PARTITIONS as i32 {
-        partitions.add_partition(&setup.config.raw_topic, partition);
+        partitions.add_partition(&setup.raw, partition);
     }
     let committed = client.committed_offsets(partitions, Duration::from_secs(10)).unwrap();
     let committed_events: i64 = committed

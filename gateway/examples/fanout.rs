@@ -2,12 +2,21 @@
 //! filtered records delivered to them. Records go straight to the filtered
 //! topic of an in-memory log (no workers): this measures the gateway alone.
 //!
-//! `cargo run --release -p clicktail-gateway --example fanout -- SESSIONS SECONDS [RATE]`
+//! `cargo run --profile dist -p clicktail-gateway --example fanout -- SESSIONS SECONDS [RATE]`
 //! (RATE records per second; 0 or absent: as fast as delivery keeps up).
 //!
 //! The process re-runs itself as the server (`--server`), so the client's
 //! sockets and the server's memory are measured apart. Clients bind source
 //! addresses across 127.0.0.0/8 (5,000 per address). Prints one JSON line.
+//!
+//! `fanout multi SERVERS CLIENT_PROCESSES SESSIONS SECONDS RATE`: SERVERS
+//! gateway processes share one port (`--reuse-port`), each a whole node on
+//! its own in-memory log, flooding RATE / SERVERS records/s to its own
+//! sessions' filters; the sessions are opened by CLIENT_PROCESSES client
+//! processes (`--clients`), so that no process needs more descriptors than
+//! the machine allows one process (20,000 here). Figures are summed over the
+//! servers: RSS growth per session, idle CPU, frames per server CPU-second,
+//! and the latency percentiles of every client's samples.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -39,6 +48,12 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("--server") {
         server();
+    } else if args.get(1).map(String::as_str) == Some("--clients") {
+        let number = |index: usize| -> usize { args[index].parse().unwrap() };
+        clients(args[2].parse().unwrap(), number(3), number(4), number(5));
+    } else if args.get(1).map(String::as_str) == Some("multi") {
+        let number = |index: usize| -> u64 { args[index].parse().unwrap() };
+        multi(number(2) as usize, number(3) as usize, number(4) as usize, number(5), number(6));
     } else {
         let sessions: usize = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(5_000);
         let seconds: u64 = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(5);
@@ -73,9 +88,10 @@ fn server() {
     log.create_topic("clicks.filtered", 2).unwrap();
     let registry = Arc::new(MemoryRegistry::default());
     let mut config = GatewayConfig::defaults();
-    config.listen = "127.0.0.1:0".parse().unwrap();
+    // `multi` starts several servers on one port.
+    config.listen = std::env::var("FANOUT_LISTEN").unwrap_or_else(|_| "127.0.0.1:0".into()).parse().unwrap();
+    config.reuse_port = std::env::var("FANOUT_REUSE_PORT").is_ok();
     config.no_admin_token = true;
-    config.history_window_events = 0;
     config.connections_max = 200_000;
     config.idle_timeout_ms = 600_000;
     config.ping_interval_ms = 300_000;
@@ -88,6 +104,10 @@ fn server() {
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
             ["rss"] => println!("rss {}", rss_kib()),
+            ["sessions"] => println!(
+                "sessions {}",
+                gateway.metrics().admin_sessions_open.load(std::sync::atomic::Ordering::Relaxed)
+            ),
             ["idle", seconds] => {
                 let seconds: u64 = seconds.parse().unwrap();
                 let before = cpu_ticks();
@@ -304,4 +324,174 @@ fn drain(streams: Vec<TcpStream>, stop: &std::sync::atomic::AtomicBool) -> (u64,
         }
     }
     (bytes, latencies)
+}
+
+/// A client process of `multi`: opens `count` sessions (filters
+/// `u-FIRST`...) from 127.0.0.`first_host` on (5,000 per address), says
+/// `ready`, drains every socket between `drain` and `stop`, then prints the
+/// bytes read and its latency samples as a histogram (`ms:count,...`).
+fn clients(server: SocketAddr, first_index: usize, count: usize, first_host: usize) {
+    let mut streams = Vec::with_capacity(count);
+    for offset in 0..count {
+        let host = (first_host + offset / 5_000) as u8;
+        streams.push(open_session(server, host, first_index + offset).unwrap());
+    }
+    println!("ready");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).unwrap();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let stop = stop.clone();
+        std::thread::spawn(move || drain(streams, &stop))
+    };
+    line.clear();
+    std::io::stdin().read_line(&mut line).unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (bytes, latencies) = reader.join().unwrap();
+    let mut histogram = std::collections::BTreeMap::<i64, u64>::new();
+    for latency in latencies {
+        *histogram.entry(latency).or_default() += 1;
+    }
+    let histogram: Vec<String> = histogram.iter().map(|(ms, count)| format!("{ms}:{count}")).collect();
+    println!("drained {bytes} {}", histogram.join(","));
+}
+
+/// One child process, spoken to line by line.
+struct Child {
+    process: std::process::Child,
+    to: std::process::ChildStdin,
+    from: BufReader<std::process::ChildStdout>,
+}
+
+impl Child {
+    fn spawn(args: &[String], env: &[(&str, String)]) -> Child {
+        let mut command = Command::new(std::env::current_exe().unwrap());
+        command.args(args).stdin(Stdio::piped()).stdout(Stdio::piped());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut process = command.spawn().unwrap();
+        let to = process.stdin.take().unwrap();
+        let from = BufReader::new(process.stdout.take().unwrap());
+        Child { process, to, from }
+    }
+    fn send(&mut self, command: &str) {
+        writeln!(self.to, "{command}").unwrap();
+    }
+    fn line(&mut self) -> String {
+        let mut line = String::new();
+        self.from.read_line(&mut line).unwrap();
+        line.trim().to_owned()
+    }
+    fn ask(&mut self, command: &str) -> String {
+        self.send(command);
+        self.line()
+    }
+}
+
+fn multi(servers: usize, client_processes: usize, sessions: usize, seconds: u64, rate: u64) {
+    let mut nodes: Vec<Child> = Vec::new();
+    let mut address = String::from("127.0.0.1:0");
+    for _ in 0..servers {
+        let mut node = Child::spawn(
+            &["--server".to_owned()],
+            &[("FANOUT_LISTEN", address.clone()), ("FANOUT_REUSE_PORT", "1".to_owned())],
+        );
+        address = node.line().strip_prefix("listen ").unwrap().to_owned();
+        nodes.push(node);
+    }
+    let rss = |nodes: &mut Vec<Child>| -> u64 {
+        nodes.iter_mut().map(|node| node.ask("rss").strip_prefix("rss ").unwrap().parse::<u64>().unwrap()).sum()
+    };
+    let rss_base = rss(&mut nodes);
+    let started = Instant::now();
+    // Source addresses: a range per client process, moved on each run
+    // (the previous run's ports may still be in TIME_WAIT).
+    let per_process = sessions.div_ceil(client_processes);
+    let hosts_per_process = per_process.div_ceil(5_000);
+    let first_host = 2 + (std::process::id() as usize % 4) * (hosts_per_process * client_processes);
+    let mut clients: Vec<Child> = (0..client_processes)
+        .map(|index| {
+            let first = index * per_process;
+            let count = per_process.min(sessions - first);
+            let host = first_host + index * hosts_per_process;
+            assert!(host + hosts_per_process < 255, "too many sessions for 127.0.0.x source addresses");
+            Child::spawn(
+                &[
+                    "--clients".to_owned(),
+                    address.clone(),
+                    (first + 1).to_string(),
+                    count.to_string(),
+                    host.to_string(),
+                ],
+                &[],
+            )
+        })
+        .collect();
+    for client in &mut clients {
+        assert_eq!(client.line(), "ready");
+    }
+    let setup_s = started.elapsed().as_secs_f64();
+    std::thread::sleep(Duration::from_secs(1));
+    let rss_idle = rss(&mut nodes);
+    let per_server: Vec<u64> =
+        nodes.iter_mut().map(|node| node.ask("sessions").strip_prefix("sessions ").unwrap().parse().unwrap()).collect();
+    for node in &mut nodes {
+        node.send("idle 10");
+    }
+    let idle_cpu: f64 = nodes
+        .iter_mut()
+        .map(|node| node.line().strip_prefix("idle_cpu_percent ").unwrap().parse::<f64>().unwrap())
+        .sum();
+    for client in &mut clients {
+        client.send("drain");
+    }
+    for node in &mut nodes {
+        node.send(&format!("flood {seconds} {}", rate / servers as u64));
+    }
+    let floods: Vec<String> = nodes.iter_mut().map(Child::line).collect();
+    let (mut bytes, mut histogram) = (0u64, std::collections::BTreeMap::<i64, u64>::new());
+    for client in &mut clients {
+        let report = client.ask("stop");
+        let mut words = report.split_whitespace().skip(1);
+        bytes += words.next().unwrap().parse::<u64>().unwrap();
+        for pair in words.next().unwrap_or("").split(',').filter(|pair| !pair.is_empty()) {
+            let (ms, count) = pair.split_once(':').unwrap();
+            *histogram.entry(ms.parse().unwrap()).or_default() += count.parse::<u64>().unwrap();
+        }
+    }
+    for node in &mut nodes {
+        node.send("quit");
+    }
+    for child in nodes.iter_mut().chain(clients.iter_mut()) {
+        let _ = child.process.wait();
+    }
+    let field = |flood: &String, name: &str| -> f64 {
+        flood.split_whitespace().find_map(|kv| kv.strip_prefix(&format!("{name}="))).unwrap().parse().unwrap()
+    };
+    let sum = |name: &str| -> f64 { floods.iter().map(|flood| field(flood, name)).sum() };
+    let elapsed = floods.iter().map(|flood| field(flood, "elapsed")).fold(0.0, f64::max);
+    let samples: u64 = histogram.values().sum();
+    let percentile = |p: f64| -> i64 {
+        let rank = ((samples as f64 - 1.0) * p) as u64;
+        let mut seen = 0;
+        for (ms, count) in &histogram {
+            seen += count;
+            if seen > rank {
+                return *ms;
+            }
+        }
+        -1
+    };
+    println!(
+        "{{\"servers\":{servers},\"client_processes\":{client_processes},\"sessions\":{sessions},\"sessions_per_server\":{per_server:?},\"rate_target\":{rate},\"setup_s\":{setup_s:.1},\"rss_base_kib\":{rss_base},\"rss_idle_kib\":{rss_idle},\"rss_per_idle_session_bytes\":{:.0},\"idle_cpu_percent_of_core\":{idle_cpu:.2},\"flood_seconds\":{elapsed:.1},\"frames_sent\":{},\"frames_per_s\":{:.0},\"server_cpu_seconds\":{:.2},\"frames_per_cpu_second\":{:.0},\"dropped\":{},\"client_bytes\":{bytes},\"latency_ms_p50\":{},\"latency_ms_p99\":{},\"latency_samples\":{samples}}}",
+        (rss_idle.saturating_sub(rss_base) * 1024) as f64 / sessions as f64,
+        sum("sent"),
+        sum("sent") / elapsed,
+        sum("cpu_seconds"),
+        sum("sent") / sum("cpu_seconds").max(1e-3),
+        sum("dropped"),
+        percentile(0.5),
+        percentile(0.99),
+    );
 }

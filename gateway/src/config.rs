@@ -18,6 +18,13 @@ pub struct GatewayConfig {
     #[arg(long = "listen", env = "CLICKTAIL_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
+    /// Share `--listen`'s port with other gateway processes on this host
+    /// (SO_REUSEPORT; the kernel spreads new connections over them). Each
+    /// process stays a whole node. Every process on the port must set it.
+    /// See docs/operations.md "Several gateway processes on one host".
+    #[arg(long = "reuse-port", env = "CLICKTAIL_REUSE_PORT")]
+    pub reuse_port: bool,
+
     /// The name of this node, recorded as the owner of the filters it registers.
     #[arg(long = "node-name", env = "CLICKTAIL_NODE_NAME", default_value = "gateway")]
     pub node_name: String,
@@ -144,18 +151,23 @@ pub struct GatewayConfig {
     #[arg(long = "filter-ttl-ms", env = "CLICKTAIL_FILTER_TTL_MS", default_value_t = 30_000)]
     pub filter_ttl_ms: u64,
 
-    /// Largest history a subscription may ask for (last N matches).
+    /// Most history matches a subscription gets (`history: N` is capped by
+    /// it; `since_ms` gets the newest this many). The workers scan for them
+    /// (docs/operations.md, "Time travel").
     #[arg(long = "history-max", env = "CLICKTAIL_HISTORY_MAX", default_value_t = 100)]
     pub history_max: usize,
 
-    /// Recent raw events kept to answer history requests; 0 turns history
-    /// off (and the raw-topic tail with it).
-    #[arg(long = "history-window-events", env = "CLICKTAIL_HISTORY_WINDOW_EVENTS", default_value_t = 20_000)]
-    pub history_window_events: usize,
-
-    /// Bytes of the history window (oldest events leave first).
-    #[arg(long = "history-window-bytes", env = "CLICKTAIL_HISTORY_WINDOW_BYTES", default_value_t = 16 * 1024 * 1024)]
-    pub history_window_bytes: usize,
+    /// The highest match budget a `subscribe` is granted (`rate_max`,
+    /// delivered matches per second across all workers); a larger request
+    /// is granted this. A subscribe that asks for none gets the workers'
+    /// `--session-filter-rate-max-per-s` (keep that at or below this cap).
+    #[arg(
+        long = "session-filter-rate-cap-per-s",
+        env = "CLICKTAIL_SESSION_FILTER_RATE_CAP_PER_S",
+        default_value_t = 10_000,
+        value_parser = clap::value_parser!(u32).range(1..=i64::from(clicktail_engine::registry::RATE_MAX_PER_S_MAX))
+    )]
+    pub session_filter_rate_cap_per_s: u32,
 
     /// Largest ingest batch (WebSocket message or POST body); larger is
     /// refused (`413`, or close 1009 on the socket).

@@ -21,7 +21,9 @@ use crate::filter_stats::{FilterStatsWindows, FilterWindow};
 use crate::filtered_format::FilteredReader;
 use crate::ids::ConnectionAddress;
 use crate::protocol::event;
+use crate::protocol::history_done::HistoryDone;
 use crate::protocol::stats::Stats;
+use crate::schema_sample::{SampleBudget, SchemaSample};
 use crate::server::inbox::{LoopCommand, LoopHandle};
 use crate::{Metrics, RouteTable};
 use clicktail_engine::clock::now_ms;
@@ -49,6 +51,8 @@ pub struct DeliveryThread {
     pub metrics: Arc<Metrics>,
     /// Set by `Gateway::stop`; checked after every poll.
     pub stop: Arc<AtomicBool>,
+    /// A few routed events a second, for `GET /schema`.
+    pub schema: Arc<SchemaSample>,
 }
 
 /// Creates the tail consumer up front so that `start` fails loudly when the
@@ -68,6 +72,7 @@ impl DeliveryThread {
         let mut next_check = Instant::now() + REACHABILITY_CHECK_EVERY;
         let mut stats = FilterStatsWindows::default();
         let mut due_stats: Vec<FilterWindow> = Vec::new();
+        let mut schema_budget = SampleBudget::default();
         while !self.stop.load(Ordering::Relaxed) {
             if Instant::now() >= next_check {
                 self.check_reachable();
@@ -87,6 +92,7 @@ impl DeliveryThread {
             }
             self.metrics.records_read_total.fetch_add(records.len() as u64, Relaxed);
             let sent_ms = now_ms();
+            let polled_at = Instant::now();
             let routes = self.routes.read();
             for record in &records {
                 let decoded = match reader.read(record, &self.metrics) {
@@ -96,6 +102,28 @@ impl DeliveryThread {
                         stats.add(&record, Instant::now());
                         continue;
                     }
+                    Some(FilteredMessage::HistoryDone(done)) => {
+                        // In the filter's own lane, so it follows the
+                        // history frames queued before it (a reply would
+                        // overtake them: replies are written first).
+                        let Some(owner) = routes.get(&done.filter_id).copied() else {
+                            self.metrics.records_unrouted_total.fetch_add(1, Relaxed);
+                            continue;
+                        };
+                        let frame =
+                            HistoryDone::frame(done.filter_id.0, done.events_scanned, done.matches, done.complete);
+                        let command = LoopCommand::Event {
+                            connection: owner.connection,
+                            filter: done.filter_id,
+                            frame: Utf8Bytes::from(frame),
+                        };
+                        if self.loops[owner.event_loop.0].push(command).is_err() {
+                            self.metrics.frames_dropped_total.fetch_add(1, Relaxed);
+                            *missed.entry((owner, done.filter_id)).or_insert(0) += 1;
+                        }
+                        touched[owner.event_loop.0] = true;
+                        continue;
+                    }
                     None => continue,
                 };
                 let Some(owner) = routes.get(&decoded.filter_id).copied() else {
@@ -103,11 +131,21 @@ impl DeliveryThread {
                     continue;
                 };
                 let ts_ms = decoded.ingest_timestamp_us / 1_000;
-                let Some(frame) = event::frame(decoded.filter_id.0, ts_ms, sent_ms, decoded.history, decoded.event)
-                else {
+                let frame = event::frame(
+                    decoded.filter_id.0,
+                    decoded.raw_topic,
+                    ts_ms,
+                    sent_ms,
+                    decoded.history,
+                    decoded.event,
+                );
+                let Some(frame) = frame else {
                     continue;
                 };
                 self.metrics.delivery_latency_ms.record_ms(sent_ms - ts_ms);
+                if schema_budget.take(polled_at) {
+                    self.schema.add(decoded.event);
+                }
                 let handle = &self.loops[owner.event_loop.0];
                 let filter = decoded.filter_id;
                 if let Some(count) = missed.remove(&(owner, filter)) {

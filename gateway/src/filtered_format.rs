@@ -55,7 +55,15 @@ mod tests {
     use super::*;
 
     fn record(headers: Headers, payload: &[u8]) -> Record {
-        Record { partition: PartitionId(0), offset: 7, key: None, payload: payload.to_vec(), timestamp_ms: 0, headers }
+        Record {
+            topic: "filtered".into(),
+            partition: PartitionId(0),
+            offset: 7,
+            key: None,
+            payload: payload.to_vec(),
+            timestamp_ms: 0,
+            headers,
+        }
     }
 
     #[test]

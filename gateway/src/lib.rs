@@ -8,8 +8,12 @@
 //!   sync API over non-blocking sockets), each owning its connections;
 //! - one delivery thread tailing the filtered topic (`delivery.rs`);
 //! - one control thread for every registry call (`control.rs`);
-//! - one ingest producer thread (`ingest/producer.rs`);
-//! - one history thread tailing the raw topic, when history is on (`history.rs`).
+//! - one ingest producer thread (`ingest/producer.rs`).
+//!
+//! A gateway reads only the filtered topic: history (`since_ms`, `history`)
+//! is scanned by the workers and arrives on the filtered topic like live
+//! matches (engine/src/worker/backfill/). The raw topic is only written, by
+//! `/ingest`.
 //!
 //! They hand work over bounded channels only; see each module for its bound.
 //!
@@ -18,9 +22,10 @@
 //! - [`protocol`]: one file per message kind of `/ws` and `/ingest`;
 //! - `server/`: event loops, connections, bounded session queues;
 //! - `http/`: request parsing, responses, the WebSocket handshake, assets;
-//! - `delivery.rs`, `control.rs`, `history.rs`, `ingest/`: the threads above;
+//! - `delivery.rs`, `control.rs`, `ingest/`: the threads above;
 //! - `filtered_format.rs`: reading filtered records, refusing unknown formats;
 //! - `routes.rs`: filter id → owning session; `metrics.rs`: `/metrics`;
+//! - `schema_sample.rs`: paths and values of recent matches (`/schema`);
 //! - `reassert.rs`: the node's heartbeat, which re-creates lost filters;
 //! - `auth/`: who may open `/ws` (static token, JWT); `audit.rs`: the
 //!   audit lines of every subscribe and unsubscribe.
@@ -33,7 +38,6 @@ mod delivery;
 mod error;
 mod filter_stats;
 mod filtered_format;
-mod history;
 pub mod http;
 mod ids;
 mod ingest;
@@ -41,7 +45,9 @@ mod metrics;
 pub mod protocol;
 mod reassert;
 mod routes;
+mod schema_sample;
 mod server;
+pub mod topics;
 
 pub use config::GatewayConfig;
 pub use error::GatewayError;
@@ -68,7 +74,7 @@ pub struct Gateway {
     local_address: SocketAddr,
     /// The node's counters, also served at `/metrics`.
     metrics: Arc<Metrics>,
-    /// Tells the loops, delivery and history threads to end.
+    /// Tells the loops and the delivery thread to end.
     stop: Arc<AtomicBool>,
     /// Every thread of the node, joined by `stop`.
     threads: Vec<JoinHandle<()>>,
@@ -90,9 +96,11 @@ impl Gateway {
         let config = Arc::new(config);
         let metrics = Arc::new(Metrics::default());
         let routes = Arc::new(RouteTable::default());
+        let known_topics = Arc::new(topics::KnownTopics::default());
+        let schema = Arc::new(schema_sample::SchemaSample::default());
         let stop = Arc::new(AtomicBool::new(false));
 
-        let std_listener = std::net::TcpListener::bind(config.listen)
+        let std_listener = server::listener::bind(config.listen, config.reuse_port)
             .map_err(|source| GatewayError::Listen { address: config.listen, source })?;
         std_listener.set_nonblocking(true).map_err(GatewayError::Poll)?;
         let local_address = std_listener.local_addr().map_err(GatewayError::Poll)?;
@@ -117,8 +125,6 @@ impl Gateway {
 
         let (control_sender, control_receiver) = crossbeam_channel::bounded(config.control_queue_max);
         let (ingest_sender, ingest_receiver) = crossbeam_channel::bounded(config.ingest_queue_batches_max);
-        let history = (config.history_window_events > 0)
-            .then(|| Arc::new(history::History::new(config.history_window_events, config.history_window_bytes)));
 
         let mut threads = Vec::new();
         let mut spawn = |name: String, body: Box<dyn FnOnce() + Send>| -> Result<(), GatewayError> {
@@ -153,6 +159,8 @@ impl Gateway {
                     },
                     hosts: config.host_policy(),
                     admission: admission.clone(),
+                    known_topics: known_topics.clone(),
+                    schema: schema.clone(),
                 },
             };
             spawn(format!("gateway-loop-{index}"), Box::new(move || event_loop.run()))?;
@@ -165,6 +173,7 @@ impl Gateway {
             loops: handles.clone(),
             metrics: metrics.clone(),
             stop: stop.clone(),
+            schema,
         };
         spawn("gateway-delivery".into(), Box::new(move || delivery.run()))?;
 
@@ -173,10 +182,12 @@ impl Gateway {
             routes: routes.clone(),
             loops: handles.clone(),
             metrics: metrics.clone(),
-            history: history.clone(),
+            history_max: config.history_max,
             node_name: config.node_name.clone(),
             node_id: reassert::node_id(&config.node_name),
             filter_ttl: config.filter_ttl(),
+            rate_cap_per_s: config.session_filter_rate_cap_per_s,
+            known_topics: known_topics.clone(),
         };
         spawn("gateway-control".into(), Box::new(move || control.run(control_receiver)))?;
 
@@ -188,11 +199,6 @@ impl Gateway {
             flush_timeout: std::time::Duration::from_millis(config.ingest_flush_timeout_ms),
         };
         spawn("gateway-ingest".into(), Box::new(move || producer_thread.run(ingest_receiver)))?;
-
-        if let Some(history) = history {
-            let (log, topic, metrics, stop) = (log.clone(), config.raw_topic.clone(), metrics.clone(), stop.clone());
-            spawn("gateway-history".into(), Box::new(move || history.feed(log, topic, metrics, stop)))?;
-        }
 
         metrics.ready.store(true, Ordering::Relaxed);
         tracing::info!(address = %local_address, loops = config.event_loops, "gateway listening");
@@ -209,7 +215,7 @@ impl Gateway {
         &self.metrics
     }
 
-    /// Stops the event loops and the delivery and history threads at once,
+    /// Stops the event loops and the delivery thread at once,
     /// dropping every connection without a close frame and releasing its
     /// filters; waits for them. For tests; a process drains instead
     /// ([`Gateway::shutdown`]).

@@ -56,9 +56,6 @@ pub struct Metrics {
     pub ingest_batches_total: AtomicU64,
     /// Batches refused whole (malformed, too large, busy, log failure).
     pub ingest_batches_refused_total: AtomicU64,
-    /// Raw events the history tail has read into its window: if it stays
-    /// still while events are ingested, `history` replies will be empty.
-    pub history_events_read_total: AtomicU64,
     /// Set while the registry answers the control thread's calls (cleared
     /// by a failed heartbeat). One of the facts behind [`Metrics::readiness`].
     pub ready: AtomicBool,
@@ -134,7 +131,6 @@ impl Default for Metrics {
             ingest_events_rejected_total: AtomicU64::new(0),
             ingest_batches_total: AtomicU64::new(0),
             ingest_batches_refused_total: AtomicU64::new(0),
-            history_events_read_total: AtomicU64::new(0),
             ready: AtomicBool::new(false),
             tail_reachable: AtomicBool::new(true),
             producer_reachable: AtomicBool::new(true),
@@ -228,11 +224,6 @@ impl Metrics {
             "ingest_batches_refused_total",
             "Ingest batches refused whole.",
             self.ingest_batches_refused_total.load(Relaxed),
-        );
-        counter(
-            "history_events_read_total",
-            "Raw events read into the history window.",
-            self.history_events_read_total.load(Relaxed),
         );
         self.delivery_latency_ms.render(
             "delivery_latency_ms",

@@ -70,16 +70,25 @@ impl ControlThread {
     /// or that it is lost for good.
     fn reassert(&self, lost: FilterId) {
         // Released since the heartbeat read the routes: nothing to do.
-        let Some(Route { session: owner, criterion, row_owner }) = self.routes.route(lost) else { return };
+        let Some(Route { session: owner, criterion, row_owner, rate_max_per_s, topics }) = self.routes.route(lost)
+        else {
+            return;
+        };
         let Some(handle) = self.loops.get(owner.event_loop.0) else { return };
         let noticed_ms = now_ms();
         // The same owner as the lost row: the session's subject stays on it.
-        let again = NewFilter::session(&*criterion, &self.node_id, row_owner.to_string(), self.filter_ttl);
+        let mut again = NewFilter::session(&*criterion, &self.node_id, row_owner.to_string(), self.filter_ttl);
+        again.rate_max_per_s = rate_max_per_s;
+        again.topics = topics.as_deref().map(<[String]>::to_vec);
         let (new, frame) = match self.registry.insert(again) {
             Ok(new) => {
                 // One route out, one in: `filters_active` is unchanged.
                 self.routes.remove(lost);
-                self.routes.insert(new, owner, Standing { criterion: criterion.clone(), row_owner });
+                self.routes.insert(
+                    new,
+                    owner,
+                    Standing { criterion: criterion.clone(), row_owner, rate_max_per_s, topics },
+                );
                 tracing::warn!(lost = lost.0, filter = new.0, session = %owner, "filter row was lost; registered again");
                 (Some(new), FilterReplaced::frame(lost.0, new.0, &criterion, noticed_ms))
             }

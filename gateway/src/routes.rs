@@ -30,13 +30,20 @@ pub struct Standing {
     pub criterion: Arc<str>,
     /// The registry row's owner (`node/session/subject`).
     pub row_owner: Arc<str>,
+    /// The budget the row was given (`rate_max` granted on subscribe);
+    /// `None` is the workers' default. A re-created row keeps it.
+    pub rate_max_per_s: Option<u32>,
+    /// The topics granted on subscribe (`None`: every one); kept likewise.
+    pub topics: Option<Arc<[String]>>,
 }
 
-/// A routed filter: its session, criterion and row owner.
+/// A routed filter: its session, criterion, row owner, budget and topics.
 pub struct Route {
     pub session: ConnectionAddress,
     pub criterion: Arc<str>,
     pub row_owner: Arc<str>,
+    pub rate_max_per_s: Option<u32>,
+    pub topics: Option<Arc<[String]>>,
 }
 
 impl RouteTable {
@@ -56,8 +63,8 @@ impl RouteTable {
     /// The session, criterion and row owner of `filter`, if routed here.
     pub fn route(&self, filter: FilterId) -> Option<Route> {
         let session = *self.read().get(&filter)?;
-        let Standing { criterion, row_owner } = self.criteria().get(&filter)?.clone();
-        Some(Route { session, criterion, row_owner })
+        let Standing { criterion, row_owner, rate_max_per_s, topics } = self.criteria().get(&filter)?.clone();
+        Some(Route { session, criterion, row_owner, rate_max_per_s, topics })
     }
 
     /// A read view for a batch of lookups.

@@ -129,6 +129,7 @@ fn delivers_matching_events_only_and_unsubscribes() {
         .map(|_| {
             let frame = client.next_json();
             assert_eq!(frame["type"], "event", "{frame}");
+            assert_eq!(frame["topic"], common::RAW, "the source topic: {frame}");
             assert!(frame["ts_ms"].as_i64().unwrap() > 0);
             (frame["filter"].as_u64().unwrap(), frame["event"]["n"].as_i64().unwrap())
         })
@@ -142,39 +143,71 @@ fn delivers_matching_events_only_and_unsubscribes() {
     node.wait_for("the row to be deleted", |node| node.filter_rows() == 1);
 }
 
+/// Reads frames until `history_done`: returns the event frames before it and it.
+fn until_history_done(client: &mut common::Client) -> (Vec<Value>, Value) {
+    let mut events = Vec::new();
+    loop {
+        let frame = client.next_json();
+        match frame["type"].as_str() {
+            Some("history_done") => return (events, frame),
+            Some("event") => events.push(frame),
+            _ => panic!("unexpected frame before history_done: {frame}"),
+        }
+    }
+}
+
 #[test]
-fn history_replays_recent_matches() {
+fn history_replays_the_newest_matches_then_history_done() {
     let node = Node::start(config());
-    // The history tail starts at the raw topic's end: wait until it reads.
-    node.wait_for("the history tail to start", |node| {
-        node.produce(&[r#"{"warm":1}"#]);
-        node.metrics().history_events_read_total.load(Relaxed) > 0
-    });
     node.produce(&[r#"{"k":1}"#, r#"{"k":2}"#, r#"{"k":3}"#, r#"{"j":4}"#, r#"{"k":5}"#, r#"{"k":6}"#]);
     // Once the workers have read every event, the new filter cannot match
-    // them live: every `exists(k)` frame below is from history.
+    // them live: every `exists(k)` frame below is from history, which the
+    // workers scan from the raw log (the gateway reads only the filtered topic).
     node.wait_for("the workers to read every event", |node| node.worker_events_read() >= node.produced());
     let mut client = node.admin("", &[]).unwrap();
-    // The tail may still be reading the last events: ask until it has.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        client.send_json(json!({"type": "subscribe", "criterion": "exists(k)", "history": 2}));
-        let reply = client.next_json();
-        assert_eq!(reply["type"], "subscribed", "{reply}");
-        let replayed: Vec<Value> = (0..reply["history"].as_u64().unwrap()).map(|_| client.next_json()).collect();
-        assert!(replayed.iter().all(|frame| frame["history"] == true), "{replayed:?}");
-        let ks: Vec<i64> = replayed.iter().map(|frame| frame["event"]["k"].as_i64().unwrap()).collect();
-        if ks == [5, 6] {
-            break;
-        }
-        // Before that, only a prefix of the matches in order.
-        let in_order = ks.is_empty() || [1, 2, 3, 5, 6].windows(ks.len()).any(|window| window == ks.as_slice());
-        assert!(in_order, "history replayed {ks:?}, not the newest matches in order");
-        assert!(Instant::now() < deadline, "history replayed {ks:?} after 10 s, not [5, 6]");
-        client.send_json(json!({"type": "unsubscribe", "filter": reply["filter"]}));
-        assert_eq!(client.next_json()["type"], "unsubscribed");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    client.send_json(json!({"type": "subscribe", "criterion": "exists(k)", "history": 2}));
+    let reply = client.next_json();
+    assert_eq!(reply["type"], "subscribed", "{reply}");
+    assert_eq!(reply["history"], 2);
+    let filter = reply["filter"].as_u64().unwrap();
+    let (replayed, done) = until_history_done(&mut client);
+    assert!(replayed.iter().all(|frame| frame["history"] == true), "{replayed:?}");
+    let ks: Vec<i64> = replayed.iter().map(|frame| frame["event"]["k"].as_i64().unwrap()).collect();
+    assert_eq!(ks, [5, 6], "the newest two matches, oldest first");
+    assert_eq!(
+        done,
+        json!({"type": "history_done", "filter": filter, "events_scanned": 6, "matches": 2, "complete": true})
+    );
+    // Live matches follow, without the history mark.
+    node.produce(&[r#"{"k":7}"#]);
+    let live = client.next_json();
+    assert_eq!((live["event"]["k"].as_i64(), live.get("history")), (Some(7), None), "{live}");
+}
+
+#[test]
+fn since_ms_replays_every_match_since_then_and_live_follows_without_a_seam() {
+    let node = Node::start(config());
+    node.produce(&[r#"{"k":0}"#]);
+    // Strictly after `k: 0`'s timestamp, strictly before the next events'.
+    let since_ms = clicktail_engine::clock::now_ms() + 1;
+    node.wait_for("a millisecond past since_ms", |_| clicktail_engine::clock::now_ms() > since_ms);
+    node.produce(&[r#"{"k":1}"#, r#"{"j":2}"#, r#"{"k":3}"#]);
+    node.wait_for("the workers to read every event", |node| node.worker_events_read() >= node.produced());
+    let mut client = node.admin("", &[]).unwrap();
+    client.send_json(json!({"type": "subscribe", "criterion": "exists(k)", "since_ms": since_ms}));
+    let reply = client.next_json();
+    assert_eq!(reply["type"], "subscribed", "{reply}");
+    let filter = reply["filter"].as_u64().unwrap();
+    let (replayed, done) = until_history_done(&mut client);
+    let ks: Vec<i64> = replayed.iter().map(|frame| frame["event"]["k"].as_i64().unwrap()).collect();
+    assert_eq!(ks, [1, 3], "every match since since_ms, none before");
+    assert_eq!(
+        done,
+        json!({"type": "history_done", "filter": filter, "events_scanned": 3, "matches": 2, "complete": true})
+    );
+    node.produce(&[r#"{"k":4}"#]);
+    let live = client.next_json();
+    assert_eq!((live["event"]["k"].as_i64(), live.get("history")), (Some(4), None), "{live}");
 }
 
 #[test]

@@ -109,7 +109,7 @@ fn a_postgres_outage_longer_than_the_ttl_keeps_a_live_sessions_filter() {
     let observer = PostgresRegistry::connect(registry_config.clone()).unwrap();
 
     let worker_config = WorkerConfig {
-        raw_topic: raw.clone(),
+        raw_topics: clicktail_engine::log::RawTopics::one(&raw),
         filtered_topic: filtered.clone(),
         group_id: unique("workers-outage"),
         threads: 1,
@@ -135,7 +135,6 @@ fn a_postgres_outage_longer_than_the_ttl_keeps_a_live_sessions_filter() {
     gateway_config.filter_ttl_ms = FILTER_TTL.as_millis() as u64;
     gateway_config.raw_topic = raw.clone();
     gateway_config.filtered_topic = filtered.clone();
-    gateway_config.history_window_events = 0;
     // The reader keeps up, but a loaded CI machine may stall it: a bigger
     // queue than the default keeps this test about the registry.
     gateway_config.session_queue_frames_max = 2 * MATCHING_EVENTS;

@@ -8,7 +8,7 @@ use std::time::UNIX_EPOCH;
 use clap::Subcommand;
 use clicktail_engine::matcher::FilterId;
 use clicktail_engine::registry::postgres::{PostgresConfig, PostgresRegistry};
-use clicktail_engine::registry::{FilterKind, NewFilter, Registry};
+use clicktail_engine::registry::{FilterKind, NewFilter, Registry, RATE_MAX_PER_S_MAX};
 
 #[derive(clap::Args)]
 pub struct FiltersArgs {
@@ -35,8 +35,21 @@ enum FiltersAction {
         /// digits, `-`, `_`, `.`, not digits only; refused if taken.
         #[arg(long)]
         name: Option<String>,
+        /// Its match budget: at most N matches per second (across all
+        /// workers) go to the filtered topic, a uniform sample of them, and
+        /// every match is counted in its `stats` records. Unlimited if unset.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=i64::from(RATE_MAX_PER_S_MAX)))]
+        rate_max: Option<u32>,
+        /// Match only events of these raw topics: a comma-separated list of
+        /// names and/or one `^pattern`, checked against the topics the
+        /// workers announce (default: every raw topic).
+        #[arg(long, value_name = "TOPICS")]
+        topics: Option<String>,
     },
-    /// Lists every filter: id, kind, owner, expiry (Unix seconds or `-`), name (or `-`), expression.
+    /// Lists every filter: id, kind, owner, expiry (Unix seconds or `-`),
+    /// name (or `-`), match budget per second (or `-`: unlimited for a
+    /// standing filter, the workers' default for a session one), topics
+    /// (comma-separated, or `-`: every raw topic), expression.
     List,
     /// Deletes filters by id, printing `removed filter ID` for each; an id
     /// with no filter is an error (after the others are removed).
@@ -56,10 +69,16 @@ pub fn run(args: FiltersArgs) -> anyhow::Result<ExitCode> {
     }
     let registry = PostgresRegistry::connect(config)?;
     match args.action {
-        FiltersAction::Add { expression, owner, name } => {
+        FiltersAction::Add { expression, owner, name, rate_max, topics } => {
             let mut filter = NewFilter::standing(expression, owner);
             if let Some(name) = name {
                 filter = filter.named(name);
+            }
+            if let Some(rate_max) = rate_max {
+                filter = filter.with_rate_max(rate_max);
+            }
+            if let Some(topics) = topics {
+                filter = filter.with_topics(checked_topics(&registry, &topics)?);
             }
             let id = registry.insert(filter)?;
             println!("{id}");
@@ -75,9 +94,14 @@ pub fn run(args: FiltersArgs) -> anyhow::Result<ExitCode> {
                     .and_then(|at| at.duration_since(UNIX_EPOCH).ok())
                     .map_or_else(|| "-".to_owned(), |d| d.as_secs().to_string());
                 let name = row.name.as_deref().unwrap_or("-");
-                // The name before the expression (the only field that may hold
-                // spaces), after the columns scripts already cut by position.
-                println!("{}\t{kind}\t{}\t{expires}\t{name}\t{}", row.id, row.owner, row.expression);
+                let rate_max = row.rate_max_per_s.map_or_else(|| "-".to_owned(), |rate| rate.to_string());
+                let topics = row.topics.as_ref().map_or_else(|| "-".to_owned(), |topics| topics.join(","));
+                // Name, budget and topics before the expression (the only field
+                // that may hold spaces), after the columns scripts already cut by position.
+                println!(
+                    "{}\t{kind}\t{}\t{expires}\t{name}\t{rate_max}\t{topics}\t{}",
+                    row.id, row.owner, row.expression
+                );
             }
         }
         FiltersAction::Rm { ids } => {
@@ -101,4 +125,18 @@ pub fn run(args: FiltersArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--topics` as a list, each name one the workers announced and a
+/// pattern matching one of them. Before any worker announced its topics
+/// (a first deployment) the list is taken as given, with a warning.
+fn checked_topics(registry: &PostgresRegistry, topics: &str) -> anyhow::Result<Vec<String>> {
+    let list: Vec<String> = topics.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect();
+    let known = registry.known_topics(clicktail_gateway::topics::ANNOUNCED_WITHIN)?;
+    if known.is_empty() {
+        eprintln!("warning: no worker has announced its raw topics yet: --topics {topics} is not checked");
+        return Ok(list);
+    }
+    clicktail_gateway::topics::checked_topic_list(list, || Ok(known))
+        .map_err(|message| anyhow::anyhow!("--topics: {message}"))
 }

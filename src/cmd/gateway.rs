@@ -30,9 +30,13 @@ pub struct GatewayArgs {
 
     #[command(flatten)]
     pub gateway: GatewayConfig,
+    /// `--connections-max` (or its variable) was given, not defaulted: set
+    /// by `main` from the parse.
+    #[arg(skip)]
+    pub connections_max_chosen: bool,
 }
 
-pub fn run(args: GatewayArgs) -> anyhow::Result<ExitCode> {
+pub fn run(mut args: GatewayArgs) -> anyhow::Result<ExitCode> {
     super::process::init_tracing();
     // A configuration mistake (no token) is reported as such even when
     // Kafka or PostgreSQL are away too: it is checked before connecting.
@@ -43,7 +47,8 @@ pub fn run(args: GatewayArgs) -> anyhow::Result<ExitCode> {
         postgres = postgres.in_schema(schema);
     }
     let registry = PostgresRegistry::connect(postgres).context("connecting to the PostgreSQL registry")?;
-    super::open_files::raise_or_warn(args.gateway.connections_max);
+    args.gateway.connections_max =
+        super::open_files::fit_connections_max(args.gateway.connections_max, args.connections_max_chosen);
     let grace = args.gateway.shutdown_grace();
     let gateway = Gateway::start(args.gateway, Arc::new(log), Arc::new(registry))?;
     println!("clicktail gateway: listening on http://{}", gateway.local_address());

@@ -68,6 +68,13 @@ pub struct LoadgenArgs {
     #[arg(long, env = "CLICKTAIL_RAW_TOPIC", default_value = "clicks")]
     pub topic: String,
 
+    /// Write the events over a site's topics instead of `--topic`, as a
+    /// site's services would: site.pageviews, site.searches, site.bookings,
+    /// and a payment per booking on site.payments in the payment service's
+    /// own shape (memory and kafka targets; the topics are created).
+    #[arg(long = "site-topics", env = "CLICKTAIL_LOADGEN_SITE_TOPICS", conflicts_with = "topic")]
+    pub site_topics: bool,
+
     /// The gateway (loopback only).
     #[arg(long, env = "CLICKTAIL_LOADGEN_GATEWAY", default_value = "127.0.0.1:8080")]
     pub gateway: SocketAddr,
@@ -164,6 +171,7 @@ fn config_of(args: &LoadgenArgs) -> anyhow::Result<LoadgenConfig> {
         seed: args.seed,
         users: args.users,
         malformed_per_million: args.malformed_per_million,
+        site_topics: args.site_topics,
         ingest_connections: args.ingest_connections,
         ingest_batch_events_max: args.ingest_batch_events,
         ingest_batch_interval: Duration::from_millis(args.ingest_batch_ms),

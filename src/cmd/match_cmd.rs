@@ -9,24 +9,36 @@
 //! standard input by default, `--count`, `--format json`, and a summary that
 //! survives `| head`.
 //!
-//! Layout: `criteria` (filters from a file or `-e`), `output` (stdout
-//! shapes, summary).
+//! Matching runs on every core (`--threads`, one per core by default): the
+//! input is cut into chunks of whole lines, chunks are matched in parallel
+//! and their output is written in input order, the same bytes whatever the
+//! number of threads.
+//!
+//! Layout: `criteria` (filters from a file or `-e`), `chunks` (the input cut
+//! at line boundaries), `pipeline` (the threads and the order of their
+//! output), `output` (stdout shapes, summary, timings).
 
+mod chunks;
 mod criteria;
 mod output;
+mod pipeline;
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, IsTerminal, Read};
+use std::io::{self, BufWriter, IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clicktail_engine::event::EventLimits;
-use clicktail_engine::matcher::{MatchScratch, MatcherOptions, Outcome};
+use clicktail_engine::matcher::MatcherOptions;
 
-use super::lines::{BoundedLines, Line};
-use output::{note, print_summary, Format, Output, Totals};
+use chunks::ChunkReader;
+use output::{note, print_summary, print_timings, Format, Shape, Timings, Totals, Writer};
+
+/// Most matcher threads `--threads` accepts: each holds a few chunks in
+/// flight, and more threads than cores only adds memory.
+const THREADS_MAX: u16 = 256;
 
 #[derive(clap::Args)]
 #[command(group = clap::ArgGroup::new("criteria").required(true).args(["filters", "regexp"]))]
@@ -57,72 +69,82 @@ pub struct MatchArgs {
     /// filters need (slower; makes the malformed count cover every event).
     #[arg(long)]
     no_prefilter: bool,
+    /// Threads that match the events and parse a large filters file
+    /// [default: one per core]. The output is the same
+    /// for any number.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=THREADS_MAX as i64))]
+    threads: Option<u16>,
+    /// After the summary, print on stderr where the time went: reading and
+    /// compiling the filters, then reading, matching and writing the events.
+    #[arg(long)]
+    timings: bool,
+    /// Bytes read at a time, the size of the chunks matched in parallel
+    /// (tests set it small to cut small inputs into many chunks).
+    #[arg(long, hide = true, default_value_t = 1 << 20, value_parser = clap::value_parser!(u32).range(1..))]
+    chunk_bytes: u32,
 }
 
 pub fn run(args: MatchArgs) -> anyhow::Result<ExitCode> {
     let options = MatcherOptions { raw_prefilter: !args.no_prefilter };
+    let threads = args.threads.map_or_else(cores, usize::from);
+    let compile_started = Instant::now();
     let criteria = match &args.filters {
-        Some(path) => criteria::from_file(path, options)?,
-        None => criteria::from_arguments(&args.criteria, options),
+        Some(path) => criteria::from_file(path, options, threads)?,
+        None => criteria::from_arguments(&args.criteria, options, threads),
     };
     let Some(mut criteria) = criteria else {
         return Ok(ExitCode::from(2));
     };
+    let read_and_index_elapsed = compile_started.elapsed();
+    let build_started = Instant::now();
     let matcher = criteria.set.build();
+    let build_elapsed = build_started.elapsed();
     let limits = EventLimits { bytes_max: args.event_bytes_max, ..EventLimits::default() };
     let (input, input_name) = open_events(args.events.as_ref())?;
-    let mut lines = BoundedLines::new(BufReader::with_capacity(1 << 20, input), limits.bytes_max);
+    let reader = ChunkReader::new(input, args.chunk_bytes as usize, limits.bytes_max);
     let stdout = BufWriter::with_capacity(1 << 16, io::stdout().lock());
-    let mut out = Output::new(stdout, args.format, args.count, criteria.ids);
-    let mut scratch = MatchScratch::new(limits);
-    let mut matched = Vec::new();
-    let mut totals = Totals::default();
+    let shape = Shape::new(args.format, args.count);
+    let mut writer = Writer::new(stdout, shape, criteria.ids);
+    let plan = pipeline::Plan { matcher: &matcher, shape, limits, threads };
     let started = Instant::now();
     let mut progress = Progress::new();
-    let mut written = Ok(());
-    while let Some(line) = lines.next_line().with_context(|| format!("cannot read {input_name}"))? {
-        totals.events += 1;
-        let (outcome, raw) = match line {
-            Line::Complete(raw) => (matcher.match_event(raw, &mut scratch, &mut matched), raw),
-            // Only the first bytes were kept: it is malformed by size alone.
-            Line::TooLong => {
-                totals.malformed += 1;
-                continue;
-            }
-        };
-        match outcome {
-            Outcome::Parsed => totals.parsed += 1,
-            Outcome::Skipped => {}
-            Outcome::Malformed(_) => totals.malformed += 1,
-        }
-        if !matched.is_empty() {
-            matched.sort_unstable();
-            written = out.event_matched(totals.events, raw, &matched);
-            if written.is_err() {
-                break;
-            }
-            totals.matches += matched.len() as u64;
-        }
-        progress.tick(&totals, started);
-    }
+    let ended = pipeline::run(reader, &plan, &mut writer, |totals| progress.tick(totals, started));
+    ended.read.with_context(|| format!("cannot read {input_name}"))?;
+    let mut written = ended.written;
     if written.is_ok() {
-        written = out.finish();
+        written = writer.finish();
     }
+    let elapsed = started.elapsed();
     // A closed stdout (`clicktail match ... | head`) ends the run early but
     // not in error: the reader took what it wanted. Exit 0, where grep
     // would die of SIGPIPE (141 under `set -o pipefail`), so that scripts
     // with pipefail can cut the output; the summary says what was read.
     let output_closed = matches!(&written, Err(error) if error.kind() == io::ErrorKind::BrokenPipe);
-    print_summary(&totals, started.elapsed(), matcher.uses_prefilter(), output_closed);
+    print_summary(&writer.totals, elapsed, matcher.uses_prefilter(), output_closed);
+    if args.timings {
+        print_timings(&Timings {
+            parse: criteria.parse_elapsed,
+            index: read_and_index_elapsed.saturating_sub(criteria.parse_elapsed),
+            build: build_elapsed,
+            threads,
+            busy: ended.busy,
+            elapsed,
+        });
+    }
     match written {
         Err(error) if !output_closed => Err(anyhow::Error::new(error).context("cannot write to standard output")),
         _ => Ok(ExitCode::SUCCESS),
     }
 }
 
+/// The default number of matching threads: one per core.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
 /// The events' reader and its name for errors: the file, or standard
 /// input when there is no `--events` or it is `-`.
-fn open_events(events: Option<&PathBuf>) -> anyhow::Result<(Box<dyn Read>, String)> {
+fn open_events(events: Option<&PathBuf>) -> anyhow::Result<(Box<dyn Read + Send>, String)> {
     match events {
         Some(path) if path.as_os_str() != "-" => {
             let file = File::open(path).with_context(|| format!("cannot open events file {}", path.display()))?;
@@ -136,7 +158,8 @@ fn open_events(events: Option<&PathBuf>) -> anyhow::Result<(Box<dyn Read>, Strin
                     "clicktail match: reading events from the terminal (Ctrl-D ends; --events FILE reads a file)"
                 ));
             }
-            Ok((Box::new(stdin.lock()), "standard input".to_owned()))
+            // Unlocked: the reading thread takes it; each read is 1 MiB.
+            Ok((Box::new(stdin), "standard input".to_owned()))
         }
     }
 }
@@ -152,8 +175,9 @@ impl Progress {
         Progress { enabled: io::stderr().is_terminal(), last: Instant::now() }
     }
 
+    /// Called after each chunk written.
     fn tick(&mut self, totals: &Totals, started: Instant) {
-        if !self.enabled || !totals.events.is_multiple_of(65_536) || self.last.elapsed() < Duration::from_secs(2) {
+        if !self.enabled || self.last.elapsed() < Duration::from_secs(2) {
             return;
         }
         self.last = Instant::now();

@@ -31,18 +31,42 @@ pub fn raise_for(connections_max: usize) -> std::io::Result<OpenFiles> {
     })
 }
 
-/// [`raise_for`], with a warning when the limit stays short.
-pub fn raise_or_warn(connections_max: usize) {
+/// Raises the limit for `connections_max` and returns the most connections
+/// to serve.
+///
+/// When the limit stays short, the warning is for an operator who chose
+/// `connections_max` (a flag or `CLICKTAIL_CONNECTIONS_MAX`): the gateway
+/// cannot serve what was asked. The default (60,000) is a ceiling, not a
+/// need: a gateway started without it on a host whose limit is lower serves
+/// as many connections as the limit allows, refusing the rest at accept
+/// (counted in `connections_refused_total`), and says so at info.
+pub fn fit_connections_max(connections_max: usize, chosen: bool) -> usize {
     match raise_for(connections_max) {
-        Ok(OpenFiles::Enough) => {}
-        Ok(OpenFiles::Short { limit, sessions_at_most }) => tracing::warn!(
-            limit,
-            connections_max,
-            sessions_at_most,
-            "the open-file limit of this process is below what connections_max needs: raise the hard limit \
-             (`ulimit -Hn` as root, LimitNOFILE= in the systemd unit, the container runtime's nofile limit; \
-             docs/operations.md)"
-        ),
-        Err(error) => tracing::warn!(%error, "cannot read or raise the open-file limit"),
+        Ok(OpenFiles::Enough) => connections_max,
+        Ok(OpenFiles::Short { limit, sessions_at_most }) if chosen => {
+            tracing::warn!(
+                limit,
+                connections_max,
+                sessions_at_most,
+                "the open-file limit of this process is below what connections_max needs: raise the hard limit \
+                 (`ulimit -Hn` as root, LimitNOFILE= in the systemd unit, the container runtime's nofile limit; \
+                 docs/operations.md)"
+            );
+            connections_max
+        }
+        Ok(OpenFiles::Short { limit, sessions_at_most }) => {
+            let fitted = usize::try_from(sessions_at_most).unwrap_or(usize::MAX).min(connections_max);
+            tracing::info!(
+                limit,
+                connections_max = fitted,
+                "serving at most connections_max connections, what the open-file limit allows; raise the hard \
+                 limit and set --connections-max for more (docs/operations.md)"
+            );
+            fitted
+        }
+        Err(error) => {
+            tracing::warn!(%error, "cannot read or raise the open-file limit");
+            connections_max
+        }
     }
 }

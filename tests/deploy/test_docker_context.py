@@ -112,6 +112,7 @@ def context_files() -> tuple[str, ...]:
     "path, expected",
     [
         ("target/release/clicktail", True),
+        ("target/dist/clicktail", True),
         ("target", True),
         ("engine/target/debug/x", True),
         (".cache/deploy-venv/bin/python", True),
@@ -290,7 +291,7 @@ def test_builder_stage():
     runs = " ".join(a for k, a in builder["instructions"] if k == "RUN")
     for package in ("cmake", "build-essential"):  # build-essential = gcc + make
         assert package in runs, f"builder must install {package} for rdkafka's bundled librdkafka"
-    assert re.search(r"cargo build --release --locked -p clicktail\b", runs)
+    assert re.search(r"cargo build --profile dist --locked -p clicktail\b", runs)
 
 
 def test_runtime_stage_is_small_and_unprivileged():

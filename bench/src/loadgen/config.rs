@@ -78,6 +78,10 @@ pub struct LoadgenConfig {
     /// Corrupted events per million (log targets only: a gateway refuses a
     /// batch that is not JSON as a whole).
     pub malformed_per_million: u32,
+    /// Log targets: the events go over the site's topics
+    /// (`site_topics::TOPICS`, by type, plus a payment per booking) instead
+    /// of the target's one topic.
+    pub site_topics: bool,
     /// Ingest WebSockets sharing the rate (gateway target).
     pub ingest_connections: usize,
     /// Events per ingest batch at most.
@@ -109,6 +113,7 @@ impl Default for LoadgenConfig {
             seed: 1,
             users: 2_000,
             malformed_per_million: 0,
+            site_topics: false,
             ingest_connections: 8,
             ingest_batch_events_max: 50,
             ingest_batch_interval: Duration::from_millis(20),

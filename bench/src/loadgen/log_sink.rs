@@ -14,7 +14,7 @@ use super::pacer::Pacer;
 use super::stamp::{now_us, stamp_created};
 use super::stats::LiveCounters;
 use super::{LoadgenConfig, LoadgenError};
-use crate::{Clickstream, ClickstreamConfig};
+use crate::{site_topics, Clickstream, ClickstreamConfig};
 
 /// Events sent between flushes, and between checks of the clock. At
 /// 1M events/s this is a flush every ~4 ms.
@@ -59,7 +59,12 @@ pub fn run_into_log(
     let started_us = now_us();
     let pacer = Pacer::new(started, f64::from(config.rate_per_second));
     let mut event = Vec::with_capacity(2_048);
+    let mut payment = Vec::with_capacity(512);
     let (mut sent, mut bytes) = (0u64, 0u64);
+    let refused = |error| {
+        counters.batches_refused.fetch_add(1, Relaxed);
+        LoadgenError::Log(error)
+    };
     while sent < count_max && started.elapsed() < config.duration && !stop.load(Relaxed) {
         let chunk_end = pacer.due_now().min(count_max).min(sent + SEND_CHUNK_EVENTS);
         if chunk_end <= sent {
@@ -68,7 +73,8 @@ pub fn run_into_log(
         }
         while sent < chunk_end {
             event.clear();
-            clickstream.next_event(&mut event);
+            let generated = clickstream.next_event(&mut event);
+            let topic = if config.site_topics { site_topics::topic_of(generated) } else { topic };
             // Paced: the intended time (see `Pacer::due_time_of`); unpaced
             // there is none, so the wall clock.
             let created_us = if config.rate_per_second == 0 {
@@ -78,19 +84,19 @@ pub fn run_into_log(
             };
             stamp_created(&mut event, created_us);
             let key = user_key(&event).unwrap_or(b"anonymous");
-            let message = Message {
-                key,
-                payload: &event,
-                partition: None,
-                timestamp_ms: (created_us / 1_000) as i64,
-                headers: &[],
-            };
-            producer.send_or_flush_once(topic, message, FLUSH_TIMEOUT).map_err(|error| {
-                counters.batches_refused.fetch_add(1, Relaxed);
-                LoadgenError::Log(error)
-            })?;
+            let timestamp_ms = (created_us / 1_000) as i64;
+            let message = |payload| Message { key, payload, partition: None, timestamp_ms, headers: &[] };
+            producer.send_or_flush_once(topic, message(&event), FLUSH_TIMEOUT).map_err(refused)?;
             sent += 1;
             bytes += event.len() as u64;
+            // The payment service's record of a booking: a record more on
+            // its own topic, not an event of the rate.
+            if topic == site_topics::BOOKINGS && site_topics::payment_for(&event, &mut payment) {
+                producer
+                    .send_or_flush_once(site_topics::PAYMENTS, message(&payment), FLUSH_TIMEOUT)
+                    .map_err(refused)?;
+                bytes += payment.len() as u64;
+            }
         }
         counters.events_sent.store(sent, Relaxed);
         flush(producer.as_ref(), counters, sent)?;
@@ -119,6 +125,32 @@ mod tests {
     use super::*;
     use clicktail_engine::log::memory::MemoryLog;
     use clicktail_engine::log::PartitionId;
+
+    #[test]
+    fn site_topics_split_the_events_by_type_with_a_payment_per_booking() {
+        let log = MemoryLog::default();
+        for topic in site_topics::TOPICS {
+            log.create_topic(topic, 2).unwrap();
+        }
+        let config = LoadgenConfig { event_count_max: Some(2_000), site_topics: true, ..LoadgenConfig::default() };
+        let outcome = run_into_log(&config, &log, "unused", &LiveCounters::default(), &AtomicBool::new(false)).unwrap();
+        assert_eq!(outcome.events_sent, 2_000);
+        let read = |topic: &str| {
+            let mut consumer = log.group_consumer("check", topic).unwrap();
+            let mut records = Vec::new();
+            while consumer.poll(1_000, Duration::from_millis(50), &mut records).unwrap() > 0 {}
+            records
+        };
+        let [bookings, pageviews, payments, searches] = site_topics::TOPICS.map(read);
+        assert_eq!(bookings.len() + pageviews.len() + searches.len(), 2_000);
+        let has = |records: &[clicktail_engine::log::Record], needle: &str| {
+            records.iter().all(|record| memchr::memmem::find(&record.payload, needle.as_bytes()).is_some())
+        };
+        assert!(!bookings.is_empty() && has(&bookings, r#""type":"booking""#));
+        assert!(!searches.is_empty() && has(&searches, r#""type":"search""#));
+        assert_eq!(payments.len(), bookings.len());
+        assert!(has(&payments, r#""amount""#) && !has(&payments, r#""type":"booking""#));
+    }
 
     #[test]
     fn a_counted_run_lands_every_event_stamped_in_the_memory_log() {

@@ -53,6 +53,7 @@ pub use config::{LoadgenConfig, Target};
 pub use filter_mix::FilterMix;
 pub use report::LoadgenReport;
 
+use crate::site_topics;
 use admin::{run_admin_reader, ReaderPlan};
 use filter_mix::CriterionDrawer;
 use ingest::{run_ingest_connection, IngestPlan};
@@ -115,15 +116,19 @@ pub fn run(config: &LoadgenConfig, stop: &AtomicBool) -> Result<LoadgenReport, L
         Target::Memory { partitions } => {
             report.target = format!("memory ({partitions} partitions, one sending thread)");
             let log = MemoryLog::default();
-            log.create_topic(MEMORY_TOPIC, *partitions)?;
+            create_topics(config, MEMORY_TOPIC, |topic| log.create_topic(topic, *partitions))?;
             let outcome =
                 with_progress(&counters, || log_sink::run_into_log(config, &log, MEMORY_TOPIC, &counters, stop))?;
             fill_log_outcome(&mut report, &outcome);
         }
         Target::Kafka { brokers, topic, partitions } => {
-            report.target = format!("kafka {brokers} topic {topic}");
+            report.target = if config.site_topics {
+                format!("kafka {brokers} topics {}", site_topics::TOPICS.join(","))
+            } else {
+                format!("kafka {brokers} topic {topic}")
+            };
             let log = KafkaLog::new(KafkaConfig::new(brokers))?;
-            log.create_topic(topic, *partitions)?;
+            create_topics(config, topic, |topic| log.create_topic(topic, *partitions))?;
             let outcome = with_progress(&counters, || log_sink::run_into_log(config, &log, topic, &counters, stop))?;
             fill_log_outcome(&mut report, &outcome);
         }
@@ -152,6 +157,19 @@ fn settings_of(config: &LoadgenConfig) -> ReportSettings {
         ingest_batch_interval_ms: config.ingest_batch_interval.as_millis() as u64,
         filter_mix: format!("{:?}", config.filter_mix),
         source_addresses: config.source_addresses,
+    }
+}
+
+/// The topics a log run writes: `topic`, or the site's (`--site-topics`).
+fn create_topics(
+    config: &LoadgenConfig,
+    topic: &str,
+    create: impl Fn(&str) -> Result<(), LogError>,
+) -> Result<(), LogError> {
+    if config.site_topics {
+        site_topics::TOPICS.iter().try_for_each(|site_topic| create(site_topic))
+    } else {
+        create(topic)
     }
 }
 

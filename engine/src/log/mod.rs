@@ -13,13 +13,16 @@
 //! acknowledged. Records polled but not committed are read again after a
 //! crash or a rebalance.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 mod headers;
 pub mod kafka;
 pub mod memory;
+mod topics;
 
 pub use headers::{Header, Headers};
+pub use topics::{is_topic_name, RawTopics, RawTopicsError};
 
 /// A partition of a topic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -28,6 +31,8 @@ pub struct PartitionId(pub u32);
 /// A record read from a topic.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record {
+    /// The topic it was read from (one allocation per topic, shared by its records).
+    pub topic: Arc<str>,
     pub partition: PartitionId,
     /// Position in the partition; increases by at least one per record.
     pub offset: i64,
@@ -120,11 +125,22 @@ pub trait LogConsumer: Send {
     fn lag(&self) -> Option<u64> {
         None
     }
+    /// As `lag`, per topic, into `out` (cleared first); nothing when the
+    /// log cannot tell cheaply.
+    fn lag_by_topic(&self, out: &mut Vec<(Arc<str>, u64)>) {
+        out.clear();
+    }
     /// True once the group gave this member its assignment (possibly
     /// empty, when there are more members than partitions), until it
     /// reports a group error. Always true for a consumer with no group.
     fn is_assigned(&self) -> bool {
         true
+    }
+    /// How many partitions the group gives this member now, when the
+    /// consumer knows (a member stops counting a partition before it is
+    /// handed over). `None`: it cannot say.
+    fn owned_partitions(&self) -> Option<u32> {
+        None
     }
     /// How many commits failed since the last call, among those whose
     /// result arrived after the call that made them returned
@@ -143,10 +159,27 @@ pub trait Log: Send + Sync {
     fn producer(&self) -> Result<Box<dyn LogProducer>, LogError>;
     /// A member of consumer group `group` over `topic`, resuming from the
     /// group's committed positions (the earliest record when there are none).
-    fn group_consumer(&self, group: &str, topic: &str) -> Result<Box<dyn LogConsumer>, LogError>;
+    fn group_consumer(&self, group: &str, topic: &str) -> Result<Box<dyn LogConsumer>, LogError> {
+        self.group_consumer_of(group, &RawTopics::one(topic))
+    }
+    /// As `group_consumer`, over every topic of `topics` (one group over
+    /// all of them; a pattern also picks up topics created later).
+    fn group_consumer_of(&self, group: &str, topics: &RawTopics) -> Result<Box<dyn LogConsumer>, LogError>;
+    /// The name of every topic of the log (to resolve a pattern).
+    fn topic_names(&self) -> Result<Vec<String>, LogError>;
     /// A consumer of every partition of `topic`, starting at its end: for
     /// gateways, which each need every record and no history.
     fn tail_consumer(&self, topic: &str) -> Result<Box<dyn LogConsumer>, LogError>;
     /// The number of partitions of `topic`.
     fn partition_count(&self, topic: &str) -> Result<u32, LogError>;
+    /// The oldest offset of `partition` still held and the offset the next
+    /// record will get (Kafka's low and high watermarks).
+    fn watermarks(&self, topic: &str, partition: PartitionId) -> Result<(i64, i64), LogError>;
+    /// The offset of the first record of `partition` whose timestamp is at
+    /// or after `timestamp_ms`; `None` when every record is older.
+    fn offset_for_time(&self, topic: &str, partition: PartitionId, timestamp_ms: i64) -> Result<Option<i64>, LogError>;
+    /// A consumer of `starts`' partitions of `topic`, each from its offset,
+    /// in no group, committing nothing: reading a range (a backfill scan,
+    /// `clicktail tail --since`).
+    fn consumer_from(&self, topic: &str, starts: &[(PartitionId, i64)]) -> Result<Box<dyn LogConsumer>, LogError>;
 }

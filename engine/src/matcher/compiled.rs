@@ -34,6 +34,8 @@ pub enum Outcome {
     /// Parsed and matched; the matches (possibly none) are in the output.
     Parsed,
     /// The prefilter proved that no filter can match: not parsed, no matches.
+    /// (From [`Matcher::match_event_deferring_match_all`]: no filter but the
+    /// `*` ones, which are in the output, unchecked.)
     Skipped,
     /// Not a well-formed event: no matches.
     Malformed(Malformed),
@@ -67,6 +69,9 @@ pub struct Matcher {
     pub(crate) terms: Arc<TermIndex>,
     /// Filters with no trigger cover, evaluated for every parsed event.
     pub(crate) always: Arc<Vec<Slot>>,
+    /// `*` filters: true for every well-formed event; they do not turn the
+    /// prefilter off (see [`Matcher::match_event_deferring_match_all`]).
+    pub(crate) match_all: Arc<Vec<Slot>>,
     pub(crate) prefilter: Option<Arc<Prefilter>>,
 }
 
@@ -89,6 +94,32 @@ impl Matcher {
     /// matches, each once, in no particular order (sort them if you print
     /// them: workers don't need to, and 80 matches cost 400 ns to sort).
     pub fn match_event(&self, raw: &[u8], scratch: &mut MatchScratch, matches: &mut Vec<FilterId>) -> Outcome {
+        let outcome = self.match_event_deferring_match_all(raw, scratch, matches);
+        if outcome != Outcome::Skipped || matches.is_empty() {
+            return outcome;
+        }
+        // Only the `*` filters can match, and only a well-formed event.
+        match self.check_well_formed(raw, scratch) {
+            Ok(()) => Outcome::Parsed,
+            Err(malformed) => {
+                matches.clear();
+                Outcome::Malformed(malformed)
+            }
+        }
+    }
+
+    /// Like [`Self::match_event`], except when the prefilter skips an event
+    /// that only `*` filters can match: their ids are in `matches` with
+    /// [`Outcome::Skipped`], and the event was not parsed, so whether it is
+    /// well-formed (and so matches `*` at all) is left to the caller
+    /// ([`Self::check_well_formed`]). A worker that thins `*` to a budget
+    /// parses only the events it forwards, instead of every event.
+    pub fn match_event_deferring_match_all(
+        &self,
+        raw: &[u8],
+        scratch: &mut MatchScratch,
+        matches: &mut Vec<FilterId>,
+    ) -> Outcome {
         matches.clear();
         if let Err(malformed) = scratch.parser.limits().check_size(raw) {
             return Outcome::Malformed(malformed);
@@ -100,6 +131,7 @@ impl Matcher {
         let escaped = reads_raw_text && memchr::memchr(b'\\', raw).is_some();
         if let Some(prefilter) = &self.prefilter {
             if !prefilter.may_match(raw, escaped, &mut scratch.unescaped) {
+                self.push_match_all(matches);
                 return Outcome::Skipped;
             }
         }
@@ -111,6 +143,18 @@ impl Matcher {
         match matched {
             Ok(()) => Outcome::Parsed,
             Err(malformed) => Outcome::Malformed(malformed),
+        }
+    }
+
+    /// Parses `raw` only to tell whether it is a well-formed event.
+    pub fn check_well_formed(&self, raw: &[u8], scratch: &mut MatchScratch) -> Result<(), Malformed> {
+        scratch.parser.with_parsed(raw, |_, _| ())
+    }
+
+    fn push_match_all(&self, matches: &mut Vec<FilterId>) {
+        for &slot in self.match_all.iter() {
+            let entry = self.slots[slot as usize].as_ref().expect("only live slots are indexed");
+            matches.extend_from_slice(&entry.ids);
         }
     }
 
@@ -139,6 +183,7 @@ impl Matcher {
             }
         }
         self.always.iter().copied().for_each(&mut fire);
+        self.match_all.iter().copied().for_each(&mut fire);
         let view = EventView { tape, extracted, terms_found };
         for &slot in candidates.iter() {
             let entry = self.slots[slot as usize].as_ref().expect("only live slots are indexed");

@@ -85,6 +85,11 @@ impl PreparedFilter {
             needles,
         }
     }
+
+    /// True for `*`: matches every well-formed event, whatever it holds.
+    pub(crate) fn matches_everything(&self) -> bool {
+        matches!(self.cond, Cond::All)
+    }
 }
 
 #[derive(Default)]

@@ -41,6 +41,8 @@ pub struct FilterSet {
     path_indexes: Arc<Vec<Option<Arc<PathIndex>>>>,
     terms: TermTriggers,
     always: Arc<Vec<Slot>>,
+    /// `*` filters: kept out of `always` so they leave the prefilter on.
+    match_all: Arc<Vec<Slot>>,
     needles: PrefilterNeedles,
     /// Filters with no needle cover: while any exists, the prefilter is off.
     filters_without_needles: usize,
@@ -69,6 +71,7 @@ impl FilterSet {
             path_indexes: Arc::new(Vec::new()),
             terms: TermTriggers::default(),
             always: Arc::new(Vec::new()),
+            match_all: Arc::new(Vec::new()),
             needles: PrefilterNeedles::default(),
             filters_without_needles: 0,
         }
@@ -139,6 +142,17 @@ impl FilterSet {
 
     /// Adds (or removes) the triggers and needles of `entry` in `slot`.
     fn register(&mut self, entry: &SlotEntry, slot: Slot, add: bool) {
+        if entry.filter.matches_everything() {
+            // No trigger and no needle, yet no reason to parse every event:
+            // its answer does not depend on what the event holds.
+            let match_all = Arc::make_mut(&mut self.match_all);
+            if add {
+                match_all.push(slot);
+            } else {
+                match_all.retain(|&known| known != slot);
+            }
+            return;
+        }
         match &entry.filter.triggers {
             None => {
                 let always = Arc::make_mut(&mut self.always);
@@ -228,6 +242,7 @@ impl FilterSet {
             path_indexes: Arc::clone(&self.path_indexes),
             terms: self.terms.publish(),
             always: Arc::clone(&self.always),
+            match_all: Arc::clone(&self.match_all),
             prefilter,
         }
     }

@@ -2,6 +2,7 @@
 //! compiled matcher (with and without the prefilter) and the reference
 //! evaluator, plus property tests that the two always agree.
 
+mod match_all;
 mod properties;
 mod regex_sets;
 mod semantics;

@@ -29,8 +29,11 @@ use std::time::{Duration, SystemTime};
 
 use crate::matcher::FilterId;
 
+pub(crate) mod backfill;
 pub mod memory;
 pub mod postgres;
+
+pub use backfill::{BackfillJob, BackfillOutcome, BackfillRequest, Seam, LEASE_DEFAULT};
 
 /// Who a filter serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -59,6 +62,15 @@ pub struct FilterRow {
     /// The standing filter's unique name, if it was given one
     /// (`clicktail filters add --name`); `None` for session filters.
     pub name: Option<String>,
+    /// The filter's match budget, delivered matches per second across all
+    /// workers; `None` is its kind's default (see [`NewFilter::rate_max_per_s`]).
+    pub rate_max_per_s: Option<u32>,
+    /// The filter has an unfinished backfill job: the filter threads record
+    /// its seams from the version of the set that makes it live.
+    pub backfill_pending: bool,
+    /// The raw topics it matches events of: names and at most one
+    /// `^pattern`; `None` is every raw topic (see [`NewFilter::with_topics`]).
+    pub topics: Option<Vec<String>>,
 }
 
 /// A filter to create.
@@ -74,6 +86,14 @@ pub struct NewFilter {
     pub ttl: Option<Duration>,
     /// A unique name for a standing filter (see [`NewFilter::named`]).
     pub name: Option<String>,
+    /// The match budget (see [`NewFilter::with_rate_max`]); `None` is the
+    /// kind's default: a session filter gets the workers'
+    /// `session_filter_rate_max_per_s`, a standing filter is unlimited.
+    pub rate_max_per_s: Option<u32>,
+    /// A backfill job to create with the filter, in the same transaction.
+    pub backfill: Option<BackfillRequest>,
+    /// The raw topics it matches events of; `None` is every one.
+    pub topics: Option<Vec<String>>,
 }
 
 impl NewFilter {
@@ -86,6 +106,9 @@ impl NewFilter {
             node: None,
             ttl: None,
             name: None,
+            rate_max_per_s: None,
+            backfill: None,
+            topics: None,
         }
     }
 
@@ -114,7 +137,33 @@ impl NewFilter {
             node: Some(node.into()),
             ttl: Some(ttl),
             name: None,
+            rate_max_per_s: None,
+            backfill: None,
+            topics: None,
         }
+    }
+
+    /// The same filter with a match budget of `rate_max_per_s` delivered
+    /// matches per second across all workers (at least 1; checked on
+    /// insert). Workers forward a uniform sample of at most that many and
+    /// count every match (engine/DESIGN.md §8).
+    pub fn with_rate_max(mut self, rate_max_per_s: u32) -> Self {
+        self.rate_max_per_s = Some(rate_max_per_s);
+        self
+    }
+
+    /// The same filter matching only events of `topics`: names and at
+    /// most one `^pattern` (checked on insert, [`check_topics`]).
+    pub fn with_topics(mut self, topics: Vec<String>) -> Self {
+        self.topics = Some(topics);
+        self
+    }
+
+    /// The same filter with a backfill job (`subscribe` with `since_ms` or
+    /// `history`).
+    pub fn with_backfill(mut self, request: BackfillRequest) -> Self {
+        self.backfill = Some(request);
+        self
     }
 }
 
@@ -127,6 +176,45 @@ pub enum Change {
     Upsert(FilterRow),
     Delete(FilterId),
 }
+
+/// Checks a new filter's topics: 1 to 64 items, each a topic name or the
+/// one `^pattern` (the syntax of `--raw-topics`).
+pub fn check_topics(filter: &NewFilter) -> Result<(), RegistryError> {
+    let Some(topics) = &filter.topics else { return Ok(()) };
+    if topics.is_empty() || topics.len() > TOPICS_PER_FILTER_MAX {
+        return Err(RegistryError::InvalidTopics(format!(
+            "a filter names 1 to {TOPICS_PER_FILTER_MAX} topics (got {})",
+            topics.len()
+        )));
+    }
+    if topics.iter().any(|topic| topic.contains(',')) {
+        return Err(RegistryError::InvalidTopics("a topic name has no comma".to_owned()));
+    }
+    crate::log::RawTopics::parse(&topics.join(","))
+        .map(|_| ())
+        .map_err(|error| RegistryError::InvalidTopics(error.to_string()))
+}
+
+/// The most topics one filter may name.
+pub const TOPICS_PER_FILTER_MAX: usize = 64;
+
+/// Checks a new filter's budget: at least one match per second (the
+/// column's CHECK); "unlimited" is no budget at all, and only standing
+/// filters may be unlimited.
+pub fn check_rate_max(filter: &NewFilter) -> Result<(), RegistryError> {
+    match filter.rate_max_per_s {
+        Some(0) => Err(RegistryError::InvalidRateMax(
+            "a match budget is at least 1 match per second; leave it unset for the default".to_owned(),
+        )),
+        Some(rate) if rate > RATE_MAX_PER_S_MAX => Err(RegistryError::InvalidRateMax(format!(
+            "a match budget is at most {RATE_MAX_PER_S_MAX} matches per second (got {rate})"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The largest budget a row can hold: the column is a PostgreSQL `integer`.
+pub const RATE_MAX_PER_S_MAX: u32 = i32::MAX as u32;
 
 /// The longest filter name, in bytes (the column's CHECK allows 256).
 pub const FILTER_NAME_BYTES_MAX: usize = 128;
@@ -154,6 +242,10 @@ pub fn check_filter_name(filter: &NewFilter) -> Result<(), RegistryError> {
 pub enum RegistryError {
     #[error("filter rejected: {0}")]
     InvalidFilter(#[from] crate::language::FilterError),
+    #[error("match budget rejected: {0}")]
+    InvalidRateMax(String),
+    #[error("topics rejected: {0}")]
+    InvalidTopics(String),
     #[error("filter name {name:?} rejected: {reason}")]
     InvalidName { name: String, reason: String },
     #[error(
@@ -197,6 +289,27 @@ pub trait Registry: Send + Sync {
     fn sweep_expired(&self) -> Result<u64, RegistryError>;
     /// Starts watching changes (see the module's contract).
     fn watch(&self) -> Result<Box<dyn RegistryWatch>, RegistryError>;
+    /// Claims the oldest open backfill job whose lease is free or ran out,
+    /// for `claimer`, until now + `lease`; `None` when there is none.
+    /// At most one claimer holds a job at a time.
+    fn claim_backfill(&self, claimer: &str, lease: Duration) -> Result<Option<BackfillJob>, RegistryError>;
+    /// Extends `claimer`'s lease on `filter`'s job to now + `lease`; false
+    /// when the claimer no longer holds it (it ran out and another took it,
+    /// or the filter is gone): the claimer must stop.
+    fn renew_backfill(&self, filter: FilterId, claimer: &str, lease: Duration) -> Result<bool, RegistryError>;
+    /// Marks `filter`'s job finished with `outcome`, if `claimer` holds it.
+    fn finish_backfill(&self, filter: FilterId, claimer: &str, outcome: BackfillOutcome)
+        -> Result<bool, RegistryError>;
+    /// Records seams; a (filter, topic, partition) that has one keeps it
+    /// (first writer wins), and seams of filters without a job are dropped.
+    fn record_seams(&self, seams: &[Seam]) -> Result<(), RegistryError>;
+    /// The seams recorded for `filter`'s job, by topic and partition.
+    fn seams(&self, filter: FilterId) -> Result<Vec<Seam>, RegistryError>;
+    /// Records that a worker consumes `topics` now (the raw topics it
+    /// resolved): they are offered to and checked for subscriptions.
+    fn announce_topics(&self, topics: &[String]) -> Result<(), RegistryError>;
+    /// The raw topics some worker announced within `within`, sorted.
+    fn known_topics(&self, within: Duration) -> Result<Vec<String>, RegistryError>;
 }
 
 /// A stream of changes for one watcher.

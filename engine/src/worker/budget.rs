@@ -4,8 +4,12 @@
 //! A budgeted filter (a session filter: `WorkerConfig::session_filter_rate_max_per_s`)
 //! may deliver at most `rate_max_per_s` matches per second across every
 //! thread of every worker. This thread's share follows the raw partitions
-//! it reads: `rate_max × partitions seen in the last window / raw
-//! partitions` (engine/DESIGN.md, "Match budgets", gives the error).
+//! it owns: `rate_max × partitions owned / raw partitions`, where the
+//! group consumer says what it owns (a revocation lowers the share before
+//! the next owner can raise its own, so two threads never spend the same
+//! partitions' share); a consumer that cannot say (the in-memory log) uses
+//! the partitions seen in the last window instead (engine/DESIGN.md,
+//! "Match budgets", gives the error).
 //!
 //! Within its share a thread **thins uniformly**: each match is admitted
 //! with probability `share / observed match rate` (the rate of the last
@@ -108,6 +112,9 @@ pub(crate) struct Budgets {
     /// No window closed yet: the share follows the partitions seen so far.
     first_window: bool,
     raw_partitions: u32,
+    /// Raw partitions owned, as the group consumer last said; `None` when
+    /// it cannot say, and the share follows `seen` instead.
+    owned: Option<u32>,
     /// Raw partitions read in the current window, one bit each.
     seen: Vec<u64>,
     window_start_us: i64,
@@ -125,9 +132,21 @@ impl Budgets {
             share: 1.0,
             first_window: true,
             raw_partitions,
+            owned: None,
             seen: vec![0; (raw_partitions as usize).div_ceil(64)],
             window_start_us: now_us,
             random: XorShift::new(seed),
+        }
+    }
+
+    /// Records how many raw partitions the group consumer gives this thread
+    /// (`LogConsumer::owned_partitions`): the share follows at once.
+    pub(crate) fn set_owned_partitions(&mut self, owned: Option<u32>) {
+        if owned != self.owned {
+            self.owned = owned;
+            if let Some(owned) = owned {
+                self.share = (f64::from(owned) / f64::from(self.raw_partitions)).min(1.0);
+            }
         }
     }
 
@@ -141,7 +160,7 @@ impl Budgets {
             *word |= bit;
             // Rare (once per partition per window). Before any window closed
             // there is no better estimate of what this thread owns.
-            if self.first_window {
+            if self.first_window && self.owned.is_none() {
                 self.share = self.seen_share();
             }
         }
@@ -182,7 +201,7 @@ impl Budgets {
         }
         let window_us = now_us - self.window_start_us;
         let window_ms = (window_us / 1_000) as u64;
-        if self.seen.iter().any(|&word| word != 0) {
+        if self.owned.is_none() && self.seen.iter().any(|&word| word != 0) {
             self.share = self.seen_share();
         }
         self.first_window = false;
@@ -315,6 +334,42 @@ mod tests {
         let mut windows = Vec::new();
         assert!(budgets.close_window_if_due(WINDOW_US, |_| true, &mut windows));
         assert!(windows.is_empty());
+    }
+
+    /// The start-up rebalance of perf/worker/budget.sh: thread A owns all 4
+    /// partitions, then at 0.5 s hands 2 and 3 over to thread B. Both read
+    /// 10,000 matches/s of a `*` filter (budget 1,000/s) on what they own.
+    /// Counted by partitions *seen*, A kept a share of 4/4 for the whole
+    /// next second while B took 2/4: 1.4× the budget went out.
+    #[test]
+    fn a_rebalance_never_lets_two_threads_spend_the_same_share() {
+        let (mut a, mut b) = (Budgets::new(4, 0, 5), Budgets::new(4, 0, 6));
+        let (mut windows_a, mut windows_b) = (Vec::new(), Vec::new());
+        a.set_owned_partitions(Some(4));
+        b.set_owned_partitions(Some(0));
+        let mut delivered_per_second = [0u64; 4];
+        let step_us = 100; // 10,000 matches/s over the 4 partitions
+        for n in 0..40_000i64 {
+            let now = n * step_us;
+            if now == 500_000 {
+                a.set_owned_partitions(Some(2));
+                b.set_owned_partitions(Some(2));
+            }
+            let partition = (n % 4) as u32;
+            let thread = if now < 500_000 || partition < 2 { &mut a } else { &mut b };
+            let windows = if now < 500_000 || partition < 2 { &mut windows_a } else { &mut windows_b };
+            thread.close_window_if_due(now, |_| true, windows);
+            thread.saw_partition(partition);
+            if thread.admit(F, Some(1_000), now) {
+                delivered_per_second[(now / 1_000_000) as usize] += 1;
+            }
+        }
+        // The first second holds each new bucket's burst (a tenth of a
+        // second of its share: 100 + 50); after it, the 1.05× target.
+        assert!(delivered_per_second[0] <= 1_150, "{delivered_per_second:?}");
+        for (second, &delivered) in delivered_per_second.iter().enumerate().skip(1) {
+            assert!(delivered <= 1_050, "second {second}: {delivered} delivered: {delivered_per_second:?}");
+        }
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! One filter thread: a group consumer over the raw topic and a producer to
+//! One filter thread: a group consumer over the raw topics and a producer to
 //! the filtered topic, processing batches:
 //! poll → match each event → queue one record per (event, filter) on the
 //! producer, and once per `commit_interval` (or at once when caught up,
@@ -20,15 +20,23 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::backfill::seams::SeamTracker;
 use super::budget::{Budgets, WindowCounts};
 use super::config::{Backoff, WorkerConfig};
 use super::filtered_record::{self, FilteredRecord, HeaderEncoder, StatsRecord};
 use super::health::WorkerHealth;
 use super::live::{LiveFilters, LiveSlot};
 use super::metrics::{self as names, WorkerStats};
+use super::scopes::{self, ScopeRoutes};
+use super::topic_slots::TopicSlots;
 use crate::clock::now_us;
+use crate::event::Malformed;
 use crate::log::{Log, LogConsumer, LogError, LogProducer, Message, Record};
 use crate::matcher::{FilterId, MatchScratch, Outcome};
+
+/// How often the per-topic lag gauges are set (the consumer measures the
+/// lag once a second).
+const LAG_PUBLISH_INTERVAL: Duration = Duration::from_secs(1);
 
 pub(crate) struct FilterThread {
     pub(crate) index: usize,
@@ -41,6 +49,8 @@ pub(crate) struct FilterThread {
     pub(crate) health: Arc<WorkerHealth>,
     /// The core to pin to, if pinning.
     pub(crate) core: Option<core_affinity::CoreId>,
+    /// Where the seams of filters with a backfill job go (the control thread).
+    pub(crate) seams: std::sync::mpsc::SyncSender<crate::registry::Seam>,
 }
 
 /// Why a batch was not committed.
@@ -56,9 +66,26 @@ struct Uncommitted {
     /// When the oldest uncommitted batch was read; `None` when nothing is pending.
     first_read: Option<Instant>,
     batches: u64,
+    /// Events, malformed events and matches per source topic, by
+    /// [`TopicSlots::topic_index`]; the totals are their sums.
+    by_topic: Vec<TopicCounts>,
+}
+
+#[derive(Clone, Copy, Default)]
+struct TopicCounts {
     events: u64,
     malformed: u64,
     matches: u64,
+}
+
+impl Uncommitted {
+    #[inline]
+    fn topic(&mut self, topic: usize) -> &mut TopicCounts {
+        if self.by_topic.len() <= topic {
+            self.by_topic.resize(topic + 1, TopicCounts::default());
+        }
+        &mut self.by_topic[topic]
+    }
 }
 
 /// Whether a commit waits for the group coordinator. While running it
@@ -82,6 +109,16 @@ struct Buffers {
     budgets: Budgets,
     /// The counts of the last closed budget window.
     windows: Vec<WindowCounts>,
+    /// The seams this thread has sent (`backfill/seams.rs`).
+    seams: SeamTracker,
+    /// Numbers for the topics and partitions read in this pass.
+    slots: TopicSlots,
+    /// Per-topic lags, refreshed from the consumer.
+    lags: Vec<(Arc<str>, u64)>,
+    /// Which topic-restricted matchers each topic needs (`scopes.rs`).
+    routes: ScopeRoutes,
+    /// The matches of one topic-restricted matcher, before they join `matches`.
+    scoped_matches: Vec<FilterId>,
 }
 
 /// Counts the thread in `WorkerStats::threads_reading` from its first
@@ -128,18 +165,25 @@ impl FilterThread {
             scratch: MatchScratch::new(self.config.event_limits),
             budgets: Budgets::new(1, now_us(), 0),
             windows: Vec::new(),
+            seams: SeamTracker::new(self.seams.clone()),
+            slots: TopicSlots::new(&[]),
+            lags: Vec::new(),
+            routes: ScopeRoutes::default(),
+            scoped_matches: Vec::new(),
         };
         // One producer and one consumer per pass; a failed flush ends the
         // pass (see module docs). The producer is replaced too: after some
         // failures (an idempotent producer's fatal error, librdkafka's
         // `rd_kafka_fatal_error`) an instance never recovers.
         while !self.stopping() {
-            let Some((producer, filtered_partitions, raw_partitions)) = self.open_producer(&mut backoff) else {
+            let Some((producer, filtered_partitions, raw_topics)) = self.open_producer(&mut backoff) else {
                 return;
             };
             let seed = (now_us() as u64) ^ ((self.index as u64) << 48);
+            let raw_partitions = raw_topics.iter().map(|(_, partitions)| partitions).sum();
             buffers.budgets = Budgets::new(raw_partitions, now_us(), seed);
-            let mut consumer = match self.log.group_consumer(&self.config.group_id, &self.config.raw_topic) {
+            buffers.slots = TopicSlots::new(&raw_topics);
+            let mut consumer = match self.log.group_consumer_of(&self.config.group_id, &self.config.raw_topics) {
                 Ok(consumer) => consumer,
                 Err(error) => {
                     tracing::warn!(thread = self.index, %error, "cannot join the consumer group; retrying");
@@ -168,14 +212,16 @@ impl FilterThread {
         self.health.beat(self.health_slot());
     }
 
-    /// The producer, the filtered topic's partition count and the raw topic's
-    /// (the denominator of this thread's budget share).
-    fn open_producer(&self, backoff: &mut Backoff) -> Option<(Box<dyn LogProducer>, u32, u32)> {
+    /// The producer, the filtered topic's partition count and the raw
+    /// topics consumed now with their partition counts (their sum is the
+    /// denominator of this thread's budget share).
+    #[allow(clippy::type_complexity)]
+    fn open_producer(&self, backoff: &mut Backoff) -> Option<(Box<dyn LogProducer>, u32, Vec<(String, u32)>)> {
         while !self.stopping() {
             let opened = self.log.producer().and_then(|producer| {
                 let partitions = self.log.partition_count(&self.config.filtered_topic)?;
-                let raw_partitions = self.log.partition_count(&self.config.raw_topic)?;
-                Ok((producer, partitions, raw_partitions))
+                let raw_topics = super::resolve_raw_topics(self.log.as_ref(), &self.config.raw_topics)?;
+                Ok((producer, partitions, raw_topics))
             });
             match opened {
                 Ok(opened) => return Some(opened),
@@ -212,7 +258,7 @@ impl FilterThread {
         buffers: &mut Buffers,
         backoff: &mut Backoff,
     ) {
-        let lag_gauge = metrics::gauge!(names::CONSUMER_LAG, "thread" => self.index.to_string());
+        let mut lags_published: Option<Instant> = None;
         let mut uncommitted = Uncommitted::default();
         let mut reading = ReadingMark { stats: &self.stats, counted: false };
         loop {
@@ -220,7 +266,7 @@ impl FilterThread {
             if self.stopping() {
                 // Graceful stop: what was read is matched and produced;
                 // make it durable and commit it before leaving the group.
-                let _ = self.commit(consumer, producer, &mut uncommitted, CommitWait::UntilDurable);
+                let _ = self.commit(consumer, producer, &mut uncommitted, &buffers.slots, CommitWait::UntilDurable);
                 return;
             }
             buffers.batch.clear();
@@ -230,6 +276,7 @@ impl FilterThread {
             // `poll_timeout` that it would match with it.
             let live = self.live.load_for_thread(self.index);
             self.health.set_assigned(self.index, consumer.is_assigned());
+            buffers.budgets.set_owned_partitions(consumer.owned_partitions());
             self.count_commit_failures(consumer);
             if let Err(error) = polled {
                 tracing::warn!(thread = self.index, %error, "poll failed; retrying");
@@ -237,13 +284,14 @@ impl FilterThread {
                 self.sleep_unless_stopped(backoff.next_wait());
                 continue;
             }
-            if let Some(lag) = consumer.lag() {
-                lag_gauge.set(lag as f64);
+            if lags_published.is_none_or(|at| at.elapsed() >= LAG_PUBLISH_INTERVAL) {
+                self.publish_lags(consumer, &mut buffers.lags);
+                lags_published = Some(Instant::now());
             }
             let result = if buffers.batch.is_empty() {
                 // Idle: nothing will join the pending records soon, so make
                 // them durable now rather than at the end of the interval.
-                self.commit(consumer, producer, &mut uncommitted, CommitWait::No)
+                self.commit(consumer, producer, &mut uncommitted, &buffers.slots, CommitWait::No)
             } else {
                 backoff.reset();
                 reading.mark();
@@ -254,7 +302,7 @@ impl FilterThread {
                 self.process_batch(&live, producer, filtered_partitions, buffers, &mut uncommitted).and_then(|()| {
                     if caught_up || uncommitted.first_read.is_some_and(|at| at.elapsed() >= self.config.commit_interval)
                     {
-                        self.commit(consumer, producer, &mut uncommitted, CommitWait::No)
+                        self.commit(consumer, producer, &mut uncommitted, &buffers.slots, CommitWait::No)
                     } else {
                         Ok(())
                     }
@@ -280,16 +328,26 @@ impl FilterThread {
         consumer: &mut dyn LogConsumer,
         producer: &dyn LogProducer,
         uncommitted: &mut Uncommitted,
+        slots: &TopicSlots,
         wait: CommitWait,
     ) -> Result<(), BatchFailure> {
         if uncommitted.first_read.is_none() {
             return Ok(());
         }
         producer.flush(self.config.flush_timeout).map_err(BatchFailure::Produce)?;
-        let Uncommitted { events, malformed, matches, batches, .. } = std::mem::take(uncommitted);
-        metrics::counter!(names::EVENTS_IN).increment(events);
-        metrics::counter!(names::MALFORMED).increment(malformed);
-        metrics::counter!(names::MATCHES_OUT).increment(matches);
+        let batches = uncommitted.batches;
+        // Reset in place: the per-topic vector is reused.
+        uncommitted.first_read = None;
+        uncommitted.batches = 0;
+        let (mut events, mut malformed, mut matches) = (0, 0, 0);
+        for (topic, counts) in uncommitted.by_topic.iter_mut().enumerate() {
+            let counts = std::mem::take(counts);
+            if counts.events > 0 || counts.malformed > 0 || counts.matches > 0 {
+                (events, malformed, matches) =
+                    (events + counts.events, malformed + counts.malformed, matches + counts.matches);
+                self.count_topic(slots.name(topic), counts);
+            }
+        }
         WorkerStats::add(&self.stats.events_in, events);
         WorkerStats::add(&self.stats.malformed, malformed);
         WorkerStats::add(&self.stats.matches_out, matches);
@@ -310,6 +368,27 @@ impl FilterThread {
             self.count_commit_failures(consumer);
         }
         Ok(())
+    }
+
+    /// The per-topic counters (`topic` label), once per commit and topic.
+    fn count_topic(&self, topic: &str, counts: TopicCounts) {
+        let label = || ("topic", topic.to_owned());
+        metrics::counter!(names::EVENTS_IN, &[label()]).increment(counts.events);
+        metrics::counter!(names::MALFORMED, &[label()]).increment(counts.malformed);
+        metrics::counter!(names::MATCHES_OUT, &[label()]).increment(counts.matches);
+    }
+
+    /// The lag gauges, per thread and topic. A topic this thread no longer
+    /// reads (its partitions moved to another member) is set to 0, not
+    /// left at its last value.
+    fn publish_lags(&self, consumer: &dyn LogConsumer, lags: &mut Vec<(Arc<str>, u64)>) {
+        let before: Vec<Arc<str>> = lags.iter().map(|(topic, _)| Arc::clone(topic)).collect();
+        consumer.lag_by_topic(lags);
+        let gone = before.into_iter().filter(|topic| !lags.iter().any(|(now, _)| now == topic)).map(|t| (t, 0));
+        for (topic, lag) in lags.iter().cloned().chain(gone) {
+            let labels = [("thread", self.index.to_string()), ("topic", topic.to_string())];
+            metrics::gauge!(names::CONSUMER_LAG, &labels).set(lag as f64);
+        }
     }
 
     /// Counts commits that failed after `commit_in_background` returned
@@ -337,22 +416,34 @@ impl FilterThread {
         buffers: &mut Buffers,
         uncommitted: &mut Uncommitted,
     ) -> Result<(), BatchFailure> {
-        let Buffers { batch, matches, key, headers, scratch, budgets, .. } = buffers;
+        let Buffers { batch, matches, key, headers, scratch, budgets, seams, slots, routes, scoped_matches, .. } =
+            buffers;
         uncommitted.first_read.get_or_insert_with(Instant::now);
         uncommitted.batches += 1;
-        uncommitted.events += batch.len() as u64;
         WorkerStats::add(&self.stats.events_matched, batch.len() as u64);
         for record in batch.iter() {
-            budgets.saw_partition(record.partition.0);
-            match live.matcher.match_event(&record.payload, scratch, matches) {
-                Outcome::Parsed | Outcome::Skipped => {}
+            let topic = slots.topic_index(&record.topic);
+            let slot = slots.slot_in(topic, record.partition);
+            uncommitted.topic(topic).events += 1;
+            budgets.saw_partition(slot);
+            // The seam hook: one check per record while no backfill is pending.
+            if !live.seam_watch.is_empty() {
+                seams.observe(live, slot, &record.topic, record.partition, record.offset);
+            }
+            // `*` filters are matched without parsing the event: only those
+            // of their matches that the budget forwards are checked, so a
+            // `*` thinned to its budget costs a parse per forwarded match,
+            // not per event (engine/DESIGN.md §8).
+            let routes = routes.for_topic(live, topic, &record.topic);
+            let mut checked = match scopes::match_event(live, routes, &record.payload, scratch, matches, scoped_matches)
+            {
+                Outcome::Parsed => true,
+                Outcome::Skipped => false,
                 Outcome::Malformed(reason) => {
-                    uncommitted.malformed += 1;
-                    tracing::debug!(partition = record.partition.0, offset = record.offset, %reason, "malformed event skipped");
-                    self.send_dead_letter(producer, record)?;
+                    self.skip_malformed(producer, record, &reason, uncommitted.topic(topic))?;
                     continue;
                 }
-            }
+            };
             if matches.is_empty() {
                 continue;
             }
@@ -362,10 +453,17 @@ impl FilterThread {
                 if !budgets.admit(filter_id, live.rate_max_per_s(filter_id), match_timestamp_us) {
                     continue;
                 }
+                if !checked {
+                    if let Err(reason) = live.matcher.check_well_formed(&record.payload, scratch) {
+                        self.skip_malformed(producer, record, &reason, uncommitted.topic(topic))?;
+                        break;
+                    }
+                    checked = true;
+                }
                 filtered_record::encode_key(filter_id, key);
                 let filtered = FilteredRecord {
                     filter_id,
-                    raw_topic: &self.config.raw_topic,
+                    raw_topic: &record.topic,
                     raw_partition: record.partition,
                     raw_offset: record.offset,
                     ingest_timestamp_us: record.timestamp_ms.saturating_mul(1000),
@@ -381,7 +479,7 @@ impl FilterThread {
                     headers: &headers.encode(&filtered),
                 };
                 self.send(producer, &self.config.filtered_topic, message)?;
-                uncommitted.matches += 1;
+                uncommitted.topic(topic).matches += 1;
             }
         }
         Ok(())
@@ -419,6 +517,18 @@ impl FilterThread {
 
     fn send(&self, producer: &dyn LogProducer, topic: &str, message: Message<'_>) -> Result<(), BatchFailure> {
         producer.send_or_flush_once(topic, message, self.config.flush_timeout).map_err(BatchFailure::Produce)
+    }
+
+    fn skip_malformed(
+        &self,
+        producer: &dyn LogProducer,
+        record: &Record,
+        reason: &Malformed,
+        counts: &mut TopicCounts,
+    ) -> Result<(), BatchFailure> {
+        counts.malformed += 1;
+        tracing::debug!(partition = record.partition.0, offset = record.offset, %reason, "malformed event skipped");
+        self.send_dead_letter(producer, record)
     }
 
     fn send_dead_letter(&self, producer: &dyn LogProducer, record: &Record) -> Result<(), BatchFailure> {

@@ -15,7 +15,7 @@
 //! | header | value |
 //! | --- | --- |
 //! | `ct.version` | `2`: the format version (see below) |
-//! | `ct.kind` | `event` (reserved for later control records: `history_done`, `stats`) |
+//! | `ct.kind` | `event`; control records: `stats` and `history_done` (below) |
 //! | `ct.filter` | the filter id, as the key |
 //! | `ct.topic` | the raw topic the event was read from |
 //! | `ct.partition` | its raw partition |
@@ -23,6 +23,12 @@
 //! | `ct.ingest_us` | µs since the Unix epoch: the raw record's Kafka timestamp × 1000 |
 //! | `ct.match_us` | µs since the Unix epoch: when the worker matched it |
 //! | `ct.history` | `1` for a match found by a history scan, `0` for a live match |
+//!
+//! A `history_done` record (empty value) ends a filter's backfill, after
+//! its history matches on the same partition: `ct.version`, `ct.kind`,
+//! `ct.filter`, `ct.events_scanned`, `ct.matches` and `ct.complete` (`1` or
+//! `0`). Adding it kept version 2: it is a new kind, which older readers
+//! skip (and count) as the rule below says.
 //!
 //! Compatibility: a reader ignores headers it does not know and skips kinds
 //! it does not know, so adding either needs no new version. A change of
@@ -72,6 +78,13 @@ pub mod names {
     pub const DELIVERED: &str = "ct.delivered";
     /// Of a `stats` record: the window's length in milliseconds.
     pub const WINDOW_MS: &str = "ct.window_ms";
+    /// Of a `history_done` record: raw events the backfill scan read.
+    pub const EVENTS_SCANNED: &str = "ct.events_scanned";
+    /// Of a `history_done` record: history matches produced before it.
+    pub const MATCHES: &str = "ct.matches";
+    /// Of a `history_done` record: `1` when the scan covered the whole
+    /// range asked, `0` when a bound or retention cut it.
+    pub const COMPLETE: &str = "ct.complete";
 }
 
 /// The `ct.kind` of a matched event.
@@ -83,6 +96,21 @@ pub const KIND_STATS: &str = "stats";
 
 /// Headers per stats record.
 pub const STATS_HEADER_COUNT: usize = 6;
+
+/// The `ct.kind` of the record that ends a filter's backfill (its value is empty).
+pub const KIND_HISTORY_DONE: &str = "history_done";
+
+/// Headers per history_done record.
+pub const HISTORY_DONE_HEADER_COUNT: usize = 6;
+
+/// The end of a filter's backfill: what the scan read and found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HistoryDoneRecord {
+    pub filter_id: FilterId,
+    pub events_scanned: u64,
+    pub matches: u64,
+    pub complete: bool,
+}
 
 /// One filter thread's counts of one filter over one window: `matched`
 /// every match, `delivered` those forwarded within the budget
@@ -100,6 +128,7 @@ pub struct StatsRecord {
 pub enum FilteredMessage<'a> {
     Event(FilteredRecord<'a>),
     Stats(StatsRecord),
+    HistoryDone(HistoryDoneRecord),
 }
 
 /// Headers per event record.
@@ -243,9 +272,46 @@ impl HeaderEncoder {
     }
 }
 
-/// Reads any record this build knows: an event or a filter's stats.
+impl HeaderEncoder {
+    /// The headers of a history_done record (its value is empty).
+    pub fn encode_history_done(&mut self, record: &HistoryDoneRecord) -> [Header<'_>; HISTORY_DONE_HEADER_COUNT] {
+        let digits = &mut self.digits;
+        digits.clear();
+        let mut ends = [0usize; 3];
+        for (end, value) in ends.iter_mut().zip([record.filter_id.0, record.events_scanned, record.matches]) {
+            push_decimal(digits, value);
+            *end = digits.len();
+        }
+        let digits = &self.digits;
+        [
+            Header { name: names::VERSION, value: FORMAT_VERSION_TEXT },
+            Header { name: names::KIND, value: KIND_HISTORY_DONE.as_bytes() },
+            Header { name: names::FILTER, value: &digits[..ends[0]] },
+            Header { name: names::EVENTS_SCANNED, value: &digits[ends[0]..ends[1]] },
+            Header { name: names::MATCHES, value: &digits[ends[1]..ends[2]] },
+            Header { name: names::COMPLETE, value: if record.complete { b"1" } else { b"0" } },
+        ]
+    }
+}
+
+/// Reads any record this build knows: an event, a filter's stats or the
+/// end of its backfill.
 pub fn decode_message<'a>(headers: &'a Headers, payload: &'a [u8]) -> Result<FilteredMessage<'a>, FilteredRecordError> {
-    if checked_kind(headers)? == KIND_STATS.as_bytes() {
+    let kind = checked_kind(headers)?;
+    if kind == KIND_HISTORY_DONE.as_bytes() {
+        let complete = match required(headers, names::COMPLETE)? {
+            b"1" => true,
+            b"0" => false,
+            other => return Err(invalid(names::COMPLETE, other, "0 or 1")),
+        };
+        return Ok(FilteredMessage::HistoryDone(HistoryDoneRecord {
+            filter_id: FilterId(unsigned(headers, names::FILTER)?),
+            events_scanned: unsigned(headers, names::EVENTS_SCANNED)?,
+            matches: unsigned(headers, names::MATCHES)?,
+            complete,
+        }));
+    }
+    if kind == KIND_STATS.as_bytes() {
         return Ok(FilteredMessage::Stats(StatsRecord {
             filter_id: FilterId(unsigned(headers, names::FILTER)?),
             matched: unsigned(headers, names::MATCHED)?,
@@ -448,6 +514,29 @@ mod tests {
         assert_eq!(decode(&headers, b""), Err(FilteredRecordError::UnknownKind { kind: "stats".to_owned() }));
         let event = Headers::from_sent(&encoder.encode(&record(b"{}")));
         assert_eq!(decode_message(&event, b"{}"), Ok(FilteredMessage::Event(record(b"{}"))));
+    }
+
+    #[test]
+    fn a_history_done_record_round_trips_and_event_readers_skip_it() {
+        let done =
+            HistoryDoneRecord { filter_id: FilterId(12), events_scanned: 6_000_000, matches: 100, complete: false };
+        let mut encoder = HeaderEncoder::default();
+        let sent = encoder.encode_history_done(&done);
+        assert_eq!(
+            text_headers(&sent),
+            [
+                ("ct.version", "2"),
+                ("ct.kind", "history_done"),
+                ("ct.filter", "12"),
+                ("ct.events_scanned", "6000000"),
+                ("ct.matches", "100"),
+                ("ct.complete", "0"),
+            ]
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        );
+        let headers = Headers::from_sent(&sent);
+        assert_eq!(decode_message(&headers, b""), Ok(FilteredMessage::HistoryDone(done)));
+        assert_eq!(decode(&headers, b""), Err(FilteredRecordError::UnknownKind { kind: "history_done".to_owned() }));
     }
 
     #[test]

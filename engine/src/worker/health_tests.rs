@@ -14,7 +14,10 @@ use super::{metrics, spawn_workers, WorkerConfig};
 use crate::log::memory::MemoryLog;
 use crate::matcher::FilterId;
 use crate::registry::memory::MemoryRegistry;
-use crate::registry::{Change, FilterRow, HeartbeatOutcome, NewFilter, Registry, RegistryError, RegistryWatch};
+use crate::registry::{
+    BackfillJob, BackfillOutcome, Change, FilterRow, HeartbeatOutcome, NewFilter, Registry, RegistryError,
+    RegistryWatch, Seam,
+};
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
@@ -63,6 +66,34 @@ impl Registry for Faulty {
     }
     fn watch(&self) -> Result<Box<dyn RegistryWatch>, RegistryError> {
         Ok(Box::new(FaultyWatch { inner: self.inner.watch()?, mode: Arc::clone(&self.mode) }))
+    }
+    fn claim_backfill(&self, claimer: &str, lease: Duration) -> Result<Option<BackfillJob>, RegistryError> {
+        self.inner.claim_backfill(claimer, lease)
+    }
+    fn renew_backfill(&self, filter: FilterId, claimer: &str, lease: Duration) -> Result<bool, RegistryError> {
+        self.inner.renew_backfill(filter, claimer, lease)
+    }
+    fn finish_backfill(
+        &self,
+        filter: FilterId,
+        claimer: &str,
+        outcome: BackfillOutcome,
+    ) -> Result<bool, RegistryError> {
+        self.inner.finish_backfill(filter, claimer, outcome)
+    }
+    fn record_seams(&self, seams: &[Seam]) -> Result<(), RegistryError> {
+        self.inner.record_seams(seams)
+    }
+    fn announce_topics(&self, topics: &[String]) -> Result<(), RegistryError> {
+        self.inner.announce_topics(topics)
+    }
+
+    fn known_topics(&self, within: Duration) -> Result<Vec<String>, RegistryError> {
+        self.inner.known_topics(within)
+    }
+
+    fn seams(&self, filter: FilterId) -> Result<Vec<Seam>, RegistryError> {
+        self.inner.seams(filter)
     }
 }
 
@@ -121,7 +152,7 @@ fn health_reports_a_stuck_then_a_dead_control_thread_and_readiness_follows() {
     let registry = Faulty { inner: MemoryRegistry::default(), mode: Arc::clone(&mode) };
     registry.insert(NewFilter::standing("type == \"click\"", "test")).unwrap();
     let config = WorkerConfig {
-        raw_topic: "raw".to_owned(),
+        raw_topics: crate::log::RawTopics::one("raw"),
         filtered_topic: "filtered".to_owned(),
         threads: 2,
         pin_threads: false,
@@ -168,7 +199,7 @@ fn a_request_head_sent_in_pieces_is_answered_not_reset() {
     log.create_topic("raw", 1).unwrap();
     log.create_topic("filtered", 1).unwrap();
     let config = WorkerConfig {
-        raw_topic: "raw".to_owned(),
+        raw_topics: crate::log::RawTopics::one("raw"),
         filtered_topic: "filtered".to_owned(),
         threads: 1,
         pin_threads: false,

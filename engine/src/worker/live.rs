@@ -8,16 +8,35 @@ use std::time::Instant;
 
 use arc_swap::ArcSwap;
 
+use crate::log::RawTopics;
 use crate::matcher::{FilterId, FilterSet, Matcher};
+
+/// The filters restricted to one set of raw topics (a subscription's
+/// `topics`), compiled apart: an event is matched against the every-topic
+/// matcher and against the matchers whose topics hold its own, never
+/// against a filter of another topic (docs/operations.md, "Many raw topics").
+pub struct ScopedMatcher {
+    pub topics: RawTopics,
+    /// Shared by the versions in which the scope's filters did not change.
+    pub matcher: Arc<Matcher>,
+}
 
 /// One published version of the filter set.
 pub struct LiveFilters {
+    /// The filters of every raw topic.
     pub matcher: Matcher,
+    /// The filters restricted to some topics, one matcher per distinct
+    /// topic list; usually empty.
+    pub scoped: Vec<ScopedMatcher>,
     /// The ids compiled into `matcher`, increasing.
     pub ids: Vec<FilterId>,
     /// Each filter's match budget, matches per second, aligned with `ids`;
     /// `None` is unlimited.
     pub rate_max_per_s: Vec<Option<u32>>,
+    /// The filters of this version with a pending backfill job, increasing:
+    /// filter threads record their seams (`backfill/seams.rs`). Empty
+    /// almost always, which is the hot loop's one check.
+    pub seam_watch: Vec<FilterId>,
     /// 0 before the registry's first `Reset` is applied, then +1 per rebuild.
     pub generation: u64,
     /// When this version was published.
@@ -54,8 +73,10 @@ impl LiveSlot {
         LiveSlot {
             current: ArcSwap::from_pointee(LiveFilters {
                 matcher: set.build(),
+                scoped: Vec::new(),
                 ids: Vec::new(),
                 rate_max_per_s: Vec::new(),
+                seam_watch: Vec::new(),
                 generation: 0,
                 published_at: Instant::now(),
             }),

@@ -27,22 +27,46 @@ pub const REBUILDS: &str = "clicktail_worker_rebuilds_total";
 pub const REBUILD_SECONDS: &str = "clicktail_worker_rebuild_seconds";
 pub const REGISTRY_ERRORS: &str = "clicktail_worker_registry_errors_total";
 pub const SWEPT_FILTERS: &str = "clicktail_worker_swept_filters_total";
+/// Counted by the group consumer itself, per `code` (`log/kafka/rebalance_noise.rs`).
+pub const EXPECTED_REBALANCE_ERRORS: &str = "clicktail_worker_kafka_expected_rebalance_errors_total";
+pub const BACKFILL_JOBS: &str = "clicktail_worker_backfill_jobs_total";
+pub const BACKFILL_JOBS_INCOMPLETE: &str = "clicktail_worker_backfill_jobs_incomplete_total";
+pub const BACKFILL_JOBS_ABANDONED: &str = "clicktail_worker_backfill_jobs_abandoned_total";
+pub const BACKFILL_EVENTS_SCANNED: &str = "clicktail_worker_backfill_events_scanned_total";
+pub const BACKFILL_MATCHES: &str = "clicktail_worker_backfill_matches_total";
+pub const SEAMS_DROPPED: &str = "clicktail_worker_seams_dropped_total";
 
 /// Registers the descriptions shown by `/metrics`.
 pub fn describe() {
-    metrics::describe_counter!(EVENTS_IN, "raw events read");
-    metrics::describe_counter!(MALFORMED, "raw events that are not well-formed JSON events, skipped");
-    metrics::describe_counter!(MATCHES_OUT, "(event, filter) records acknowledged on the filtered topic");
+    metrics::describe_counter!(EVENTS_IN, "raw events read, per source topic");
+    metrics::describe_counter!(MALFORMED, "raw events that are not well-formed JSON events, skipped, per source topic");
+    metrics::describe_counter!(
+        MATCHES_OUT,
+        "(event, filter) records acknowledged on the filtered topic, per source topic"
+    );
     metrics::describe_counter!(PRODUCE_ERRORS, "batches whose matches were not all acknowledged (re-read)");
     metrics::describe_counter!(CONSUME_ERRORS, "failed polls of the raw topic");
     metrics::describe_counter!(COMMIT_ERRORS, "failed offset commits (records are re-read: duplicates)");
-    metrics::describe_gauge!(CONSUMER_LAG, "records behind the end of the raw topic, per filter thread");
+    metrics::describe_gauge!(CONSUMER_LAG, "records behind the end of the raw topics, per filter thread and topic");
     metrics::describe_gauge!(ACTIVE_FILTERS, "filters in the live compiled set");
     metrics::describe_counter!(INVALID_FILTERS, "registry rows whose expression does not parse, ignored");
     metrics::describe_counter!(REBUILDS, "compiled filter set rebuilds");
     metrics::describe_histogram!(REBUILD_SECONDS, "time to compile and publish the filter set");
     metrics::describe_counter!(REGISTRY_ERRORS, "registry watch, sweep or connection failures");
     metrics::describe_counter!(SWEPT_FILTERS, "expired filters deleted by this process");
+    metrics::describe_counter!(
+        EXPECTED_REBALANCE_ERRORS,
+        "commits refused and retries during a consumer group rebalance, per code (expected; records re-read)"
+    );
+    metrics::describe_counter!(BACKFILL_JOBS, "backfill jobs finished by this process (history_done sent)");
+    metrics::describe_counter!(BACKFILL_JOBS_INCOMPLETE, "finished backfill jobs that said complete: false");
+    metrics::describe_counter!(
+        BACKFILL_JOBS_ABANDONED,
+        "backfill jobs given up (lease lost, log or registry failure): another worker claims them again"
+    );
+    metrics::describe_counter!(BACKFILL_EVENTS_SCANNED, "raw events read by backfill scans");
+    metrics::describe_counter!(BACKFILL_MATCHES, "history matches produced by backfill scans");
+    metrics::describe_counter!(SEAMS_DROPPED, "seams a full queue refused (their partition is cut at its end)");
 }
 
 /// Counters readable in-process (the demo's status line, the tests).
@@ -65,6 +89,11 @@ pub struct WorkerStats {
     /// consumer group: when it equals the thread count, every thread owns
     /// partitions and the group's join is over.
     pub threads_reading: AtomicU64,
+    /// Backfill jobs finished (their `history_done` acknowledged).
+    pub backfill_jobs: AtomicU64,
+    /// Backfill jobs given up mid-way (lease lost or a failure).
+    pub backfill_jobs_abandoned: AtomicU64,
+    pub backfill_events_scanned: AtomicU64,
 }
 
 impl WorkerStats {
@@ -88,7 +117,7 @@ pub enum MetricsError {
 /// Every counter, registered at 0 so that `/metrics` shows it before its
 /// first event: a series that appears only with its first failure hides
 /// the failure from `rate()` and from an alert on `> 0` over a window.
-const COUNTERS: [&str; 10] = [
+const COUNTERS: [&str; 16] = [
     EVENTS_IN,
     MALFORMED,
     MATCHES_OUT,
@@ -99,6 +128,12 @@ const COUNTERS: [&str; 10] = [
     REBUILDS,
     REGISTRY_ERRORS,
     SWEPT_FILTERS,
+    BACKFILL_JOBS,
+    BACKFILL_JOBS_INCOMPLETE,
+    BACKFILL_JOBS_ABANDONED,
+    BACKFILL_EVENTS_SCANNED,
+    BACKFILL_MATCHES,
+    SEAMS_DROPPED,
 ];
 
 /// Registers the descriptions and every counter (at 0) and gauge with the
@@ -107,6 +142,9 @@ pub fn register_all() {
     describe();
     for name in COUNTERS {
         metrics::counter!(name).increment(0);
+    }
+    for code in crate::log::kafka::rebalance_noise::expected_codes() {
+        metrics::counter!(EXPECTED_REBALANCE_ERRORS, "code" => code).increment(0);
     }
     metrics::gauge!(ACTIVE_FILTERS).set(0.0);
 }
@@ -207,8 +245,11 @@ mod tests {
             assert!(page.contains(&format!("\n{name} 0\n")), "{name} is not exported at 0:\n{page}");
         }
         assert!(page.contains(&format!("\n{} 0\n", super::ACTIVE_FILTERS)), "{page}");
+        let expected = format!("\n{}{{code=\"illegal_generation\"}} 0\n", super::EXPECTED_REBALANCE_ERRORS);
+        assert!(page.contains(&expected), "{page}");
         let counters_in_source = include_str!("metrics.rs").matches("\n    metrics::describe_counter!(").count();
-        assert_eq!(counters_in_source, super::COUNTERS.len(), "a counter is missing from COUNTERS");
+        // The labelled counter is registered per code, not in COUNTERS.
+        assert_eq!(counters_in_source, super::COUNTERS.len() + 1, "a counter is missing from COUNTERS");
     }
     /// Reads the names from this file's source, so a metric added above
     /// without a line in the guide fails here.

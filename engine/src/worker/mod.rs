@@ -1,5 +1,6 @@
-//! Filter workers: the raw topic in, one record per (event, filter) out to
-//! the filtered topic, filters followed live from the registry.
+//! Filter workers: the raw topics in (one or many, `--raw-topics`), one
+//! record per (event, filter) out to the filtered topic, filters followed
+//! live from the registry.
 //!
 //! A worker process runs one control thread and `threads` filter threads
 //! (one per core by default, each pinned). Each filter thread is a member
@@ -17,12 +18,18 @@
 //! - `config.rs`: [`WorkerConfig`] and its defaults, the retry backoff;
 //! - `filtered_record.rs`: the filtered topic's wire format and partition mapping;
 //! - `live.rs`: the published filter set ([`LiveFilters`]);
-//! - `control.rs`: the control thread (registry → rebuild → publish, expiry sweep);
+//! - `control.rs`: the control thread (registry → rebuild → publish, expiry
+//!   sweep, writing the backfill seams the filter threads report);
+//! - `backfill/`: time travel: the runner threads that claim backfill jobs
+//!   and scan the raw topic's retention, and the seams;
 //! - `filter_thread.rs`: one filter thread's batch loop;
+//! - `topic_slots.rs`: dense numbers for the (topic, partition) pairs a
+//!   filter thread reads (budget shares, seams, per-topic counts);
 //! - `health.rs`: [`WorkerHealth`], what `/healthz` and `/readyz` check;
 //! - `metrics.rs`: metric names, [`WorkerStats`], the `/metrics`, `/healthz`
 //!   and `/readyz` endpoint.
 
+mod backfill;
 mod budget;
 mod config;
 mod control;
@@ -33,6 +40,8 @@ mod health;
 mod health_tests;
 mod live;
 pub mod metrics;
+mod scopes;
+mod topic_slots;
 
 #[cfg(test)]
 mod tests;
@@ -41,7 +50,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-pub use config::WorkerConfig;
+pub use config::{BackfillConfig, WorkerConfig};
 pub use health::WorkerHealth;
 pub use live::LiveFilters;
 pub use metrics::WorkerStats;
@@ -50,7 +59,7 @@ use control::ControlThread;
 use filter_thread::FilterThread;
 use live::LiveSlot;
 
-use crate::log::{Log, LogError};
+use crate::log::{Log, LogError, RawTopics};
 use crate::matcher::FilterSet;
 use crate::registry::Registry;
 
@@ -87,7 +96,10 @@ pub fn spawn_workers(
     log: Arc<dyn Log>,
     registry: Arc<dyn Registry>,
 ) -> Result<WorkerHandle, WorkerError> {
-    for topic in [&config.raw_topic, &config.filtered_topic].into_iter().chain(config.dead_letter_topic.as_ref()) {
+    // Named topics must exist; a pattern may match none yet.
+    let named =
+        config.raw_topics.names().iter().chain([&config.filtered_topic]).chain(config.dead_letter_topic.as_ref());
+    for topic in named {
         log.partition_count(topic).map_err(|source| match source {
             LogError::Unreachable { .. } => WorkerError::Brokers(source),
             source => WorkerError::Topic { topic: topic.clone(), source },
@@ -106,9 +118,12 @@ pub fn spawn_workers(
         stats: Arc::clone(&stats),
         health: Arc::clone(&health),
     };
+    let (seams_out, seams_in) = backfill::seams::channel();
     let control = ControlThread {
         config: config.clone(),
-        registry,
+        registry: Arc::clone(&registry),
+        log: Arc::clone(&log),
+        seams: seams_in,
         live: Arc::clone(&live),
         stats: Arc::clone(&stats),
         stop: Arc::clone(&stop),
@@ -126,10 +141,39 @@ pub fn spawn_workers(
             stop: Arc::clone(&stop),
             health: Arc::clone(&health),
             core: (!cores.is_empty()).then(|| cores[index % cores.len()]),
+            seams: seams_out.clone(),
         };
         handle.spawn(format!("clicktail-filter-{index}"), move || thread.run())?;
     }
+    // Off the filter threads (and unpinned): a scan competes with live
+    // matching only for the scheduler, never inside its loop.
+    for index in 0..config.backfill.threads {
+        let runner = backfill::BackfillRunner {
+            index,
+            config: config.clone(),
+            log: Arc::clone(&log),
+            registry: Arc::clone(&registry),
+            stats: Arc::clone(&stats),
+            stop: Arc::clone(&stop),
+            claimer: backfill::claimer_name(index),
+        };
+        handle.spawn(format!("clicktail-backfill-{index}"), move || runner.run())?;
+    }
     Ok(handle)
+}
+
+/// The raw topics `topics` consumes now, each with its partition count,
+/// sorted by name: the names, and the topics of the log the pattern matches.
+pub(crate) fn resolve_raw_topics(log: &dyn Log, topics: &RawTopics) -> Result<Vec<(String, u32)>, LogError> {
+    let existing = if topics.pattern().is_some() { log.topic_names()? } else { Vec::new() };
+    topics
+        .resolve(existing.iter().map(String::as_str))
+        .into_iter()
+        .map(|topic| {
+            let partitions = log.partition_count(&topic)?;
+            Ok((topic, partitions))
+        })
+        .collect()
 }
 
 impl WorkerHandle {

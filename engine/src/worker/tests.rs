@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::filtered_record::{decode, filtered_partition};
+use super::filtered_record::{self, decode, filtered_partition, FilteredMessage};
 use super::{spawn_workers, WorkerConfig, WorkerHandle, WorkerStats};
 use crate::log::memory::MemoryLog;
 use crate::log::{Log, Message, PartitionId, Record};
@@ -25,7 +25,7 @@ fn setup() -> (MemoryLog, MemoryRegistry) {
 
 fn config(threads: usize) -> WorkerConfig {
     WorkerConfig {
-        raw_topic: RAW.to_owned(),
+        raw_topics: crate::log::RawTopics::one(RAW),
         filtered_topic: FILTERED.to_owned(),
         threads,
         pin_threads: false,
@@ -263,6 +263,29 @@ fn json_values_that_are_not_objects_are_events_not_malformed() {
     assert_eq!(seen, expected);
 }
 
+/// Starts workers with `config` on `registry`, then plays `events` clicks at
+/// about 2,000 events/s (20 every 10 ms: many times the budgets of the tests
+/// below, over several windows) and waits until they are all read. Returns
+/// the workers and when the flood started.
+fn flood_a_started_worker(
+    config: WorkerConfig,
+    log: &MemoryLog,
+    registry: MemoryRegistry,
+    events: u64,
+) -> (WorkerHandle, Instant) {
+    let handle = spawn_workers(config, Arc::new(log.clone()), Arc::new(registry)).unwrap();
+    wait_until("the first load", || handle.live_filters().is_loaded());
+    wait_live_on_every_thread(&handle, "every thread to poll");
+    let started = Instant::now();
+    let event = r#"{"type":"click"}"#;
+    for _ in 0..events / 20 {
+        produce(log, &[event; 20]);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    run(&handle, events);
+    (handle, started)
+}
+
 /// Issue 12 item 1: a `*` session filter over a small budget is thinned to
 /// it across threads, every match is counted in its stats records, and a
 /// standing `*` (unlimited) gets every event and no stats.
@@ -276,17 +299,7 @@ fn a_session_filter_is_thinned_to_its_budget_and_its_stats_count_every_match() {
     let session = registry.insert(NewFilter::session("*", "node-1", "session-1", Duration::from_secs(60))).unwrap();
     let all = standing(&registry, "*");
     let config = WorkerConfig { session_filter_rate_max_per_s: BUDGET, ..config(2) };
-    let handle = spawn_workers(config, Arc::new(log.clone()), Arc::new(registry)).unwrap();
-    wait_until("the first load", || handle.live_filters().is_loaded());
-    wait_live_on_every_thread(&handle, "every thread to poll");
-    // 2,000 events/s for 3 s: 20× the budget, spread over several windows.
-    let started = Instant::now();
-    let event = r#"{"type":"click"}"#;
-    for _ in 0..EVENTS / 20 {
-        produce(&log, &[event; 20]);
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    run(&handle, EVENTS);
+    let (handle, started) = flood_a_started_worker(config, &log, registry, EVENTS);
     let (mut matched, mut delivered_by_stats) = (0, 0);
     let mut stats_windows = 0;
     let mut delivered = 0;
@@ -309,6 +322,7 @@ fn a_session_filter_is_thinned_to_its_budget_and_its_stats_count_every_match() {
                     assert_eq!(event.filter_id, all);
                     standing_events += 1
                 }
+                FilteredMessage::HistoryDone(done) => panic!("no filter asked for history: {done:?}"),
             }
         }
         matched >= EVENTS
@@ -325,4 +339,110 @@ fn a_session_filter_is_thinned_to_its_budget_and_its_stats_count_every_match() {
     // Thinned, not starved: at least half the budget over the 3 s of traffic.
     assert!(delivered >= u64::from(BUDGET) * 3 / 2, "delivered {delivered}");
     assert!(stats_windows >= 3, "at least one stats record per second per thread: {stats_windows}");
+}
+
+/// Issue 12 item 1: a row's own `rate_max_per_s` is its budget: a session
+/// filter that asked for less than the workers' default is thinned to what
+/// it asked, a standing filter given one (`filters add --rate-max`) is
+/// thinned and counted, and a standing filter without one stays unlimited.
+#[test]
+fn a_rows_own_rate_max_is_its_budget_for_session_and_standing_filters() {
+    use std::collections::HashMap;
+
+    use super::filtered_record::{decode_message, FilteredMessage};
+
+    const SESSION_BUDGET: u32 = 50;
+    const STANDING_BUDGET: u32 = 100;
+    const EVENTS: u64 = 6_000;
+    let (log, registry) = setup();
+    let session = registry
+        .insert(NewFilter::session("*", "node-1", "session-1", Duration::from_secs(60)).with_rate_max(SESSION_BUDGET))
+        .unwrap();
+    let budgeted = registry.insert(NewFilter::standing("*", "test").with_rate_max(STANDING_BUDGET)).unwrap();
+    let unlimited = standing(&registry, "*");
+    // The default would let the session filter deliver far more than it asked.
+    let config = WorkerConfig { session_filter_rate_max_per_s: 10_000, ..config(2) };
+    let (handle, started) = flood_a_started_worker(config, &log, registry, EVENTS);
+    let mut matched: HashMap<FilterId, u64> = HashMap::new();
+    let mut delivered: HashMap<FilterId, u64> = HashMap::new();
+    wait_until("stats counting every match of both budgeted filters", || {
+        matched.clear();
+        delivered.clear();
+        for record in filtered_records(&log) {
+            match decode_message(&record.headers, &record.payload).unwrap() {
+                FilteredMessage::Stats(stats) => *matched.entry(stats.filter_id).or_default() += stats.matched,
+                FilteredMessage::Event(event) => *delivered.entry(event.filter_id).or_default() += 1,
+                FilteredMessage::HistoryDone(done) => panic!("no backfill was asked for: {done:?}"),
+            }
+        }
+        matched.get(&session) == Some(&EVENTS) && matched.get(&budgeted) == Some(&EVENTS)
+    });
+    let elapsed_s = started.elapsed().as_secs_f64();
+    handle.join().unwrap();
+    assert_eq!(matched.get(&unlimited), None, "an unlimited filter has no stats");
+    assert_eq!(delivered[&unlimited], EVENTS, "a standing filter without a budget is unlimited");
+    for (filter, budget) in [(session, SESSION_BUDGET), (budgeted, STANDING_BUDGET)] {
+        let delivered = delivered[&filter];
+        // The budget over the run, plus the token buckets' bursts (a tenth
+        // of a second on each of the 2 threads) as slack.
+        let bound = f64::from(budget) * (elapsed_s * 1.05 + 2.0 * 0.1) + 2.0;
+        assert!((delivered as f64) <= bound, "filter {filter}: delivered {delivered} > {bound} over {elapsed_s:.1} s");
+        assert!(delivered >= u64::from(budget) * 3 / 2, "filter {filter}: delivered {delivered}");
+    }
+}
+
+/// Issue 15: time travel for a filter restricted to some topics scans
+/// those topics only, and each history match names its topic.
+#[test]
+fn a_topic_scoped_backfill_scans_only_its_topics() {
+    let log = MemoryLog::default();
+    for topic in ["site.a", "site.b", FILTERED] {
+        log.create_topic(topic, 2).unwrap();
+    }
+    let producer = log.producer().unwrap();
+    for (topic, count) in [("site.a", 30), ("site.b", 20)] {
+        for n in 0..count {
+            let event = format!(r#"{{"n":{n},"kind":"hit"}}"#);
+            let message = Message {
+                key: b"k",
+                payload: event.as_bytes(),
+                partition: None,
+                timestamp_ms: 1_000 + n,
+                headers: &[],
+            };
+            producer.send(topic, message).unwrap();
+        }
+    }
+    let registry = Arc::new(MemoryRegistry::default());
+    let config = WorkerConfig { raw_topics: crate::log::RawTopics::parse("site.a,site.b").unwrap(), ..config(1) };
+    let handle = spawn_workers(config, Arc::new(log.clone()), registry.clone()).unwrap();
+    // Read (and matched by nothing) before the filter: history, not live.
+    run(&handle, 50);
+    let request = crate::registry::BackfillRequest { since_ms: Some(0), matches_max: 100 };
+    let filter = NewFilter::session(r#"kind == "hit""#, "node", "test", Duration::from_secs(60))
+        .with_topics(vec!["site.b".to_owned()])
+        .with_backfill(request);
+    let id = registry.insert(filter).unwrap();
+    let mut done = None;
+    wait_until("history_done", || {
+        done = filtered_records(&log).iter().find_map(|record| {
+            match filtered_record::decode_message(&record.headers, &record.payload) {
+                Ok(FilteredMessage::HistoryDone(done)) => Some(done),
+                _ => None,
+            }
+        });
+        done.is_some()
+    });
+    let records = filtered_records(&log);
+    handle.join().unwrap();
+    let done = done.unwrap();
+    assert_eq!((done.filter_id, done.events_scanned, done.matches, done.complete), (id, 20, 20, true));
+    let topics: Vec<String> = records
+        .iter()
+        .filter_map(|record| filtered_record::decode(&record.headers, &record.payload).ok())
+        .filter(|decoded| decoded.history)
+        .map(|decoded| decoded.raw_topic.to_owned())
+        .collect();
+    assert_eq!(topics.len(), 20);
+    assert!(topics.iter().all(|topic| topic == "site.b"), "{topics:?}");
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use clicktail_engine::clock::now_ms;
 
 use clicktail_engine::log::kafka::{KafkaConfig, KafkaLog};
-use clicktail_engine::log::{Log, Message, PartitionId};
+use clicktail_engine::log::{Log, Message, PartitionId, RawTopics};
 use clicktail_engine::matcher::FilterId;
 use clicktail_engine::registry::postgres::{migrate, PostgresConfig, PostgresRegistry};
 use clicktail_engine::registry::{NewFilter, Registry};
@@ -65,13 +65,19 @@ pub struct Setup {
     pub registry_config: PostgresConfig,
     pub brokers: String,
     pub config: WorkerConfig,
+    /// The raw topic (the first of `config.raw_topics`).
+    pub raw: String,
+    /// More topics the test created, deleted with the others.
+    pub extra_topics: Mutex<Vec<String>>,
 }
 
 /// The test's topics go with it: a broker holding hundreds of leftover
 /// topics took over 120 s to restart.
 impl Drop for Setup {
     fn drop(&mut self) {
-        for topic in [&self.config.raw_topic, &self.config.filtered_topic] {
+        let extra = self.extra_topics.lock().map(|topics| topics.clone()).unwrap_or_default();
+        let topics = self.config.raw_topics.names().iter().chain([&self.config.filtered_topic]).chain(&extra);
+        for topic in topics {
             if let Err(error) = self.log.delete_topic(topic) {
                 eprintln!("could not delete test topic {topic}: {error}");
             }
@@ -94,7 +100,7 @@ impl Setup {
         migrate(&registry_config).unwrap();
         let registry = PostgresRegistry::connect(registry_config.clone()).unwrap();
         let config = WorkerConfig {
-            raw_topic: raw,
+            raw_topics: RawTopics::one(&raw),
             filtered_topic: filtered,
             group_id: unique(&format!("workers-{name}")),
             threads: 2,
@@ -103,7 +109,15 @@ impl Setup {
             poll_timeout: Duration::from_millis(50),
             ..WorkerConfig::default()
         };
-        Some(Setup { log: Arc::new(log), registry: Arc::new(registry), registry_config, brokers, config })
+        Some(Setup {
+            log: Arc::new(log),
+            registry: Arc::new(registry),
+            registry_config,
+            brokers,
+            config,
+            raw,
+            extra_topics: Mutex::new(Vec::new()),
+        })
     }
 
     pub fn spawn(&self) -> WorkerHandle {
@@ -127,7 +141,7 @@ impl Setup {
                 timestamp_ms: now_ms(),
                 headers: &[],
             };
-            producer.send(&self.config.raw_topic, message).unwrap();
+            producer.send(&self.raw, message).unwrap();
         }
         producer.flush(Duration::from_secs(120)).unwrap();
     }

@@ -18,6 +18,9 @@ pub struct Hello<'a> {
     pub queue_bytes_max: usize,
     pub history_max: usize,
     pub message_bytes_max: usize,
+    /// The raw topics the workers consume (announced in the last 5
+    /// minutes), for a subscription's `topics`.
+    pub topics: &'a [String],
 }
 
 impl Hello<'_> {

@@ -16,6 +16,7 @@ pub mod filter_lost;
 pub mod filter_replaced;
 pub mod heartbeat;
 pub mod hello;
+pub mod history_done;
 pub mod ingest_batch;
 pub mod stats;
 pub mod subscribe;

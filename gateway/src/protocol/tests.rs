@@ -8,7 +8,10 @@ fn parses_each_client_kind() {
         ClientMessage::Subscribe(subscribe::Subscribe {
             criterion: "*".into(),
             history: 5,
-            reference: Some("x".into())
+            since_ms: None,
+            reference: Some("x".into()),
+            rate_max: None,
+            topics: None,
         })
     );
     assert_eq!(
@@ -19,6 +22,22 @@ fn parses_each_client_kind() {
         ClientMessage::parse(r#"{"type":"heartbeat"}"#).unwrap(),
         ClientMessage::Heartbeat(heartbeat::Heartbeat {})
     );
+}
+
+#[test]
+fn a_requested_rate_max_is_capped_and_only_whole_positive_numbers_are_granted() {
+    use serde_json::json;
+    use subscribe::granted_rate_max;
+    assert_eq!(granted_rate_max(None, 500), Ok(None));
+    assert_eq!(granted_rate_max(Some(&json!(null)), 500), Ok(None));
+    assert_eq!(granted_rate_max(Some(&json!(1)), 500), Ok(Some(1)));
+    assert_eq!(granted_rate_max(Some(&json!(500)), 500), Ok(Some(500)));
+    assert_eq!(granted_rate_max(Some(&json!(u64::MAX)), 500), Ok(Some(500)));
+    for bad in [json!(0), json!(-1), json!(2.5), json!(1e3), json!("10"), json!(true), json!({})] {
+        let message = granted_rate_max(Some(&bad), 500).unwrap_err();
+        assert!(message.starts_with("rate_max must be a whole number of matches per second, at least 1"), "{message}");
+        assert!(message.ends_with(&format!("got {bad}")), "{message}");
+    }
 }
 
 #[test]
@@ -40,11 +59,14 @@ fn refuses_malformed_messages() {
 
 #[test]
 fn event_frame_embeds_the_raw_event() {
-    let frame = event::frame(7, 10, 12, false, b" {\"a\":1}\n").unwrap();
-    assert_eq!(frame, r#"{"type":"event","filter":7,"ts_ms":10,"sent_ms":12,"event":{"a":1}}"#);
-    let parsed: serde_json::Value = serde_json::from_str(&event::frame(7, 1, 2, true, b"[1]").unwrap()).unwrap();
+    let frame = event::frame(7, "site.bookings", 10, 12, false, b" {\"a\":1}\n").unwrap();
+    assert_eq!(frame, r#"{"type":"event","filter":7,"topic":"site.bookings","ts_ms":10,"sent_ms":12,"event":{"a":1}}"#);
+    let parsed: serde_json::Value = serde_json::from_str(&event::frame(7, "t", 1, 2, true, b"[1]").unwrap()).unwrap();
     assert_eq!(parsed["history"], true);
-    assert!(event::frame(1, 0, 0, false, &[0xff, 0xfe]).is_none());
+    // A topic header no Kafka topic could have is still valid JSON.
+    let odd: serde_json::Value = serde_json::from_str(&event::frame(7, "a\"b", 1, 2, false, b"1").unwrap()).unwrap();
+    assert_eq!(odd["topic"], "a\"b");
+    assert!(event::frame(1, "t", 0, 0, false, &[0xff, 0xfe]).is_none());
 }
 
 #[test]

@@ -88,7 +88,10 @@ impl AdminState {
             identity: self.identity.clone(),
             criterion: request.criterion,
             history,
+            since_ms: request.since_ms,
             reference: request.reference,
+            rate_max: request.rate_max,
+            topics: request.topics,
         };
         match context.control.try_send(control_request) {
             Ok(()) => {

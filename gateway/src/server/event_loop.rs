@@ -33,6 +33,7 @@ use super::admin::AdminState;
 use super::http_connection::{HttpConnection, HttpPhase, HttpStep, NewSocket, SocketRole};
 use super::inbox::{LoopCommand, LoopInbox};
 use super::outbound::Outbound;
+use super::session_stream::SessionStream;
 use super::websocket::{Incoming, Phase, WsConnection};
 use crate::auth::Admission;
 use crate::control::ControlRequest;
@@ -41,6 +42,7 @@ use crate::ids::{ConnectionAddress, ConnectionId, LoopId};
 use crate::ingest::{validate, IngestJob, IngestLimits, ReplyChannel, ValidBatch};
 use crate::protocol::hello::Hello;
 use crate::protocol::ingest_batch::Nack;
+use crate::schema_sample::SchemaSample;
 use crate::{GatewayConfig, Metrics, RouteTable};
 
 pub const LISTENER: Token = Token(usize::MAX);
@@ -71,6 +73,10 @@ pub struct LoopContext {
     pub hosts: HostPolicy,
     /// Who may open `/ws`: the static token and the JWT keys.
     pub admission: Arc<Admission>,
+    /// The workers' raw topics, offered in `hello`.
+    pub known_topics: Arc<crate::topics::KnownTopics>,
+    /// Paths and values of recent matches, for `GET /schema`.
+    pub schema: Arc<SchemaSample>,
 }
 
 impl LoopContext {
@@ -95,11 +101,16 @@ impl LoopContext {
             SocketRole::Ingest => self.config.ingest_batch_bytes_max,
         };
         let mut config = WebSocketConfig::default();
-        // Small eager read buffer: idle sessions dominate, and 4 KiB fits
-        // any admin request in one read.
-        config.read_buffer_size = 4 * 1024;
-        // Coalesce small frames into one write; `pump` flushes anyway.
-        config.write_buffer_size = 16 * 1024;
+        config.read_buffer_size = match role {
+            // No read buffer of tungstenite's own: idle sessions dominate,
+            // and `SessionStream` holds bytes only while a frame is read.
+            SocketRole::Admin => 0,
+            // Few sessions, large batches: read them in 4 KiB steps.
+            SocketRole::Ingest => 4 * 1024,
+        };
+        // tungstenite writes only control frames (text frames go through
+        // `SessionStream`): each at once, so none waits in its buffer.
+        config.write_buffer_size = 0;
         config.max_message_size = Some(message_bytes_max);
         config.max_frame_size = Some(message_bytes_max);
         config
@@ -127,18 +138,27 @@ pub struct EventLoop {
 }
 
 struct LoopState {
-    /// Open connections by id.
-    connections: HashMap<usize, Connection>,
+    /// Open connections by id. Boxed: the table keeps empty slots (up to
+    /// half of it), which would otherwise each take a whole connection's
+    /// size (~600 bytes), and a box moves in and out of it cheaply.
+    connections: HashMap<usize, Box<Connection>>,
     /// The next connection id; ids are never reused.
     next_connection: usize,
     /// Connections with new frames to write after the inbox drain.
     dirty: Vec<usize>,
+    /// Frames of one `writev`, reused by every connection of the loop.
+    write_batch: Vec<Utf8Bytes>,
 }
 
 impl EventLoop {
     pub fn run(mut self) {
         let mut events = Events::with_capacity(EVENTS_CAPACITY);
-        let mut state = LoopState { connections: HashMap::new(), next_connection: 0, dirty: Vec::new() };
+        let mut state = LoopState {
+            connections: HashMap::new(),
+            next_connection: 0,
+            dirty: Vec::new(),
+            write_batch: Vec::with_capacity(super::session_stream::FRAMES_PER_WRITE),
+        };
         let mut next_tick = Instant::now() + TICK;
         let mut draining = false;
         while !self.stop.load(Ordering::Relaxed) {
@@ -185,12 +205,17 @@ impl EventLoop {
     /// and its filters released at once (the rows go before the close
     /// handshake ends), ingest sessions closed as their batches are answered.
     fn start_drain(&mut self, state: &mut LoopState) {
+        // Connections the kernel completed before the signal wait in the
+        // listener's backlog; closing the listener would reset them. They
+        // are accepted first and answered like any other during a drain
+        // (`/readyz` 503, an upgrade closed with 1001).
+        self.accept(state);
         if let Some(mut listener) = self.listener.take() {
             let _ = self.poll.registry().deregister(&mut listener);
         }
         let now = Instant::now();
         for (id, connection) in state.connections.iter_mut() {
-            if let Connection::Admin(ws, admin) = connection {
+            if let Connection::Admin(ws, admin) = &mut **connection {
                 ws.discard_queue(&self.context.metrics);
                 ws.close(CloseCode::Away, "going away: the gateway is shutting down", now);
                 self.context.release(std::mem::take(&mut admin.filters));
@@ -205,7 +230,7 @@ impl EventLoop {
     fn close_idle_ingest_sessions(&mut self, state: &mut LoopState) {
         let now = Instant::now();
         for (id, connection) in state.connections.iter_mut() {
-            if let Connection::Ingest(ws) = connection {
+            if let Connection::Ingest(ws) = &mut **connection {
                 if ws.phase == Phase::Open && ws.batches_in_flight == 0 {
                     ws.close(CloseCode::Away, "going away: the gateway is shutting down", now);
                     state.dirty.push(*id);
@@ -218,7 +243,7 @@ impl EventLoop {
     /// True when a draining loop has nothing left to finish: no session,
     /// no ingest request waiting for the producer.
     fn drained(state: &LoopState) -> bool {
-        state.connections.values().all(|connection| match connection {
+        state.connections.values().all(|connection| match &**connection {
             Connection::Http(http) => !matches!(http.phase, HttpPhase::AwaitingIngest),
             Connection::Admin(..) | Connection::Ingest(_) => false,
         })
@@ -263,7 +288,7 @@ impl EventLoop {
                 continue;
             }
             metrics.connections_open.fetch_add(1, Relaxed);
-            state.connections.insert(id, Connection::Http(HttpConnection::new(stream, peer, Instant::now())));
+            state.connections.insert(id, Box::new(Connection::Http(HttpConnection::new(stream, peer, Instant::now()))));
             // Edge-triggered: bytes that arrived with the connection need a
             // read now; no further event would announce them.
             self.on_ready(state, id);
@@ -271,53 +296,49 @@ impl EventLoop {
     }
 
     fn on_ready(&mut self, state: &mut LoopState, id: usize) {
-        let Some(connection) = state.connections.remove(&id) else { return };
+        let Some(mut connection) = state.connections.remove(&id) else { return };
         let now = Instant::now();
-        let next = match connection {
-            Connection::Http(mut http) => match http.on_ready(ConnectionId(id), &self.context) {
-                HttpStep::Keep => Some(Connection::Http(http)),
-                HttpStep::Close => {
-                    self.finish(Connection::Http(http));
-                    None
-                }
-                HttpStep::Upgrade { socket, leftover } => {
-                    let upgraded = self.upgrade(http, socket, leftover, id, now);
-                    // Frames sent right behind the handshake are already in
-                    // the buffer and no new edge will announce them: read now.
-                    state.connections.insert(id, upgraded);
-                    return self.on_ready(state, id);
-                }
-            },
-            Connection::Admin(mut ws, mut admin) => {
+        let step = match &mut *connection {
+            Connection::Http(http) => http.on_ready(ConnectionId(id), &self.context),
+            Connection::Admin(ws, admin) => {
                 let address = self.address(id);
                 while let Incoming::Text(text) = ws.read(now) {
                     if ws.phase == Phase::Open {
                         admin.handle(&text, address, &mut ws.outbound, &self.context);
                     }
                 }
-                Some(Connection::Admin(ws, admin))
+                HttpStep::Keep
             }
-            Connection::Ingest(mut ws) => {
+            Connection::Ingest(ws) => {
                 while let Incoming::Text(text) = ws.read(now) {
                     if ws.phase == Phase::Open {
-                        self.ingest_message(&mut ws, &text, id);
+                        self.ingest_message(ws, &text, id);
                     }
                 }
-                Some(Connection::Ingest(ws))
+                HttpStep::Keep
             }
         };
-        if let Some(connection) = next {
-            self.settle(state, id, connection, now);
+        match step {
+            HttpStep::Keep => self.settle(state, id, connection, now),
+            HttpStep::Close => self.finish(connection),
+            HttpStep::Upgrade { socket, leftover } => {
+                let Connection::Http(http) = *connection else { return };
+                let upgraded = self.upgrade(http, socket, leftover, id, now);
+                // Frames sent right behind the handshake are already in
+                // the buffer and no new edge will announce them: read now.
+                state.connections.insert(id, Box::new(upgraded));
+                self.on_ready(state, id)
+            }
         }
     }
 
     /// Writes what is queued, then keeps the connection or finishes it.
-    fn settle(&self, state: &mut LoopState, id: usize, mut connection: Connection, now: Instant) {
+    fn settle(&self, state: &mut LoopState, id: usize, mut connection: Box<Connection>, now: Instant) {
         let metrics = &self.context.metrics;
-        let done = match &mut connection {
+        let done = match &mut *connection {
             Connection::Http(_) => false,
             Connection::Admin(ws, _) | Connection::Ingest(ws) => {
-                let frames = ws.pump(metrics, now);
+                let frames = ws.pump(metrics, now, &mut state.write_batch);
                 metrics.frames_sent_total.fetch_add(frames as u64, Relaxed);
                 ws.phase == Phase::Done
             }
@@ -339,7 +360,7 @@ impl EventLoop {
     ) -> Connection {
         let config = &self.context.config;
         let ws = WebSocket::from_partially_read(
-            http.stream,
+            SessionStream::new(http.stream),
             leftover,
             Role::Server,
             Some(self.context.websocket_config(socket.role())),
@@ -363,6 +384,7 @@ impl EventLoop {
                     queue_bytes_max: config.session_queue_bytes_max,
                     history_max: config.history_max,
                     message_bytes_max: config.admin_message_bytes_max,
+                    topics: &self.context.known_topics.get(),
                 };
                 connection.outbound.offer_reply(Utf8Bytes::from(hello.frame()), &self.context.metrics);
                 Connection::Admin(connection, AdminState::new(identity, self.address(id)))
@@ -409,7 +431,9 @@ impl EventLoop {
         while let Ok(command) = self.inbox.receiver.try_recv() {
             match command {
                 LoopCommand::Event { connection, filter, frame } => {
-                    if let Some(Connection::Admin(ws, _)) = state.connections.get_mut(&connection.0) {
+                    if let Some(Connection::Admin(ws, _)) =
+                        state.connections.get_mut(&connection.0).map(|boxed| &mut **boxed)
+                    {
                         if ws.phase == Phase::Open {
                             ws.outbound.offer_event(filter, frame, &metrics);
                             state.dirty.push(connection.0);
@@ -417,32 +441,38 @@ impl EventLoop {
                     }
                 }
                 LoopCommand::Missed { connection, filter, count } => {
-                    if let Some(Connection::Admin(ws, _)) = state.connections.get_mut(&connection.0) {
+                    if let Some(Connection::Admin(ws, _)) =
+                        state.connections.get_mut(&connection.0).map(|boxed| &mut **boxed)
+                    {
                         ws.outbound.count_missed(filter, count);
                     }
                 }
-                LoopCommand::Reply { connection, frame } => match state.connections.get_mut(&connection.0) {
-                    Some(Connection::Admin(ws, _)) => {
-                        ws.outbound.offer_reply(frame, &metrics);
-                        state.dirty.push(connection.0);
+                LoopCommand::Reply { connection, frame } => {
+                    match state.connections.get_mut(&connection.0).map(|boxed| &mut **boxed) {
+                        Some(Connection::Admin(ws, _)) => {
+                            ws.outbound.offer_reply(frame, &metrics);
+                            state.dirty.push(connection.0);
+                        }
+                        // On an ingest session a reply is a batch's ack or nack.
+                        Some(Connection::Ingest(ws)) => {
+                            ws.batches_in_flight = ws.batches_in_flight.saturating_sub(1);
+                            ws.outbound.offer_reply(frame, &metrics);
+                            state.dirty.push(connection.0);
+                        }
+                        _ => {}
                     }
-                    // On an ingest session a reply is a batch's ack or nack.
-                    Some(Connection::Ingest(ws)) => {
-                        ws.batches_in_flight = ws.batches_in_flight.saturating_sub(1);
-                        ws.outbound.offer_reply(frame, &metrics);
-                        state.dirty.push(connection.0);
-                    }
-                    _ => {}
-                },
+                }
                 LoopCommand::SubscribeRefused { connection, frame } => {
-                    if let Some(Connection::Admin(ws, admin)) = state.connections.get_mut(&connection.0) {
+                    if let Some(Connection::Admin(ws, admin)) =
+                        state.connections.get_mut(&connection.0).map(|boxed| &mut **boxed)
+                    {
                         admin.subscribes_pending = admin.subscribes_pending.saturating_sub(1);
                         ws.outbound.offer_reply(frame, &metrics);
                         state.dirty.push(connection.0);
                     }
                 }
                 LoopCommand::Subscribed { connection, filter, reply, history } => {
-                    match state.connections.get_mut(&connection.0) {
+                    match state.connections.get_mut(&connection.0).map(|boxed| &mut **boxed) {
                         Some(Connection::Admin(ws, admin)) if ws.phase == Phase::Open => {
                             admin.subscribes_pending = admin.subscribes_pending.saturating_sub(1);
                             admin.filters.push(filter);
@@ -458,7 +488,7 @@ impl EventLoop {
                     }
                 }
                 LoopCommand::FilterReplaced { connection, old, new, frame } => {
-                    let told = match state.connections.get_mut(&connection.0) {
+                    let told = match state.connections.get_mut(&connection.0).map(|boxed| &mut **boxed) {
                         Some(Connection::Admin(ws, admin)) if ws.phase == Phase::Open => {
                             let owned = admin.replace(old, new);
                             if owned {
@@ -481,7 +511,9 @@ impl EventLoop {
                     }
                 }
                 LoopCommand::HttpResponse { connection, response } => {
-                    if let Some(Connection::Http(http)) = state.connections.get_mut(&connection.0) {
+                    if let Some(Connection::Http(http)) =
+                        state.connections.get_mut(&connection.0).map(|boxed| &mut **boxed)
+                    {
                         if matches!(http.phase, HttpPhase::AwaitingIngest) {
                             if let HttpStep::Close = http.respond(response) {
                                 if let Some(closed) = state.connections.remove(&connection.0) {
@@ -506,7 +538,7 @@ impl EventLoop {
         let metrics = self.context.metrics.clone();
         let mut finished = Vec::new();
         for (id, connection) in state.connections.iter_mut() {
-            match connection {
+            match &mut **connection {
                 Connection::Http(http) => {
                     if now.duration_since(http.opened) >= http_timeout {
                         finished.push(*id);
@@ -514,6 +546,7 @@ impl EventLoop {
                 }
                 Connection::Admin(ws, _) | Connection::Ingest(ws) => {
                     ws.check_timers(idle, stalled, &metrics, now);
+                    ws.release_idle_memory();
                     let pinged = ws.ping_if_quiet(ping, now);
                     if ws.phase == Phase::Done {
                         finished.push(*id);
@@ -538,21 +571,21 @@ impl EventLoop {
     }
 
     /// Drops a connection and everything it owned.
-    fn finish(&self, connection: Connection) {
+    fn finish(&self, connection: Box<Connection>) {
         let metrics = &self.context.metrics;
         metrics.connections_open.fetch_sub(1, Relaxed);
-        let mut stream: TcpStream = match connection {
+        let mut stream: TcpStream = match *connection {
             Connection::Http(http) => http.stream,
             Connection::Admin(mut ws, admin) => {
                 metrics.admin_sessions_open.fetch_sub(1, Relaxed);
                 ws.discard_queue(metrics);
                 admin.close(&self.context);
-                ws.ws.into_inner()
+                ws.ws.into_inner().into_inner()
             }
             Connection::Ingest(mut ws) => {
                 metrics.ingest_sessions_open.fetch_sub(1, Relaxed);
                 ws.discard_queue(metrics);
-                ws.ws.into_inner()
+                ws.ws.into_inner().into_inner()
             }
         };
         let _ = self.poll.registry().deregister(&mut stream);

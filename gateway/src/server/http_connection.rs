@@ -207,6 +207,7 @@ impl HttpConnection {
                 };
                 self.upgrade(request, NewSocket::Admin(Arc::new(identity)), admitted.subprotocol)
             }
+            ("GET", "/schema") => self.schema(request, context),
             ("GET", "/ingest") => self.upgrade(request, NewSocket::Ingest, None),
             ("POST", "/ingest") => self.ingest_post(request, id, context),
             ("OPTIONS", "/ingest") => self.respond(response::build(
@@ -238,6 +239,21 @@ impl HttpConnection {
             },
             _ => self.respond(response::text(405, "method not allowed")),
         }
+    }
+
+    /// `GET /schema`: the paths and values of recent matches
+    /// (`schema_sample.rs`), to whoever `/ws` would admit.
+    fn schema(&mut self, request: &Request, context: &LoopContext) -> HttpStep {
+        if !upgrade::origin_allowed(request, &context.config.allowed_origins) {
+            context.metrics.origin_refused_total.fetch_add(1, Relaxed);
+            return self.respond(response::text(403, "origin not allowed"));
+        }
+        if let Err(refusal) = context.admission.admit(request) {
+            context.metrics.token_refused_total.fetch_add(1, Relaxed);
+            return self.respond(upgrade::refusal_response(&refusal));
+        }
+        let answer = context.schema.answer(Instant::now());
+        self.respond(response::build(200, "application/json", answer.as_bytes(), &[]))
     }
 
     fn upgrade(&mut self, request: &Request, socket: NewSocket, subprotocol: Option<&str>) -> HttpStep {

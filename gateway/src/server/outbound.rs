@@ -62,6 +62,10 @@ pub struct Outbound {
     bytes_max: usize,
     /// Event frames dropped since the session began, all filters.
     dropped_total: u64,
+    /// A frame was queued since [`Self::release_idle_memory`] last freed
+    /// the queues' room: the timer skips sessions that stayed idle without
+    /// touching their lanes.
+    queued_since_release: bool,
 }
 
 /// One filter's event frames and its drop counts.
@@ -100,6 +104,7 @@ impl Outbound {
             frames_max,
             bytes_max,
             dropped_total: 0,
+            queued_since_release: false,
         }
     }
 
@@ -109,6 +114,8 @@ impl Outbound {
         if self.lanes.iter().any(|lane| lane.filter == filter) {
             return;
         }
+        // Exactly one more: most sessions hold one filter for hours.
+        self.lanes.reserve_exact(1);
         self.lanes.push(Lane { filter, frames: VecDeque::new(), bytes: 0, dropped_untold: 0, dropped_total: 0 });
         let (share_frames, share_bytes) = self.share();
         for index in 0..self.lanes.len() {
@@ -161,6 +168,7 @@ impl Outbound {
         self.event_bytes += frame.len();
         metrics.queue_bytes.fetch_add(frame.len() as i64, Relaxed);
         lane.frames.push_back(frame);
+        self.queued_since_release = true;
         Offer::Queued
     }
 
@@ -174,6 +182,7 @@ impl Outbound {
         self.control_bytes += frame.len();
         metrics.queue_bytes.fetch_add(frame.len() as i64, Relaxed);
         self.control.push_back(frame);
+        self.queued_since_release = true;
         Offer::Queued
     }
 
@@ -231,6 +240,20 @@ impl Outbound {
         }
         self.event_frames = 0;
         self.event_bytes = 0;
+    }
+
+    /// Frees the room of drained queues: after a burst, an idle session
+    /// should not keep a burst's worth of empty slots.
+    pub fn release_idle_memory(&mut self) {
+        if !self.queued_since_release || !self.control.is_empty() || self.event_frames > 0 {
+            return;
+        }
+        self.control.shrink_to_fit();
+        for lane in &mut self.lanes {
+            lane.frames.shrink_to_fit();
+        }
+        self.lanes.shrink_to_fit();
+        self.queued_since_release = false;
     }
 
     /// Each lane's bound in frames (at least one) and in bytes.

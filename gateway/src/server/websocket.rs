@@ -6,17 +6,17 @@ use std::io::ErrorKind;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
-use mio::net::TcpStream;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::frame::CloseFrame;
 use tungstenite::{Bytes, Message, Utf8Bytes, WebSocket};
 
 use super::outbound::Outbound;
+use super::session_stream::{SessionStream, FRAMES_PER_WRITE};
 use crate::Metrics;
 
-/// Bytes handed to tungstenite between two flushes. Together with the
-/// outbound queue this bounds a session's memory: tungstenite's write
-/// buffer never holds more than this plus one frame.
+/// Bytes handed to the socket in one batch. Together with the outbound
+/// queue this bounds a session's memory: what the socket refuses of a batch
+/// (kept in [`SessionStream`]) is never more than this plus one frame.
 pub const WRITE_BATCH_BYTES: usize = 64 * 1024;
 
 /// How long a closing connection may take to finish the close handshake
@@ -34,8 +34,9 @@ pub enum Phase {
 }
 
 pub struct WsConnection {
-    /// tungstenite over the non-blocking socket.
-    pub ws: WebSocket<TcpStream>,
+    /// tungstenite over the non-blocking socket: reads, control frames and
+    /// the close handshake (text frames are written by [`SessionStream`]).
+    pub ws: WebSocket<SessionStream>,
     /// Frames waiting for the socket (bounded).
     pub outbound: Outbound,
     /// Open, closing or done.
@@ -49,6 +50,10 @@ pub struct WsConnection {
     /// Ingest batches handed to the producer thread and not yet answered
     /// (ingest sessions only); a drain closes the session once it is 0.
     pub batches_in_flight: usize,
+    /// Frames were written since the queues' room was last handed back:
+    /// the timer looks no further into sessions that stayed idle (their
+    /// queues and socket buffers are other cache lines).
+    pub memory_to_release: bool,
 }
 
 /// What the reader got from the socket this round.
@@ -59,7 +64,7 @@ pub enum Incoming {
 }
 
 impl WsConnection {
-    pub fn new(ws: WebSocket<TcpStream>, outbound: Outbound, now: Instant) -> Self {
+    pub fn new(ws: WebSocket<SessionStream>, outbound: Outbound, now: Instant) -> Self {
         WsConnection {
             ws,
             outbound,
@@ -68,6 +73,7 @@ impl WsConnection {
             last_ping: now,
             blocked_since: None,
             batches_in_flight: 0,
+            memory_to_release: false,
         }
     }
 
@@ -121,8 +127,9 @@ impl WsConnection {
     }
 
     /// Writes queued frames until the socket refuses more. Returns how many
-    /// frames were handed over.
-    pub fn pump(&mut self, metrics: &Metrics, now: Instant) -> usize {
+    /// frames were handed over. `batch` is the loop's scratch list (empty
+    /// on entry and on return).
+    pub fn pump(&mut self, metrics: &Metrics, now: Instant, batch: &mut Vec<Utf8Bytes>) -> usize {
         let mut written = 0;
         if self.phase == Phase::Open && self.outbound.control_overflowed() {
             // Replies are never dropped: a client that does not read them
@@ -132,6 +139,8 @@ impl WsConnection {
             self.close(CloseCode::Policy, "reader stalled: replies were not read", now);
         }
         loop {
+            // tungstenite's control frames and the bytes the socket refused
+            // last time go first.
             match self.ws.flush() {
                 Ok(()) => self.blocked_since = None,
                 Err(tungstenite::Error::Io(error)) if error.kind() == ErrorKind::WouldBlock => {
@@ -143,27 +152,39 @@ impl WsConnection {
                     return written;
                 }
             }
-            if self.phase != Phase::Open {
+            if self.phase != Phase::Open || !self.ws.can_write() {
                 return written;
             }
             let mut batch_bytes = 0;
-            while batch_bytes < WRITE_BATCH_BYTES {
+            while batch_bytes < WRITE_BATCH_BYTES && batch.len() < FRAMES_PER_WRITE {
                 let Some(frame) = self.outbound.pop(metrics) else { break };
                 batch_bytes += frame.len();
-                written += 1;
-                match self.ws.write(Message::Text(frame)) {
-                    Ok(()) => {}
-                    // Buffered in tungstenite but not yet on the socket: flush below.
-                    Err(tungstenite::Error::Io(error)) if error.kind() == ErrorKind::WouldBlock => break,
-                    Err(_) => {
-                        self.phase = Phase::Done;
-                        return written;
-                    }
-                }
+                batch.push(frame);
             }
-            if batch_bytes == 0 {
+            if batch.is_empty() {
                 return written;
             }
+            written += batch.len();
+            self.memory_to_release = true;
+            let sent = self.ws.get_mut().write_text_frames(batch);
+            batch.clear();
+            if sent.is_err() {
+                self.phase = Phase::Done;
+                return written;
+            }
+            if self.ws.get_ref().has_unsent() {
+                self.blocked_since.get_or_insert(now);
+                return written;
+            }
+        }
+    }
+
+    /// Frees the buffers an idle session no longer needs (called on the
+    /// loop's timer, so a busy session keeps them between bursts).
+    pub fn release_idle_memory(&mut self) {
+        if self.memory_to_release && !self.ws.get_ref().has_unsent() {
+            self.outbound.release_idle_memory();
+            self.memory_to_release = false;
         }
     }
 

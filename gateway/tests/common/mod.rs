@@ -137,6 +137,15 @@ pub fn admin_at(
     query: &str,
     headers: &[(&str, &str)],
 ) -> Result<Client, tungstenite::Error> {
+    admin_with_hello(address, query, headers).map(|(client, _)| client)
+}
+
+/// As [`admin_at`], also returning the `hello` frame.
+pub fn admin_with_hello(
+    address: std::net::SocketAddr,
+    query: &str,
+    headers: &[(&str, &str)],
+) -> Result<(Client, Value), tungstenite::Error> {
     let url = format!("ws://{address}/ws{query}");
     let mut request = url.into_client_request().unwrap();
     for (name, value) in headers {
@@ -152,7 +161,7 @@ pub fn admin_at(
     let mut client = Client { socket };
     let hello = client.next_json();
     assert_eq!(hello["type"], "hello", "{hello}");
-    Ok(client)
+    Ok((client, hello))
 }
 
 impl Drop for Node {

@@ -4,6 +4,7 @@
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use clicktail_engine::language::parse_filter;
 use clicktail_engine::matcher::{FilterId, FilterSet, MatcherOptions, PreparedFilter};
@@ -15,11 +16,14 @@ use super::output::note;
 pub struct Criteria {
     pub set: FilterSet,
     pub ids: Vec<FilterId>,
+    /// Time spent parsing and preparing the filters (the rest of building
+    /// `set` is indexing them), for `--timings`.
+    pub parse_elapsed: Duration,
 }
 
 /// Parses the filters of a file, one per line; blank lines are skipped and
 /// their numbers not reused. `Ok(None)` once every bad line is reported.
-pub fn from_file(path: &Path, options: MatcherOptions) -> anyhow::Result<Option<Criteria>> {
+pub fn from_file(path: &Path, options: MatcherOptions, threads: usize) -> anyhow::Result<Option<Criteria>> {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(error) => return Err(unreadable_file(path, error)),
@@ -32,14 +36,17 @@ pub fn from_file(path: &Path, options: MatcherOptions) -> anyhow::Result<Option<
             source => Some((index as u64 + 1, source)),
         }
     });
-    Ok(parse_all(sources, |number| format!("{}:{number}", path.display()), options))
+    Ok(parse_all(sources, |number| format!("{}:{number}", path.display()), options, threads))
 }
 
 /// Parses the `-e` criteria, numbered from 1 in the order given.
-pub fn from_arguments(criteria: &[String], options: MatcherOptions) -> Option<Criteria> {
+pub fn from_arguments(criteria: &[String], options: MatcherOptions, threads: usize) -> Option<Criteria> {
     let sources = criteria.iter().enumerate().map(|(index, source)| (index as u64 + 1, Ok(source.as_str())));
-    parse_all(sources, |number| format!("-e {number}"), options)
+    parse_all(sources, |number| format!("-e {number}"), options, threads)
 }
+
+/// Below this many filters, parsing on one thread is quicker than starting others.
+const PARALLEL_PARSE_FILTERS_MIN: usize = 4_096;
 
 /// Parses each `(id, source)`; reports every failure on stderr as
 /// `WHERE: column N: message` and returns `None` if there was any, so that
@@ -48,13 +55,18 @@ fn parse_all<'a>(
     sources: impl Iterator<Item = (u64, Result<&'a str, String>)>,
     place: impl Fn(u64) -> String,
     options: MatcherOptions,
+    threads: usize,
 ) -> Option<Criteria> {
-    let mut criteria = Criteria { set: FilterSet::new(options), ids: Vec::new() };
+    let started = Instant::now();
+    let sources: Vec<_> = sources.collect();
+    let prepared = prepare_all(&sources, threads);
+    let parse_elapsed = started.elapsed();
+    let mut criteria = Criteria { set: FilterSet::new(options), ids: Vec::new(), parse_elapsed };
     let mut rejected = 0;
-    for (number, source) in sources {
-        match source.and_then(|source| parse_filter(source).map_err(|error| error.to_string())) {
-            Ok(expr) => {
-                criteria.set.insert(FilterId(number), Arc::new(PreparedFilter::new(&expr)));
+    for (number, prepared) in prepared {
+        match prepared {
+            Ok(filter) => {
+                criteria.set.insert(FilterId(number), filter);
                 criteria.ids.push(FilterId(number));
             }
             Err(message) => {
@@ -68,6 +80,30 @@ fn parse_all<'a>(
         return None;
     }
     Some(criteria)
+}
+
+/// Parses and prepares each source, in order. Filters are independent, so
+/// a large set is split across `threads` (`--threads`): parsing is most of the time spent
+/// before the first event is matched (`--timings`).
+fn prepare_all(
+    sources: &[(u64, Result<&str, String>)],
+    threads: usize,
+) -> Vec<(u64, Result<Arc<PreparedFilter>, String>)> {
+    let prepare_one = |(number, source): &(u64, Result<&str, String>)| {
+        let prepared = source.clone().and_then(|source| parse_filter(source).map_err(|error| error.to_string()));
+        (*number, prepared.map(|expr| Arc::new(PreparedFilter::new(&expr))))
+    };
+    if threads <= 1 || sources.len() < PARALLEL_PARSE_FILTERS_MIN {
+        return sources.iter().map(prepare_one).collect();
+    }
+    let piece = sources.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let pieces: Vec<_> = sources
+            .chunks(piece)
+            .map(|piece| scope.spawn(move || piece.iter().map(prepare_one).collect::<Vec<_>>()))
+            .collect();
+        pieces.into_iter().flat_map(|piece| piece.join().expect("a filter-parsing thread panicked")).collect()
+    })
 }
 
 /// The error for a filters file that can't be read. A missing "file" whose

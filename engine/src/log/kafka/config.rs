@@ -42,6 +42,11 @@ pub struct KafkaConfig {
     pub consumer_prefetch_kbytes_max: u32,
     /// `socket.timeout.ms` and metadata request timeout (default 10,000).
     pub request_timeout_ms: u64,
+    /// How often a group member refreshes the cluster's metadata
+    /// (`topic.metadata.refresh.interval.ms`), which is also how soon a
+    /// `^pattern` subscription picks up a topic created after it started
+    /// (default 30 s; librdkafka's own default is 5 minutes).
+    pub metadata_refresh_ms: u32,
 }
 
 impl KafkaConfig {
@@ -55,6 +60,7 @@ impl KafkaConfig {
             session_timeout_ms: 6_000,
             consumer_prefetch_kbytes_max: 32_768,
             request_timeout_ms: 10_000,
+            metadata_refresh_ms: 30_000,
         }
     }
 
@@ -132,7 +138,9 @@ impl KafkaConfig {
             // 100 ms instead of 500, keeping an idle poll responsive.
             .set("fetch.wait.max.ms", "100")
             .set("queued.max.messages.kbytes", self.consumer_prefetch_kbytes_max.to_string())
-            .set("fetch.queue.backoff.ms", FETCH_QUEUE_BACKOFF_MS);
+            .set("fetch.queue.backoff.ms", FETCH_QUEUE_BACKOFF_MS)
+            // A pattern subscription is re-evaluated on each refresh.
+            .set("topic.metadata.refresh.interval.ms", self.metadata_refresh_ms.to_string());
         config
     }
 

@@ -1,29 +1,51 @@
 //! Kafka consumers: a group member (`subscribe`, explicit commits) and a
 //! tail consumer (`assign` of every partition at its end).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::{CStr, CString};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::bindings::{
     rd_kafka_commit_queue, rd_kafka_get_watermark_offsets, rd_kafka_queue_destroy, rd_kafka_queue_get_consumer,
     rd_kafka_resp_err_t,
 };
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
-use rdkafka::error::KafkaResult;
+use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::message::Message as _;
 use rdkafka::ClientContext;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::config::KafkaConfig;
 use super::headers::read_headers;
+use super::rebalance_noise;
 use super::transport;
-use crate::log::{LogConsumer, LogError, PartitionId, Record};
+use crate::log::{LogConsumer, LogError, PartitionId, RawTopics, Record};
 
 /// How often the lag is refreshed (from librdkafka's cached watermarks).
 const LAG_REFRESH: Duration = Duration::from_secs(1);
+
+/// The topics a consumer has read, each name allocated once and shared
+/// by every record of that topic (`Record::topic`). A consumer reads a
+/// handful of topics, so a linear search beats hashing.
+#[derive(Default)]
+struct TopicNames(Vec<Arc<str>>);
+
+impl TopicNames {
+    fn get(&mut self, topic: &str) -> Arc<str> {
+        if let Some(known) = self.0.iter().find(|known| &***known == topic) {
+            return Arc::clone(known);
+        }
+        let name: Arc<str> = Arc::from(topic);
+        self.0.push(Arc::clone(&name));
+        name
+    }
+}
+
+/// Next offset per (topic, partition).
+type Positions = BTreeMap<(Arc<str>, i32), i64>;
 
 /// Appends up to `max` records from `consumer` to `out`, recording the
 /// next position of each partition in `positions`.
@@ -39,7 +61,8 @@ fn poll_into<C: ConsumerContext>(
     max: usize,
     timeout: Duration,
     out: &mut Vec<Record>,
-    positions: &mut BTreeMap<i32, i64>,
+    names: &mut TopicNames,
+    positions: &mut Positions,
 ) -> Result<usize, LogError> {
     let deadline = Instant::now() + timeout;
     let mut read = 0;
@@ -51,8 +74,10 @@ fn poll_into<C: ConsumerContext>(
         match consumer.poll(wait) {
             None => break,
             Some(Ok(message)) => {
-                positions.insert(message.partition(), message.offset() + 1);
+                let topic = names.get(message.topic());
+                positions.insert((Arc::clone(&topic), message.partition()), message.offset() + 1);
                 out.push(Record {
+                    topic,
                     partition: PartitionId(message.partition() as u32),
                     offset: message.offset(),
                     key: message.key().map(<[u8]>::to_vec),
@@ -76,22 +101,28 @@ fn poll_into<C: ConsumerContext>(
     Ok(read)
 }
 
-/// The lag of `consumer` over `topic`: high watermark minus next position,
-/// summed over the assigned partitions.
+/// The lag of `consumer` per topic: high watermark minus next position,
+/// summed over the assigned partitions of each topic, into `out`.
 fn measure_lag<C: ConsumerContext>(
     consumer: &BaseConsumer<C>,
-    topic: &str,
-    positions: &BTreeMap<i32, i64>,
-) -> Option<u64> {
+    names: &mut TopicNames,
+    positions: &Positions,
+    out: &mut Vec<(Arc<str>, u64)>,
+) -> Option<()> {
+    out.clear();
     let assignment = consumer.assignment().ok()?;
-    let topic_name = CString::new(topic).ok()?;
-    let mut lag = 0u64;
-    for element in assignment.elements_for_topic(topic) {
+    for element in assignment.elements() {
+        let topic = names.get(element.topic());
+        let topic_name = CString::new(element.topic()).ok()?;
         let high = cached_high_watermark(consumer, &topic_name, element.partition())?;
-        let position = positions.get(&element.partition()).copied().unwrap_or(high);
-        lag += (high - position).max(0) as u64;
+        let position = positions.get(&(Arc::clone(&topic), element.partition())).copied().unwrap_or(high);
+        let lag = (high - position).max(0) as u64;
+        match out.iter_mut().find(|(known, _)| *known == topic) {
+            Some((_, sum)) => *sum += lag,
+            None => out.push((topic, lag)),
+        }
     }
-    Some(lag)
+    Some(())
 }
 
 /// The high watermark of `partition` as of the consumer's last fetch
@@ -123,31 +154,63 @@ fn cached_high_watermark<C: ConsumerContext>(consumer: &BaseConsumer<C>, topic: 
 /// the group gave this member its assignment.
 #[derive(Default)]
 struct GroupContext {
-    /// Partition → next offset, as last sent in a commit.
-    sent: Mutex<BTreeMap<i32, i64>>,
+    /// (Topic, partition) → next offset, as last sent in a commit.
+    sent: Mutex<BTreeMap<(String, i32), i64>>,
     /// Commits whose failure arrived in a callback, not yet taken.
     commit_failures: AtomicU64,
     /// Set by an assignment, cleared by a rebalance error.
     assigned: AtomicBool,
+    /// The (topic, partition)s owned: added when assigned, removed when a
+    /// revocation starts (before the next owner gets them).
+    owned: Mutex<BTreeSet<(String, i32)>>,
+    /// `owned`'s size, read on every poll without the lock.
+    owned_count: AtomicU32,
 }
 
-impl ClientContext for GroupContext {}
+impl GroupContext {
+    fn update_owned(&self, update: impl FnOnce(&mut BTreeSet<(String, i32)>)) {
+        if let Ok(mut owned) = self.owned.lock() {
+            update(&mut owned);
+            self.owned_count.store(owned.len() as u32, Ordering::Relaxed);
+        }
+    }
+}
+
+/// librdkafka's logs and error events of a group member: an expected
+/// rebalance error is counted, not warned about (`rebalance_noise.rs`).
+impl ClientContext for GroupContext {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        rebalance_noise::log(level, facility, message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        rebalance_noise::error(&error, reason);
+    }
+}
 
 impl ConsumerContext for GroupContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         let Rebalance::Revoke(revoked) = rebalance else { return };
+        self.update_owned(|owned| {
+            for element in revoked.elements() {
+                owned.remove(&(element.topic().to_owned(), element.partition()));
+            }
+        });
         let mut offsets = TopicPartitionList::new();
         if let Ok(mut sent) = self.sent.lock() {
             for element in revoked.elements() {
                 // Forgotten once revoked: if the partition comes back, an
                 // offset from before would move its new progress backwards.
-                if let Some(next) = sent.remove(&element.partition()) {
+                if let Some(next) = sent.remove(&(element.topic().to_owned(), element.partition())) {
                     let _ = offsets.add_partition_offset(element.topic(), element.partition(), Offset::Offset(next));
                 }
             }
         }
         if offsets.count() > 0 {
             if let Err(error) = consumer.commit(&offsets, CommitMode::Sync) {
+                if counted_as_expected(&error, "commit before a revocation failed") {
+                    return;
+                }
                 tracing::warn!(%error, "commit before a revocation failed; the next owner may read records again");
                 self.commit_failures.fetch_add(1, Ordering::Relaxed);
             }
@@ -156,9 +219,19 @@ impl ConsumerContext for GroupContext {
 
     fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
-            Rebalance::Assign(_) => self.assigned.store(true, Ordering::Relaxed),
+            Rebalance::Assign(assigned) => {
+                self.update_owned(|owned| {
+                    owned.extend(
+                        assigned.elements().iter().map(|element| (element.topic().to_owned(), element.partition())),
+                    )
+                });
+                self.assigned.store(true, Ordering::Relaxed);
+            }
             Rebalance::Revoke(_) => {}
-            Rebalance::Error(_) => self.assigned.store(false, Ordering::Relaxed),
+            Rebalance::Error(_) => {
+                self.update_owned(BTreeSet::clear);
+                self.assigned.store(false, Ordering::Relaxed);
+            }
         }
     }
 
@@ -168,10 +241,23 @@ impl ConsumerContext for GroupContext {
     /// caller, which counts it.
     fn commit_callback(&self, result: KafkaResult<()>, _offsets: &TopicPartitionList) {
         if let Err(error) = result {
+            // Refused under an old generation: the new owner reads the
+            // records again, which a rebalance always implies. Counted
+            // apart so that `commit_errors_total` (and its warning) means
+            // a commit failed for another cause.
+            if counted_as_expected(&error, "background offset commit failed") {
+                return;
+            }
             tracing::debug!(%error, "offset commit failed");
             self.commit_failures.fetch_add(1, Ordering::Relaxed);
         }
     }
+}
+
+/// Counts `error` when it is a normal rebalance's (true), else leaves it
+/// to the caller.
+fn counted_as_expected(error: &KafkaError, what: &str) -> bool {
+    error.rdkafka_error_code().is_some_and(|code| rebalance_noise::count_if_expected(code, what))
 }
 
 /// Queues a commit of `offsets` whose result comes back to
@@ -211,26 +297,35 @@ fn commit_in_background_reported(
 
 pub(super) struct KafkaGroupConsumer {
     consumer: BaseConsumer<GroupContext>,
-    topic: String,
+    /// The topic a reachability check asks about (the first named; none
+    /// for a pattern alone: then the whole cluster's metadata).
+    probe_topic: Option<String>,
+    names: TopicNames,
     /// Next offset per partition, of every record returned by `poll` since
     /// the last successful commit.
-    uncommitted: BTreeMap<i32, i64>,
+    uncommitted: Positions,
     /// Next offset per partition ever returned, for the lag.
-    positions: BTreeMap<i32, i64>,
+    positions: Positions,
+    lag_by_topic: Vec<(Arc<str>, u64)>,
     lag: Option<u64>,
     lag_measured: Option<Instant>,
 }
 
 impl KafkaGroupConsumer {
-    pub(super) fn subscribe(config: &KafkaConfig, group: &str, topic: &str) -> Result<Self, LogError> {
+    /// Joins `group` over `topics`: Kafka's subscription takes the names
+    /// and the `^pattern` together, and re-evaluates the pattern on every
+    /// metadata refresh (`topic.metadata.refresh.interval.ms`).
+    pub(super) fn subscribe(config: &KafkaConfig, group: &str, topics: &RawTopics) -> Result<Self, LogError> {
         let consumer: BaseConsumer<GroupContext> =
             config.group_consumer_config(group).create_with_context(GroupContext::default()).map_err(transport)?;
-        consumer.subscribe(&[topic]).map_err(transport)?;
+        consumer.subscribe(&topics.subscription()).map_err(transport)?;
         Ok(KafkaGroupConsumer {
             consumer,
-            topic: topic.to_owned(),
+            probe_topic: topics.names().first().cloned(),
+            names: TopicNames::default(),
             uncommitted: BTreeMap::new(),
             positions: BTreeMap::new(),
+            lag_by_topic: Vec::new(),
             lag: None,
             lag_measured: None,
         })
@@ -241,15 +336,17 @@ impl KafkaGroupConsumer {
             return Ok(());
         }
         let mut offsets = TopicPartitionList::new();
-        for (partition, next) in &self.uncommitted {
-            offsets.add_partition_offset(&self.topic, *partition, Offset::Offset(*next)).map_err(transport)?;
+        for ((topic, partition), next) in &self.uncommitted {
+            offsets.add_partition_offset(topic, *partition, Offset::Offset(*next)).map_err(transport)?;
         }
         match mode {
             CommitMode::Sync => self.consumer.commit(&offsets, mode).map_err(transport)?,
             CommitMode::Async => commit_in_background_reported(&self.consumer, &offsets)?,
         }
         if let Ok(mut sent) = self.consumer.context().sent.lock() {
-            sent.extend(self.uncommitted.iter());
+            sent.extend(
+                self.uncommitted.iter().map(|((topic, partition), next)| ((topic.to_string(), *partition), *next)),
+            );
         }
         self.uncommitted.clear();
         Ok(())
@@ -258,10 +355,14 @@ impl KafkaGroupConsumer {
 
 impl LogConsumer for KafkaGroupConsumer {
     fn poll(&mut self, max: usize, timeout: Duration, out: &mut Vec<Record>) -> Result<usize, LogError> {
-        let read = poll_into(&self.consumer, max, timeout, out, &mut self.uncommitted)?;
-        self.positions.extend(self.uncommitted.iter());
+        let read = poll_into(&self.consumer, max, timeout, out, &mut self.names, &mut self.uncommitted)?;
+        self.positions.extend(self.uncommitted.iter().map(|(key, next)| (key.clone(), *next)));
         if self.lag_measured.is_none_or(|at| at.elapsed() >= LAG_REFRESH) {
-            self.lag = measure_lag(&self.consumer, &self.topic, &self.positions);
+            let measured = measure_lag(&self.consumer, &mut self.names, &self.positions, &mut self.lag_by_topic);
+            self.lag = measured.map(|()| self.lag_by_topic.iter().map(|(_, lag)| lag).sum());
+            if measured.is_none() {
+                self.lag_by_topic.clear();
+            }
             self.lag_measured = Some(Instant::now());
         }
         Ok(read)
@@ -284,8 +385,16 @@ impl LogConsumer for KafkaGroupConsumer {
         self.lag
     }
 
+    fn lag_by_topic(&self, out: &mut Vec<(Arc<str>, u64)>) {
+        out.clone_from(&self.lag_by_topic);
+    }
+
     fn is_assigned(&self) -> bool {
         self.consumer.context().assigned.load(Ordering::Relaxed)
+    }
+
+    fn owned_partitions(&self) -> Option<u32> {
+        Some(self.consumer.context().owned_count.load(Ordering::Relaxed))
     }
 
     fn take_commit_failures(&mut self) -> u64 {
@@ -293,14 +402,15 @@ impl LogConsumer for KafkaGroupConsumer {
     }
 
     fn check_reachable(&self, timeout: Duration) -> Result<(), LogError> {
-        super::check_reachable(self.consumer.client(), &self.topic, timeout)
+        super::check_reachable(self.consumer.client(), self.probe_topic.as_deref(), timeout)
     }
 }
 
 pub(super) struct KafkaTailConsumer {
     consumer: BaseConsumer,
     topic: String,
-    positions: BTreeMap<i32, i64>,
+    names: TopicNames,
+    positions: Positions,
 }
 
 impl KafkaTailConsumer {
@@ -327,13 +437,18 @@ impl KafkaTailConsumer {
             assignment.add_partition_offset(topic, *partition, *offset).map_err(transport)?;
         }
         consumer.assign(&assignment).map_err(transport)?;
-        Ok(KafkaTailConsumer { consumer, topic: topic.to_owned(), positions: BTreeMap::new() })
+        Ok(KafkaTailConsumer {
+            consumer,
+            topic: topic.to_owned(),
+            names: TopicNames::default(),
+            positions: BTreeMap::new(),
+        })
     }
 }
 
 impl LogConsumer for KafkaTailConsumer {
     fn poll(&mut self, max: usize, timeout: Duration, out: &mut Vec<Record>) -> Result<usize, LogError> {
-        poll_into(&self.consumer, max, timeout, out, &mut self.positions)
+        poll_into(&self.consumer, max, timeout, out, &mut self.names, &mut self.positions)
     }
 
     fn commit(&mut self) -> Result<(), LogError> {
@@ -342,7 +457,7 @@ impl LogConsumer for KafkaTailConsumer {
     }
 
     fn check_reachable(&self, timeout: Duration) -> Result<(), LogError> {
-        super::check_reachable(self.consumer.client(), &self.topic, timeout)
+        super::check_reachable(self.consumer.client(), Some(&self.topic), timeout)
     }
 }
 
@@ -385,12 +500,18 @@ mod tests {
             producer.send("raw", message).unwrap();
         }
         producer.flush(Duration::from_secs(10)).unwrap();
-        let mut consumer = KafkaGroupConsumer::subscribe(&config, "group", "raw").unwrap();
+        let mut consumer = KafkaGroupConsumer::subscribe(&config, "group", &RawTopics::one("raw")).unwrap();
 
         // A background commit that succeeds is not a failure.
-        assert!(poll_until(&mut consumer, |consumer| consumer.positions.get(&0) == Some(&1)), "record a read");
+        assert!(
+            poll_until(&mut consumer, |consumer| consumer.positions.get(&(Arc::from("raw"), 0)) == Some(&1)),
+            "record a read"
+        );
         consumer.commit_in_background().unwrap();
-        assert!(poll_until(&mut consumer, |consumer| consumer.positions.get(&0) == Some(&2)), "record b read");
+        assert!(
+            poll_until(&mut consumer, |consumer| consumer.positions.get(&(Arc::from("raw"), 0)) == Some(&2)),
+            "record b read"
+        );
         assert_eq!(consumer.take_commit_failures(), 0);
 
         // A background commit the coordinator refuses: queued without error,

@@ -20,6 +20,7 @@ mod config;
 mod consumer;
 mod headers;
 mod producer;
+pub mod rebalance_noise;
 
 #[cfg(test)]
 mod tests;
@@ -35,7 +36,7 @@ use rdkafka::{Offset, TopicPartitionList};
 
 pub use config::KafkaConfig;
 
-use super::{Log, LogConsumer, LogError, LogProducer, PartitionId};
+use super::{Log, LogConsumer, LogError, LogProducer, PartitionId, RawTopics};
 
 /// The Kafka log of one cluster.
 pub struct KafkaLog {
@@ -140,8 +141,7 @@ impl KafkaLog {
 
     /// A consumer of `starts`' partitions of `topic`, each from its offset,
     /// in no group and committing nothing: for reading a range or following
-    /// from a chosen point (`clicktail tail`). Kafka only: the in-memory
-    /// log's readers need no such positioning yet.
+    /// from a chosen point (`clicktail tail`, a backfill scan).
     pub fn consumer_from(&self, topic: &str, starts: &[(PartitionId, i64)]) -> Result<Box<dyn LogConsumer>, LogError> {
         Ok(Box::new(consumer::KafkaTailConsumer::from_offsets(&self.config, topic, starts)?))
     }
@@ -178,11 +178,11 @@ pub(crate) fn transport(error: KafkaError) -> LogError {
 /// broker, never to librdkafka's metadata cache.
 fn check_reachable<C: rdkafka::ClientContext>(
     client: &rdkafka::client::Client<C>,
-    topic: &str,
+    topic: Option<&str>,
     timeout: Duration,
 ) -> Result<(), LogError> {
     client
-        .fetch_metadata(Some(topic), timeout)
+        .fetch_metadata(topic, timeout)
         .map(|_| ())
         .map_err(|error| LogError::Transport(format!("brokers unreachable: {error}")))
 }
@@ -192,13 +192,31 @@ impl Log for KafkaLog {
         Ok(Box::new(producer::KafkaProducer::new(&self.config)?))
     }
 
-    fn group_consumer(&self, group: &str, topic: &str) -> Result<Box<dyn LogConsumer>, LogError> {
-        Ok(Box::new(consumer::KafkaGroupConsumer::subscribe(&self.config, group, topic)?))
+    fn group_consumer_of(&self, group: &str, topics: &RawTopics) -> Result<Box<dyn LogConsumer>, LogError> {
+        Ok(Box::new(consumer::KafkaGroupConsumer::subscribe(&self.config, group, topics)?))
+    }
+
+    fn topic_names(&self) -> Result<Vec<String>, LogError> {
+        let timeout = Duration::from_millis(self.config.request_timeout_ms);
+        let metadata = self.metadata.fetch_metadata(None, timeout).map_err(|error| self.metadata_error(error))?;
+        Ok(metadata.topics().iter().filter(|t| t.error().is_none()).map(|t| t.name().to_owned()).collect())
     }
 
     fn tail_consumer(&self, topic: &str) -> Result<Box<dyn LogConsumer>, LogError> {
         let partitions = self.partition_count(topic)?;
         Ok(Box::new(consumer::KafkaTailConsumer::at_end(&self.config, topic, partitions)?))
+    }
+
+    fn watermarks(&self, topic: &str, partition: PartitionId) -> Result<(i64, i64), LogError> {
+        KafkaLog::watermarks(self, topic, partition)
+    }
+
+    fn offset_for_time(&self, topic: &str, partition: PartitionId, timestamp_ms: i64) -> Result<Option<i64>, LogError> {
+        KafkaLog::offset_for_time(self, topic, partition, timestamp_ms)
+    }
+
+    fn consumer_from(&self, topic: &str, starts: &[(PartitionId, i64)]) -> Result<Box<dyn LogConsumer>, LogError> {
+        KafkaLog::consumer_from(self, topic, starts)
     }
 
     fn partition_count(&self, topic: &str) -> Result<u32, LogError> {

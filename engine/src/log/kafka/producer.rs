@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use rdkafka::bindings::rd_kafka_flush;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::types::{RDKafkaErrorCode, RDKafkaRespErr};
@@ -14,6 +15,7 @@ use rdkafka::ClientContext;
 
 use super::config::KafkaConfig;
 use super::headers::to_owned_headers;
+use super::rebalance_noise;
 use super::transport;
 use crate::log::{LogError, LogProducer, Message};
 
@@ -26,7 +28,19 @@ pub(super) struct DeliveryCounter {
     last_failure: Mutex<Option<String>>,
 }
 
-impl ClientContext for DeliveryCounter {}
+/// The producer meets the same coordinator noise as a group member: an
+/// idempotent producer asks the transaction coordinator for its id, and on
+/// a broker that just started that answers "Coordinator load in progress"
+/// until it has loaded (seen as WARN lines on CI's fresh broker).
+impl ClientContext for DeliveryCounter {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        rebalance_noise::log(level, facility, message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        rebalance_noise::error(&error, reason);
+    }
+}
 
 impl ProducerContext for DeliveryCounter {
     type DeliveryOpaque = ();
@@ -125,7 +139,7 @@ impl LogProducer for KafkaProducer {
     }
 
     fn check_reachable(&self, topic: &str, timeout: Duration) -> Result<(), LogError> {
-        super::check_reachable(self.producer.client(), topic, timeout)
+        super::check_reachable(self.producer.client(), Some(topic), timeout)
     }
 }
 

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::topic::{MemberId, Topic, TopicState};
-use crate::log::{LogConsumer, LogError, PartitionId, Record};
+use super::MemoryLogShared;
+use crate::log::{LogConsumer, LogError, PartitionId, RawTopics, Record};
 
 /// The read position of one assigned partition.
 #[derive(Clone, Copy, Debug)]
@@ -143,6 +144,99 @@ impl Drop for MemoryGroupConsumer {
 }
 
 /// Reads every partition from the end at creation; commits nothing.
+/// A member of one group over several topics: one member per topic,
+/// polled in turn. A pattern is re-evaluated on every poll (a read of the
+/// topic map), so topics created later join. Waiting is sliced: with
+/// records on none of the topics, it waits on one topic at a time for at
+/// most `WAIT_SLICE`, so a record on another topic waits that long at most.
+pub(super) struct MemoryMultiConsumer {
+    log: Arc<MemoryLogShared>,
+    topics: RawTopics,
+    group: String,
+    members: Vec<MemoryGroupConsumer>,
+    /// The member polled first (and waited on) next.
+    next: usize,
+}
+
+impl MemoryMultiConsumer {
+    const WAIT_SLICE: Duration = Duration::from_millis(2);
+
+    pub(super) fn join(log: Arc<MemoryLogShared>, group: &str, topics: &RawTopics) -> Result<Self, LogError> {
+        let mut consumer =
+            MemoryMultiConsumer { log, topics: topics.clone(), group: group.to_owned(), members: Vec::new(), next: 0 };
+        for name in topics.names() {
+            // Named topics must exist, as for one topic.
+            consumer.log.topic(name)?;
+        }
+        consumer.join_new_topics();
+        Ok(consumer)
+    }
+
+    fn join_new_topics(&mut self) {
+        let existing = self.log.topic_names();
+        for name in self.topics.resolve(existing.iter().map(String::as_str)) {
+            if self.members.iter().any(|member| member.topic.name == name) {
+                continue;
+            }
+            if let Ok(topic) = self.log.topic(&name) {
+                self.members.push(MemoryGroupConsumer::join(topic, &self.group));
+            }
+        }
+    }
+}
+
+impl LogConsumer for MemoryMultiConsumer {
+    fn poll(&mut self, max: usize, timeout: Duration, out: &mut Vec<Record>) -> Result<usize, LogError> {
+        if self.topics.pattern().is_some() {
+            self.join_new_topics();
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            let count = self.members.len();
+            let mut read = 0;
+            for turn in 0..count {
+                let member = &mut self.members[(self.next + turn) % count];
+                read += member.poll(max - read, Duration::ZERO, out)?;
+                if read == max {
+                    break;
+                }
+            }
+            let now = Instant::now();
+            if read > 0 || now >= deadline || count == 0 {
+                self.next = (self.next + 1) % count.max(1);
+                return Ok(read);
+            }
+            let slice = Self::WAIT_SLICE.min(deadline - now);
+            self.next = (self.next + 1) % count;
+            let read = self.members[self.next].poll(max, slice, out)?;
+            if read > 0 {
+                return Ok(read);
+            }
+        }
+    }
+
+    fn commit(&mut self) -> Result<(), LogError> {
+        let mut result = Ok(());
+        for member in &mut self.members {
+            if let Err(error) = member.commit() {
+                result = result.and(Err(error));
+            }
+        }
+        result
+    }
+
+    fn lag(&self) -> Option<u64> {
+        Some(self.members.iter().filter_map(MemoryGroupConsumer::lag).sum())
+    }
+
+    fn lag_by_topic(&self, out: &mut Vec<(Arc<str>, u64)>) {
+        out.clear();
+        for member in &self.members {
+            out.push((Arc::from(member.topic.name.as_str()), member.lag));
+        }
+    }
+}
+
 pub(super) struct MemoryTailConsumer {
     topic: Arc<Topic>,
     positions: Vec<Position>,
@@ -160,6 +254,13 @@ impl MemoryTailConsumer {
                 .map(|(p, log)| Position { partition: PartitionId(p as u32), next: log.end_offset() })
                 .collect()
         };
+        MemoryTailConsumer { topic, positions, lag: 0 }
+    }
+
+    /// Reads only `starts`' partitions, each from its offset (clamped to
+    /// what is retained): the in-memory `consumer_from`.
+    pub(super) fn from_offsets(topic: Arc<Topic>, starts: &[(PartitionId, i64)]) -> Self {
+        let positions = starts.iter().map(|&(partition, next)| Position { partition, next }).collect();
         MemoryTailConsumer { topic, positions, lag: 0 }
     }
 }

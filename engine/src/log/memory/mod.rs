@@ -6,9 +6,13 @@
 //! Differences from Kafka worth knowing:
 //! - `send` appends at once, so `flush` never waits and never fails;
 //! - retention is a record count per partition
-//!   ([`MemoryLogConfig::records_per_partition_max`]), the oldest records
-//!   dropped first; a consumer that fell behind skips ahead to the oldest
-//!   retained record;
+//!   ([`MemoryLogConfig::records_per_partition_max`]) and, optionally, an
+//!   age ([`MemoryLogConfig::retention_ms`], checked on append), the oldest
+//!   records dropped first; a consumer that fell behind skips ahead to the
+//!   oldest retained record;
+//! - positioning (`offset_for_time`, `watermarks`, `consumer_from`) reads
+//!   the retained records under the topic's lock; a backfill scan of
+//!   `clicktail demo` uses it as a worker uses Kafka's;
 //! - group assignment is round-robin (partition `p` to member `p % members`),
 //!   recomputed on every join and leave, positions restarting from the
 //!   group's committed offsets (as an eager Kafka rebalance does).
@@ -28,11 +32,11 @@ use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, RwLock};
 
-use consumer::{MemoryGroupConsumer, MemoryTailConsumer};
+use consumer::{MemoryGroupConsumer, MemoryMultiConsumer, MemoryTailConsumer};
 use producer::MemoryProducer;
 use topic::Topic;
 
-use super::{Log, LogConsumer, LogError, LogProducer};
+use super::{Log, LogConsumer, LogError, LogProducer, PartitionId, RawTopics};
 
 /// Limits of the in-memory log.
 #[derive(Clone, Copy, Debug)]
@@ -42,11 +46,16 @@ pub struct MemoryLogConfig {
     pub records_per_partition_max: usize,
     /// Upper bound on the partitions of one topic (default 1,024).
     pub partitions_max: u32,
+    /// Records older than this many milliseconds are dropped (on the next
+    /// append to their partition); `None` (the default) keeps records until
+    /// the count bound. `clicktail demo` sets 10 minutes: the reach of its
+    /// time travel.
+    pub retention_ms: Option<u64>,
 }
 
 impl Default for MemoryLogConfig {
     fn default() -> Self {
-        MemoryLogConfig { records_per_partition_max: 100_000, partitions_max: 1_024 }
+        MemoryLogConfig { records_per_partition_max: 100_000, partitions_max: 1_024, retention_ms: None }
     }
 }
 
@@ -57,6 +66,11 @@ pub(crate) struct MemoryLogShared {
 }
 
 impl MemoryLogShared {
+    fn topic_names(&self) -> Vec<String> {
+        let topics = self.topics.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        topics.keys().cloned().collect()
+    }
+
     fn topic(&self, name: &str) -> Result<Arc<Topic>, LogError> {
         let topics = self.topics.read().unwrap_or_else(|poisoned| poisoned.into_inner());
         topics.get(name).cloned().ok_or_else(|| LogError::UnknownTopic { topic: name.to_owned() })
@@ -90,9 +104,10 @@ impl MemoryLog {
             )));
         }
         let mut topics = self.shared.topics.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-        topics
-            .entry(topic.to_owned())
-            .or_insert_with(|| Arc::new(Topic::new(topic, partitions, self.shared.config.records_per_partition_max)));
+        topics.entry(topic.to_owned()).or_insert_with(|| {
+            let config = &self.shared.config;
+            Arc::new(Topic::new(topic, partitions, config.records_per_partition_max, config.retention_ms))
+        });
         Ok(())
     }
 }
@@ -102,9 +117,16 @@ impl Log for MemoryLog {
         Ok(Box::new(MemoryProducer { log: Arc::clone(&self.shared), round_robin: AtomicU64::new(0) }))
     }
 
-    fn group_consumer(&self, group: &str, topic: &str) -> Result<Box<dyn LogConsumer>, LogError> {
-        let topic = self.shared.topic(topic)?;
-        Ok(Box::new(MemoryGroupConsumer::join(topic, group)))
+    fn group_consumer_of(&self, group: &str, topics: &RawTopics) -> Result<Box<dyn LogConsumer>, LogError> {
+        if let ([name], None) = (topics.names(), topics.pattern()) {
+            // One topic: its consumer alone, which waits on its topic's condition.
+            return Ok(Box::new(MemoryGroupConsumer::join(self.shared.topic(name)?, group)));
+        }
+        Ok(Box::new(MemoryMultiConsumer::join(Arc::clone(&self.shared), group, topics)?))
+    }
+
+    fn topic_names(&self) -> Result<Vec<String>, LogError> {
+        Ok(self.shared.topic_names())
     }
 
     fn tail_consumer(&self, topic: &str) -> Result<Box<dyn LogConsumer>, LogError> {
@@ -115,4 +137,33 @@ impl Log for MemoryLog {
     fn partition_count(&self, topic: &str) -> Result<u32, LogError> {
         Ok(self.shared.topic(topic)?.partition_count())
     }
+
+    fn watermarks(&self, topic: &str, partition: PartitionId) -> Result<(i64, i64), LogError> {
+        let topic = self.shared.topic(topic)?;
+        let state = topic.lock();
+        let log =
+            state.partitions.get(partition.0 as usize).ok_or_else(|| unknown_partition(&topic.name, partition))?;
+        Ok((log.start_offset(), log.end_offset()))
+    }
+
+    fn offset_for_time(&self, topic: &str, partition: PartitionId, timestamp_ms: i64) -> Result<Option<i64>, LogError> {
+        let topic = self.shared.topic(topic)?;
+        let state = topic.lock();
+        let log =
+            state.partitions.get(partition.0 as usize).ok_or_else(|| unknown_partition(&topic.name, partition))?;
+        Ok(log.offset_for_time(timestamp_ms))
+    }
+
+    fn consumer_from(&self, topic: &str, starts: &[(PartitionId, i64)]) -> Result<Box<dyn LogConsumer>, LogError> {
+        let topic = self.shared.topic(topic)?;
+        let count = topic.partition_count();
+        if let Some(&(partition, _)) = starts.iter().find(|(partition, _)| partition.0 >= count) {
+            return Err(unknown_partition(&topic.name, partition));
+        }
+        Ok(Box::new(MemoryTailConsumer::from_offsets(topic, starts)))
+    }
+}
+
+fn unknown_partition(topic: &str, partition: PartitionId) -> LogError {
+    LogError::Transport(format!("topic {topic:?} has no partition {}", partition.0))
 }

@@ -2,6 +2,7 @@
 //! records, addressed by offset like a Kafka partition.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use crate::log::{Headers, PartitionId, Record};
 
@@ -10,6 +11,7 @@ use crate::log::{Headers, PartitionId, Record};
 /// behind the window resumes at the oldest retained record and the gap is
 /// counted in [`PartitionLog::dropped`].
 pub(super) struct PartitionLog {
+    topic: Arc<str>,
     id: PartitionId,
     /// Retained records, oldest first; `records[i].offset == start_offset + i`.
     records: VecDeque<Record>,
@@ -22,9 +24,9 @@ pub(super) struct PartitionLog {
 }
 
 impl PartitionLog {
-    pub(super) fn new(id: PartitionId, records_max: usize) -> Self {
+    pub(super) fn new(topic: Arc<str>, id: PartitionId, records_max: usize) -> Self {
         assert!(records_max > 0, "a partition must retain at least one record");
-        PartitionLog { id, records: VecDeque::new(), start_offset: 0, records_max, dropped: 0 }
+        PartitionLog { topic, id, records: VecDeque::new(), start_offset: 0, records_max, dropped: 0 }
     }
 
     /// The offset the next appended record will get (Kafka's high watermark).
@@ -41,6 +43,25 @@ impl PartitionLog {
         self.dropped
     }
 
+    /// The first retained record whose timestamp is at or after
+    /// `timestamp_ms` (Kafka's ListOffsets by time); `None` when every
+    /// retained record is older. A linear scan: producers set timestamps,
+    /// which need not increase, and Kafka answers the first such offset too.
+    pub(super) fn offset_for_time(&self, timestamp_ms: i64) -> Option<i64> {
+        self.records.iter().find(|record| record.timestamp_ms >= timestamp_ms).map(|record| record.offset)
+    }
+
+    /// Drops the records older than `oldest_ms` from the front (the
+    /// in-memory log's time retention; stops at the first newer record,
+    /// as Kafka deletes whole old segments).
+    pub(super) fn expire_older_than(&mut self, oldest_ms: i64) {
+        while self.records.front().is_some_and(|record| record.timestamp_ms < oldest_ms) {
+            self.records.pop_front();
+            self.start_offset += 1;
+            self.dropped += 1;
+        }
+    }
+
     /// Appends a record and returns its offset.
     pub(super) fn append(
         &mut self,
@@ -55,7 +76,15 @@ impl PartitionLog {
             self.dropped += 1;
         }
         let offset = self.end_offset();
-        self.records.push_back(Record { partition: self.id, offset, key, payload, timestamp_ms, headers });
+        self.records.push_back(Record {
+            topic: Arc::clone(&self.topic),
+            partition: self.id,
+            offset,
+            key,
+            payload,
+            timestamp_ms,
+            headers,
+        });
         offset
     }
 

@@ -33,7 +33,13 @@ impl LogProducer for MemoryProducer {
         };
         let key = (!message.key.is_empty()).then(|| message.key.to_vec());
         let headers = Headers::from_sent(message.headers);
-        state.partitions[partition as usize].append(key, message.payload.to_vec(), message.timestamp_ms, headers);
+        let log = &mut state.partitions[partition as usize];
+        if let Some(retention_ms) = topic.retention_ms {
+            // Time retention, checked on append: a partition nobody writes
+            // to keeps its records, as a Kafka segment that never rolls does.
+            log.expire_older_than(crate::clock::now_ms().saturating_sub(retention_ms as i64));
+        }
+        log.append(key, message.payload.to_vec(), message.timestamp_ms, headers);
         topic.notify(&state);
         Ok(())
     }

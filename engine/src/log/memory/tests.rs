@@ -16,7 +16,7 @@ fn payloads(records: &[Record]) -> Vec<String> {
 
 #[test]
 fn retention_drops_the_oldest_records_and_counts_them() {
-    let mut partition = PartitionLog::new(PartitionId(0), 2);
+    let mut partition = PartitionLog::new(std::sync::Arc::from("t"), PartitionId(0), 2);
     for payload in [b"a", b"b", b"c"] {
         partition.append(None, payload.to_vec(), 0, Headers::default());
     }
@@ -159,4 +159,25 @@ fn headers_are_read_back_as_sent() {
     assert_eq!(out[0].headers, Headers::from_sent(&sent));
     assert_eq!(out[0].headers.get("ct.filter"), Some(&b"42"[..]));
     assert!(out[1].headers.is_empty());
+}
+
+#[test]
+fn time_retention_drops_old_records_on_append_and_positioning_reads_what_is_left() {
+    let now = crate::clock::now_ms();
+    let log = MemoryLog::new(MemoryLogConfig { retention_ms: Some(60_000), ..MemoryLogConfig::default() });
+    log.create_topic("t", 1).unwrap();
+    let producer = log.producer().unwrap();
+    for (payload, timestamp_ms) in [(&b"old"[..], now - 120_000), (b"a", now - 30_000), (b"b", now - 10_000)] {
+        producer.send("t", Message { timestamp_ms, ..message(b"", payload, Some(0)) }).unwrap();
+    }
+    // "old" was past the retention when "a" was appended.
+    assert_eq!(log.watermarks("t", PartitionId(0)).unwrap(), (1, 3));
+    assert_eq!(log.offset_for_time("t", PartitionId(0), now - 20_000).unwrap(), Some(2));
+    assert_eq!(log.offset_for_time("t", PartitionId(0), now - 200_000).unwrap(), Some(1));
+    assert_eq!(log.offset_for_time("t", PartitionId(0), now).unwrap(), None);
+    let mut consumer = log.consumer_from("t", &[(PartitionId(0), 2)]).unwrap();
+    let mut out = Vec::new();
+    consumer.poll(10, NO_WAIT, &mut out).unwrap();
+    assert_eq!(payloads(&out), ["b"]);
+    assert!(log.consumer_from("t", &[(PartitionId(1), 0)]).is_err(), "no partition 1");
 }

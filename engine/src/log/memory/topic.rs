@@ -46,17 +46,28 @@ pub(super) struct TopicState {
 
 pub(super) struct Topic {
     pub(super) name: String,
+    /// Records older than this (by their timestamp) are dropped on the
+    /// next append to their partition; `None` keeps them (count bound only).
+    pub(super) retention_ms: Option<u64>,
     pub(super) state: Mutex<TopicState>,
     /// Signalled when records are appended or group membership changes.
     pub(super) changed: Condvar,
 }
 
 impl Topic {
-    pub(super) fn new(name: &str, partition_count: u32, records_per_partition_max: usize) -> Self {
-        let partitions =
-            (0..partition_count).map(|p| PartitionLog::new(PartitionId(p), records_per_partition_max)).collect();
+    pub(super) fn new(
+        name: &str,
+        partition_count: u32,
+        records_per_partition_max: usize,
+        retention_ms: Option<u64>,
+    ) -> Self {
+        let shared_name: std::sync::Arc<str> = std::sync::Arc::from(name);
+        let partitions = (0..partition_count)
+            .map(|p| PartitionLog::new(std::sync::Arc::clone(&shared_name), PartitionId(p), records_per_partition_max))
+            .collect();
         Topic {
             name: name.to_owned(),
+            retention_ms,
             state: Mutex::new(TopicState { partitions, groups: HashMap::new(), waiting: 0, next_member: 0 }),
             changed: Condvar::new(),
         }

@@ -25,10 +25,11 @@ use std::time::{Duration, SystemTime};
 use watch::{MemoryWatch, WatcherQueue};
 
 use super::{
-    check_filter_name, Change, FilterKind, FilterRow, HeartbeatOutcome, NewFilter, Registry, RegistryError,
-    RegistryWatch,
+    check_filter_name, check_rate_max, check_topics, BackfillJob, BackfillOutcome, BackfillRequest, Change, FilterKind,
+    FilterRow, HeartbeatOutcome, NewFilter, Registry, RegistryError, RegistryWatch, Seam,
 };
 use crate::language::parse_filter;
+use crate::log::PartitionId;
 use crate::matcher::FilterId;
 
 /// Limits of the in-memory registry.
@@ -55,14 +56,30 @@ struct NodeSeen {
     ttl: Duration,
 }
 
+/// A backfill job, as the `backfill_jobs` table holds it.
+struct JobState {
+    request: BackfillRequest,
+    created: SystemTime,
+    claimed_by: Option<String>,
+    lease_until: Option<SystemTime>,
+    attempts: u32,
+    finished: Option<BackfillOutcome>,
+    /// First writer wins per partition.
+    seams: BTreeMap<(String, PartitionId), i64>,
+}
+
 pub(crate) struct RegistryState {
     rows: BTreeMap<FilterId, FilterRow>,
+    /// Backfill jobs by filter; removed with their filter.
+    jobs: BTreeMap<FilterId, JobState>,
     /// Every node with session filters, by name.
     nodes: HashMap<String, NodeSeen>,
     /// When this registry came up: the `watched_since` of the liveness rule.
     started: SystemTime,
     /// The id of the next insert; ids are never reused, as with `bigserial`.
     next_id: u64,
+    /// The raw topics workers announced, and when last.
+    worker_topics: BTreeMap<String, SystemTime>,
     watchers: Vec<Arc<WatcherQueue>>,
 }
 
@@ -75,8 +92,26 @@ impl RegistryState {
         }
     }
 
+    /// A row as a watcher reads it now: `backfill_pending` follows its job.
     pub(crate) fn snapshot(&self) -> Vec<FilterRow> {
-        self.rows.values().cloned().collect()
+        self.rows
+            .values()
+            .map(|row| FilterRow {
+                backfill_pending: self.jobs.get(&row.id).is_some_and(|job| job.finished.is_none()),
+                ..row.clone()
+            })
+            .collect()
+    }
+
+    /// Deletes a filter's row and its job (the foreign key's cascade).
+    fn remove_row(&mut self, id: FilterId) -> bool {
+        self.jobs.remove(&id);
+        self.rows.remove(&id).is_some()
+    }
+
+    /// `claimer`'s unfinished job of `filter`, if it holds it.
+    fn held_job(&mut self, filter: FilterId, claimer: &str) -> Option<&mut JobState> {
+        self.jobs.get_mut(&filter).filter(|job| job.finished.is_none() && job.claimed_by.as_deref() == Some(claimer))
     }
 }
 
@@ -98,9 +133,11 @@ impl MemoryRegistry {
         MemoryRegistry {
             state: Arc::new(Mutex::new(RegistryState {
                 rows: BTreeMap::new(),
+                jobs: BTreeMap::new(),
                 nodes: HashMap::new(),
                 started: SystemTime::now(),
                 next_id: 1,
+                worker_topics: BTreeMap::new(),
                 watchers: Vec::new(),
             })),
             config,
@@ -122,6 +159,8 @@ impl Registry for MemoryRegistry {
     fn insert(&self, filter: NewFilter) -> Result<FilterId, RegistryError> {
         parse_filter(&filter.expression)?;
         check_filter_name(&filter)?;
+        check_rate_max(&filter)?;
+        check_topics(&filter)?;
         let mut state = self.lock();
         if let Some(name) = &filter.name {
             if state.rows.values().any(|row| row.name.as_ref() == Some(name)) {
@@ -155,7 +194,22 @@ impl Registry for MemoryRegistry {
             created: now,
             expires: expiry(now, filter.ttl),
             name: filter.name,
+            rate_max_per_s: filter.rate_max_per_s,
+            backfill_pending: filter.backfill.is_some(),
+            topics: filter.topics,
         };
+        if let Some(request) = filter.backfill {
+            let job = JobState {
+                request,
+                created: now,
+                claimed_by: None,
+                lease_until: None,
+                attempts: 0,
+                finished: None,
+                seams: BTreeMap::new(),
+            };
+            state.jobs.insert(id, job);
+        }
         state.rows.insert(id, row.clone());
         state.publish(Change::Upsert(row));
         Ok(id)
@@ -185,7 +239,7 @@ impl Registry for MemoryRegistry {
             .map(|row| row.id)
             .collect();
         for id in &orphans {
-            state.rows.remove(id);
+            state.remove_row(*id);
             state.publish(Change::Delete(*id));
         }
         Ok(HeartbeatOutcome { missing, orphans_deleted: orphans.len() as u64 })
@@ -195,7 +249,7 @@ impl Registry for MemoryRegistry {
         let mut state = self.lock();
         let mut deleted = Vec::new();
         for id in ids {
-            if state.rows.remove(id).is_some() {
+            if state.remove_row(*id) {
                 state.publish(Change::Delete(*id));
                 deleted.push(*id);
             }
@@ -233,10 +287,94 @@ impl Registry for MemoryRegistry {
             .map(|row| row.id)
             .collect();
         for id in &swept {
-            state.rows.remove(id);
+            state.remove_row(*id);
             state.publish(Change::Delete(*id));
         }
         Ok(swept.len() as u64)
+    }
+
+    fn claim_backfill(&self, claimer: &str, lease: Duration) -> Result<Option<BackfillJob>, RegistryError> {
+        let mut state = self.lock();
+        let now = SystemTime::now();
+        let claimable = state
+            .jobs
+            .iter()
+            .filter(|(_, job)| job.finished.is_none() && job.lease_until.is_none_or(|until| until < now))
+            .min_by_key(|(id, job)| (job.created, **id))
+            .map(|(id, _)| *id);
+        let Some(filter_id) = claimable else { return Ok(None) };
+        let row = state.rows.get(&filter_id);
+        let (expression, topics) = row.map(|row| (row.expression.clone(), row.topics.clone())).unwrap_or_default();
+        let job = state.jobs.get_mut(&filter_id).expect("found just above");
+        job.claimed_by = Some(claimer.to_owned());
+        job.lease_until = Some(expiry(now, Some(lease)).unwrap_or(now));
+        job.attempts += 1;
+        let created_ms = job.created.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        Ok(Some(BackfillJob {
+            filter_id,
+            expression,
+            topics,
+            request: job.request,
+            attempts: job.attempts,
+            created_ms,
+        }))
+    }
+
+    fn renew_backfill(&self, filter: FilterId, claimer: &str, lease: Duration) -> Result<bool, RegistryError> {
+        let mut state = self.lock();
+        let Some(job) = state.held_job(filter, claimer) else { return Ok(false) };
+        let now = SystemTime::now();
+        job.lease_until = Some(expiry(now, Some(lease)).unwrap_or(now));
+        Ok(true)
+    }
+
+    fn finish_backfill(
+        &self,
+        filter: FilterId,
+        claimer: &str,
+        outcome: BackfillOutcome,
+    ) -> Result<bool, RegistryError> {
+        let mut state = self.lock();
+        let Some(job) = state.held_job(filter, claimer) else { return Ok(false) };
+        job.finished = Some(outcome);
+        job.lease_until = None;
+        Ok(true)
+    }
+
+    fn record_seams(&self, seams: &[Seam]) -> Result<(), RegistryError> {
+        let mut state = self.lock();
+        for seam in seams {
+            if let Some(job) = state.jobs.get_mut(&seam.filter_id).filter(|job| job.finished.is_none()) {
+                job.seams.entry((seam.topic.clone(), seam.partition)).or_insert(seam.offset);
+            }
+        }
+        Ok(())
+    }
+
+    fn announce_topics(&self, topics: &[String]) -> Result<(), RegistryError> {
+        let now = SystemTime::now();
+        let mut state = self.lock();
+        for topic in topics {
+            state.worker_topics.insert(topic.clone(), now);
+        }
+        Ok(())
+    }
+
+    fn known_topics(&self, within: Duration) -> Result<Vec<String>, RegistryError> {
+        let since = SystemTime::now().checked_sub(within).unwrap_or(SystemTime::UNIX_EPOCH);
+        let state = self.lock();
+        Ok(state.worker_topics.iter().filter(|(_, seen)| **seen >= since).map(|(topic, _)| topic.clone()).collect())
+    }
+
+    fn seams(&self, filter: FilterId) -> Result<Vec<Seam>, RegistryError> {
+        let state = self.lock();
+        let seam = |((topic, partition), offset): (&(String, PartitionId), &i64)| Seam {
+            filter_id: filter,
+            topic: topic.clone(),
+            partition: *partition,
+            offset: *offset,
+        };
+        Ok(state.jobs.get(&filter).map(|job| job.seams.iter().map(seam).collect()).unwrap_or_default())
     }
 
     fn watch(&self) -> Result<Box<dyn RegistryWatch>, RegistryError> {

@@ -152,3 +152,19 @@ fn standing_filters_have_unique_valid_names() {
     assert!(matches!(registry.insert(session_named), Err(RegistryError::InvalidName { .. })));
     assert_eq!(registry.list().unwrap().len(), 1, "nothing refused was stored");
 }
+
+#[test]
+fn a_filters_rate_max_is_kept_and_zero_is_refused() {
+    let registry = MemoryRegistry::default();
+    let id = registry.insert(NewFilter::standing("a == 1", "cli").with_rate_max(250)).unwrap();
+    assert_eq!(registry.list().unwrap()[0].rate_max_per_s, Some(250));
+    assert_eq!(registry.list().unwrap()[0].id, id);
+    let error = registry.insert(session("a == 1", Duration::from_secs(60)).with_rate_max(0)).unwrap_err();
+    assert!(matches!(error, RegistryError::InvalidRateMax(_)), "{error}");
+    assert_eq!(registry.list().unwrap().len(), 1, "nothing refused was stored");
+}
+
+#[test]
+fn backfill_jobs_are_claimed_by_one_holder_at_a_time_and_reclaimed_after_the_lease() {
+    crate::registry::backfill::check_claim_contract(&MemoryRegistry::default());
+}

@@ -22,6 +22,21 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0003_filter_names.sql",
         sql: include_str!("../../../../migrations/0003_filter_names.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_filter_rate_max.sql",
+        sql: include_str!("../../../../migrations/0004_filter_rate_max.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "0005_backfill_jobs.sql",
+        sql: include_str!("../../../../migrations/0005_backfill_jobs.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "0006_raw_topics.sql",
+        sql: include_str!("../../../../migrations/0006_raw_topics.sql"),
+    },
 ];
 
 /// The schema version this build needs.

@@ -17,6 +17,7 @@
 //! sweep), `watch.rs`, `tests.rs` (against the real server of
 //! `scripts/services.sh`).
 
+mod backfill;
 mod liveness;
 pub mod migrations;
 
@@ -36,7 +37,8 @@ use postgres::error::SqlState;
 use postgres::{Client, NoTls};
 
 use super::{
-    check_filter_name, FilterKind, FilterRow, HeartbeatOutcome, NewFilter, Registry, RegistryError, RegistryWatch,
+    check_filter_name, check_rate_max, check_topics, BackfillJob, BackfillOutcome, FilterKind, FilterRow,
+    HeartbeatOutcome, NewFilter, Registry, RegistryError, RegistryWatch, Seam,
 };
 use crate::language::parse_filter;
 use crate::matcher::FilterId;
@@ -234,6 +236,10 @@ impl Registry for PostgresRegistry {
     fn insert(&self, filter: NewFilter) -> Result<FilterId, RegistryError> {
         parse_filter(&filter.expression)?;
         check_filter_name(&filter)?;
+        check_rate_max(&filter)?;
+        check_topics(&filter)?;
+        // Within `integer` by `check_rate_max`.
+        let rate_max = filter.rate_max_per_s.map(|rate| rate as i32);
         let ttl = match filter.kind {
             FilterKind::Session => ttl_ms(Some(filter.ttl.unwrap_or(Duration::ZERO))),
             FilterKind::Standing => None,
@@ -243,22 +249,39 @@ impl Registry for PostgresRegistry {
         // A taken name is the unique index `filters_name` refusing the row
         // (migration 3): one statement, so two concurrent adds of a name
         // cannot both succeed.
+        // The filter and its backfill job are one transaction: a worker that
+        // sees the filter sees its job (`rows.rs`, `backfill_pending`).
         let inserted: Result<i64, ()> = self.with_client(false, |client| {
-            let result = client.query_one(
+            let mut transaction = client.transaction()?;
+            let result = transaction.query_one(
                 "WITH seen AS (
                      INSERT INTO nodes (name, last_seen, ttl_ms)
                      SELECT $4, now(), $5::float8::bigint WHERE $4::text IS NOT NULL
                      ON CONFLICT (name) DO UPDATE SET last_seen = now(), ttl_ms = excluded.ttl_ms)
-                 INSERT INTO filters (expression, kind, owner, node, expires, name)
-                 VALUES ($1, $2, $3, $4, now() + $5::float8 * interval '1 millisecond', $6)
+                 INSERT INTO filters (expression, kind, owner, node, expires, name, rate_max_per_s, topics)
+                 VALUES ($1, $2, $3, $4, now() + $5::float8 * interval '1 millisecond', $6, $7, $8)
                  RETURNING id",
-                &[&filter.expression, &rows::kind_name(filter.kind), &filter.owner, &filter.node, &ttl, &filter.name],
+                &[
+                    &filter.expression,
+                    &rows::kind_name(filter.kind),
+                    &filter.owner,
+                    &filter.node,
+                    &ttl,
+                    &filter.name,
+                    &rate_max,
+                    &filter.topics,
+                ],
             );
-            match result {
-                Ok(row) => Ok(Ok(row.get(0))),
-                Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => Ok(Err(())),
-                Err(error) => Err(error),
+            let id: i64 = match result {
+                Ok(row) => row.get(0),
+                Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => return Ok(Err(())),
+                Err(error) => return Err(error),
+            };
+            if let Some(request) = &filter.backfill {
+                backfill::insert_job(&mut transaction, id, request)?;
             }
+            transaction.commit()?;
+            Ok(Ok(id))
         })?;
         let id = inserted.map_err(|()| RegistryError::DuplicateName(filter.name.clone().unwrap_or_default()))?;
         Ok(FilterId(id as u64))
@@ -290,5 +313,63 @@ impl Registry for PostgresRegistry {
 
     fn watch(&self) -> Result<Box<dyn RegistryWatch>, RegistryError> {
         Ok(Box::new(watch::PostgresWatch::new(self.config.clone())))
+    }
+
+    fn claim_backfill(&self, claimer: &str, lease: Duration) -> Result<Option<BackfillJob>, RegistryError> {
+        let lease_ms = lease.as_secs_f64() * 1000.0;
+        // Not retried after a dropped connection: the claim may have
+        // committed, and then it is reclaimed once its lease runs out.
+        self.with_client(false, |client| backfill::claim(client, claimer, lease_ms))
+    }
+
+    fn renew_backfill(&self, filter: FilterId, claimer: &str, lease: Duration) -> Result<bool, RegistryError> {
+        let lease_ms = lease.as_secs_f64() * 1000.0;
+        self.with_client(true, |client| backfill::renew(client, filter.0 as i64, claimer, lease_ms))
+    }
+
+    fn finish_backfill(
+        &self,
+        filter: FilterId,
+        claimer: &str,
+        outcome: BackfillOutcome,
+    ) -> Result<bool, RegistryError> {
+        self.with_client(true, |client| backfill::finish(client, filter.0 as i64, claimer, &outcome))
+    }
+
+    fn record_seams(&self, seams: &[Seam]) -> Result<(), RegistryError> {
+        if seams.is_empty() {
+            return Ok(());
+        }
+        self.with_client(true, |client| backfill::record_seams(client, seams))
+    }
+
+    fn announce_topics(&self, topics: &[String]) -> Result<(), RegistryError> {
+        if topics.is_empty() {
+            return Ok(());
+        }
+        self.with_client(true, |client| {
+            client.execute(
+                "INSERT INTO worker_topics (topic, last_seen) SELECT t, now() FROM unnest($1::text[]) AS t
+                 ON CONFLICT (topic) DO UPDATE SET last_seen = now()",
+                &[&topics],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn known_topics(&self, within: Duration) -> Result<Vec<String>, RegistryError> {
+        let within_ms = within.as_secs_f64() * 1000.0;
+        self.with_client(true, |client| {
+            let rows = client.query(
+                "SELECT topic FROM worker_topics
+                  WHERE last_seen >= now() - $1::float8 * interval '1 millisecond' ORDER BY topic",
+                &[&within_ms],
+            )?;
+            Ok(rows.iter().map(|row| row.get(0)).collect())
+        })
+    }
+
+    fn seams(&self, filter: FilterId) -> Result<Vec<Seam>, RegistryError> {
+        self.with_client(true, |client| backfill::seams(client, filter.0 as i64))
     }
 }

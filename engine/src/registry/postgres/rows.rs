@@ -5,7 +5,11 @@ use postgres::{Client, Row};
 use crate::matcher::FilterId;
 use crate::registry::{FilterKind, FilterRow, RegistryError};
 
-pub(super) const COLUMNS: &str = "id, expression, kind, owner, created, expires, node, name";
+/// `backfill_pending` is read from the job table in the same snapshot as
+/// the row: a job is inserted in the filter's transaction, so the first
+/// read of a filter that has one already says so.
+pub(super) const COLUMNS: &str = "id, expression, kind, owner, created, expires, node, name, rate_max_per_s, \
+     EXISTS (SELECT 1 FROM backfill_jobs j WHERE j.filter_id = filters.id AND j.finished IS NULL), topics";
 
 pub(super) fn kind_name(kind: FilterKind) -> &'static str {
     match kind {
@@ -30,6 +34,10 @@ pub(super) fn from_row(row: &Row) -> Result<FilterRow, RegistryError> {
         expires: row.get(5),
         node: row.get(6),
         name: row.get(7),
+        // The column's CHECK keeps it positive.
+        rate_max_per_s: row.get::<_, Option<i32>>(8).and_then(|rate| u32::try_from(rate).ok()),
+        backfill_pending: row.get(9),
+        topics: row.get(10),
     })
 }
 

@@ -65,7 +65,9 @@ fn an_unmigrated_database_is_a_schema_error_that_names_the_command() {
 fn migrate_is_idempotent() {
     let Some(url) = database_url() else { return };
     let config = fresh_schema(&url, "idem");
-    assert_eq!(migrate(&config).unwrap(), [1, 2, 3]);
+    let every: Vec<i32> = super::migrations::MIGRATIONS.iter().map(|m| m.version).collect();
+    assert_eq!(every[..5], [1, 2, 3, 4, 5]);
+    assert_eq!(migrate(&config).unwrap(), every);
     assert!(migrate(&config).unwrap().is_empty());
     PostgresRegistry::connect(config).unwrap();
 }
@@ -234,4 +236,44 @@ fn a_standing_filter_name_is_stored_and_unique() {
     let names: Vec<(FilterId, Option<String>)> =
         registry.list().unwrap().into_iter().map(|row| (row.id, row.name)).collect();
     assert_eq!(names, [(named, Some("bookings".to_owned())), (unnamed, None)]);
+}
+
+/// Issue 12 item 1: a filter's budget is stored, listed and carried by the
+/// watch (its `Reset` and its `Upsert`); NULL stays the kind's default and
+/// 0 is refused before it reaches the table.
+#[test]
+fn a_filters_rate_max_is_stored_and_watched() {
+    let Some(url) = database_url() else { return };
+    let config = fresh_schema(&url, "ratemax");
+    migrate(&config).unwrap();
+    let registry = PostgresRegistry::connect(config).unwrap();
+    let standing = registry.insert(NewFilter::standing("a == 1", "cli").with_rate_max(250)).unwrap();
+    let mut watch = registry.watch().unwrap();
+    match next(watch.as_mut()) {
+        Change::Reset(rows) => {
+            assert_eq!(rows.iter().map(|row| (row.id, row.rate_max_per_s)).collect::<Vec<_>>(), [(standing, Some(250))])
+        }
+        other => panic!("expected a Reset, got {other:?}"),
+    }
+    let budgeted_session = registry.insert(session("b == 2", Duration::from_secs(60)).with_rate_max(40)).unwrap();
+    match next(watch.as_mut()) {
+        Change::Upsert(row) => assert_eq!((row.id, row.rate_max_per_s), (budgeted_session, Some(40))),
+        other => panic!("expected an Upsert, got {other:?}"),
+    }
+    let default = registry.insert(session("c == 3", Duration::from_secs(60))).unwrap();
+    let error = registry.insert(NewFilter::standing("d == 4", "cli").with_rate_max(0)).unwrap_err();
+    assert!(matches!(error, RegistryError::InvalidRateMax(_)), "{error}");
+    let error = registry.insert(NewFilter::standing("d == 4", "cli").with_rate_max(u32::MAX)).unwrap_err();
+    assert!(matches!(error, RegistryError::InvalidRateMax(_)), "{error}");
+    let listed: Vec<(FilterId, Option<u32>)> =
+        registry.list().unwrap().into_iter().map(|row| (row.id, row.rate_max_per_s)).collect();
+    assert_eq!(listed, [(standing, Some(250)), (budgeted_session, Some(40)), (default, None)]);
+}
+
+#[test]
+fn backfill_jobs_are_claimed_by_one_holder_at_a_time_and_reclaimed_after_the_lease() {
+    let Some(url) = database_url() else { return };
+    let config = fresh_schema(&url, "backfill");
+    migrate(&config).unwrap();
+    crate::registry::backfill::check_claim_contract(&PostgresRegistry::connect(config).unwrap());
 }

@@ -193,3 +193,22 @@ fn clear_keeps_the_gauge_right() {
     assert_eq!(metrics.queue_bytes.load(Relaxed), 0);
     assert_eq!(queue.pop(&metrics), None);
 }
+
+#[test]
+fn a_drained_queue_hands_its_room_back_and_a_busy_one_keeps_it() {
+    let metrics = Metrics::default();
+    let mut queue = queue(100, 10_000, &[A, B], &metrics);
+    for index in 0..20 {
+        queue.offer_event(A, frame(&format!("a{index}")), &metrics);
+    }
+    queue.offer_reply(frame("reply"), &metrics);
+    queue.pop(&metrics);
+    queue.release_idle_memory();
+    assert!(queue.lanes[0].frames.capacity() >= 20, "frames still queued keep their room");
+    drain(&mut queue, &metrics);
+    queue.release_idle_memory();
+    assert_eq!(queue.lanes[0].frames.capacity(), 0);
+    assert_eq!(queue.control.capacity(), 0);
+    assert_eq!(queue.lanes.capacity(), 2);
+    assert!(!queue.queued_since_release);
+}
