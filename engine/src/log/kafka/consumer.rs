@@ -70,7 +70,8 @@ fn poll_into<C: ConsumerContext>(
     while read < max {
         // Only the first record is waited for; the rest of the batch is
         // what librdkafka has already prefetched.
-        let wait = if read == 0 { deadline.saturating_duration_since(Instant::now()) } else { Duration::ZERO };
+        let wait =
+            if read == 0 { whole_millis(deadline.saturating_duration_since(Instant::now())) } else { Duration::ZERO };
         match consumer.poll(wait) {
             None => break,
             Some(Ok(message)) => {
@@ -99,6 +100,15 @@ fn poll_into<C: ConsumerContext>(
         }
     }
     Ok(read)
+}
+
+/// `wait` rounded up to whole milliseconds. rdkafka (0.38) hands librdkafka
+/// the wait truncated to milliseconds, then polls again with what is left
+/// until the whole `Duration` has passed: a fraction of a millisecond
+/// becomes polls with a zero timeout in a loop, up to 1 ms of busy CPU per
+/// empty poll (half of an idle gateway's CPU before this).
+fn whole_millis(wait: Duration) -> Duration {
+    Duration::from_millis(wait.as_micros().div_ceil(1_000).min(u64::MAX as u128) as u64)
 }
 
 /// The lag of `consumer` per topic: high watermark minus next position,

@@ -21,6 +21,7 @@ mod consumer;
 mod headers;
 mod producer;
 pub mod rebalance_noise;
+mod report_server;
 
 #[cfg(test)]
 mod tests;

@@ -3,24 +3,25 @@
 //! everything it sent is durable.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rdkafka::bindings::rd_kafka_flush;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::KafkaError;
-use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::types::{RDKafkaErrorCode, RDKafkaRespErr};
 use rdkafka::ClientContext;
 
 use super::config::KafkaConfig;
 use super::headers::to_owned_headers;
 use super::rebalance_noise;
+use super::report_server::ReportServer;
 use super::transport;
 use crate::log::{LogError, LogProducer, Message};
 
 /// Counts failed deliveries, from the reports served on the producer's
-/// polling thread; successes need no count (`flush` waits for all).
+/// report thread; successes need no count (`flush` waits for all).
 #[derive(Default)]
 pub(super) struct DeliveryCounter {
     failed: AtomicU64,
@@ -55,9 +56,9 @@ impl ProducerContext for DeliveryCounter {
     }
 }
 
-/// Kafka's producer, with a librdkafka-side thread serving delivery
-/// reports as they arrive (`ThreadedProducer`), so [`LogProducer::flush`]
-/// can block in `rd_kafka_flush` without spinning.
+/// Kafka's producer, with a thread of its own serving delivery reports as
+/// they arrive ([`ReportServer`]), so [`LogProducer::flush`] can block in
+/// `rd_kafka_flush` without spinning.
 ///
 /// rdkafka's own `flush` and `poll` (0.38) do not fit a caller that flushes
 /// often: `flush` polls for `min(remaining, 100 ms)` and that `poll` runs to
@@ -66,15 +67,22 @@ impl ProducerContext for DeliveryCounter {
 /// a millisecond rounds its wait down to zero and spins on the clock (70% of
 /// the ingest thread's samples in perf/gateway/e2e.sh, 2026-11-26).
 pub(super) struct KafkaProducer {
-    producer: ThreadedProducer<DeliveryCounter>,
+    /// Held for its `Drop`, and declared first: its thread stops before
+    /// the producer goes.
+    _reports: ReportServer<DeliveryCounter>,
+    producer: Arc<BaseProducer<DeliveryCounter>>,
     /// `failed` as of the last `flush`: failures after it belong to the next.
     failures_reported: AtomicU64,
 }
 
 impl KafkaProducer {
     pub(super) fn new(config: &KafkaConfig) -> Result<Self, LogError> {
-        let producer = config.producer_config().create_with_context(DeliveryCounter::default()).map_err(transport)?;
-        Ok(KafkaProducer { producer, failures_reported: AtomicU64::new(0) })
+        let producer: BaseProducer<DeliveryCounter> =
+            config.producer_config().create_with_context(DeliveryCounter::default()).map_err(transport)?;
+        let producer = Arc::new(producer);
+        let reports = ReportServer::start(Arc::clone(&producer))
+            .map_err(|error| LogError::Transport(format!("delivery report thread: {error}")))?;
+        Ok(KafkaProducer { _reports: reports, producer, failures_reported: AtomicU64::new(0) })
     }
 
     /// Waits until every message sent so far has its delivery report
@@ -86,7 +94,7 @@ impl KafkaProducer {
         // outlives the call. With delivery reports as events (how rdkafka
         // configures librdkafka) `rd_kafka_flush` only waits, on a condition
         // variable, for the count of unreported messages to reach zero; the
-        // producer's polling thread serves the reports meanwhile.
+        // producer's report thread serves the reports meanwhile.
         let error = unsafe { rd_kafka_flush(self.producer.client().native_ptr(), timeout_ms) };
         match error {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR => Ok(()),
@@ -111,7 +119,7 @@ impl LogProducer for KafkaProducer {
         match self.producer.send(record) {
             Ok(()) => Ok(()),
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
-                // The polling thread drains the queue as reports arrive;
+                // The report thread drains the queue as reports arrive;
                 // the caller decides (it flushes, then retries once).
                 Err(LogError::QueueFull { queued: self.producer.in_flight_count().max(0) as usize })
             }
