@@ -75,8 +75,20 @@ measure() { # phase name, then a command to run for the phase's length
   awk -v n="$name" -v t=$((after - before)) -v hz="$ticks_per_s" -v s="$seconds" \
     'BEGIN { printf "%s: gateway CPU %.2f%% of a core over %d s (%.2f CPU-s)\n", n, 100 * t / hz / s, s, t / hz }'
 }
+# CPU ticks per thread name (summed over threads of the same name), so a
+# figure over the target says which thread spends it.
+thread_ticks() {
+  for stat in /proc/"$gateway_pid"/task/*/stat; do
+    sed -E 's/^[0-9]+ \((.*)\) . (.*)$/\1\t\2/' "$stat" 2>/dev/null
+  done | awk -F'\t' '{ split($2, f, " "); ticks[$1] += f[11] + f[12] } END { for (n in ticks) print n "\t" ticks[n] }' | sort
+}
+threads_before="$(thread_ticks)"
 idle="$(measure "no raw traffic" sleep "$seconds")"
 echo "$idle"
+idle_threads="$(join -t$'\t' <(echo "$threads_before") <(thread_ticks) |
+  awk -F'\t' '$3 > $2 { printf "%6d  %s\n", $3 - $2, $1 }' | sort -rn)"
+echo "idle CPU by thread (ticks of 1/$(getconf CLK_TCK) s):"
+echo "$idle_threads"
 loaded="$(measure "raw topic at $rate events/s" "$dir/clicktail" loadgen --target kafka \
   --brokers "$CLICKTAIL_KAFKA_BROKERS" --topic "$raw" --rate "$rate" --duration-s "$seconds")"
 loaded="$(echo "$loaded" | tail -1)"
@@ -93,6 +105,8 @@ echo "filtered records read by the gateway: $fetched"
   echo '```'
   echo "sessions $sessions (idle, one user.id filter each, no matches)"
   echo "$idle"
+  echo "idle CPU by thread (ticks of 1/$(getconf CLK_TCK) s):"
+  echo "$idle_threads"
   echo "$loaded"
   echo "filtered records read by the gateway: $fetched"
   echo '```'
