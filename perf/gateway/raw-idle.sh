@@ -23,6 +23,9 @@ profile="${4:-dist}"
 cargo build --locked --profile "$profile" --bin clicktail -p clicktail
 cargo build --locked --profile "$profile" -p clicktail-gateway --example fanout
 dir="$root/target/$([[ "$profile" == dev ]] && echo debug || echo "$profile")"
+# CLICKTAIL_BIN: another build's gateway (a previous commit's, say), for a
+# reference measured in the same session; the clients stay this tree's.
+clicktail="${CLICKTAIL_BIN:-$dir/clicktail}"
 
 suffix="rawidle-$$-$(date +%s)"
 raw="$suffix" filtered="$suffix.filtered"
@@ -44,8 +47,8 @@ done
 
 # A registry schema of its own, so the run leaves the shared one alone.
 schema="rawidle_$$"
-"$dir/clicktail" migrate --database-url "$CLICKTAIL_DATABASE_URL" --database-schema "$schema" >/dev/null
-"$dir/clicktail" gateway --brokers "$CLICKTAIL_KAFKA_BROKERS" --database-url "$CLICKTAIL_DATABASE_URL" \
+"$clicktail" migrate --database-url "$CLICKTAIL_DATABASE_URL" --database-schema "$schema" >/dev/null
+"$clicktail" gateway --brokers "$CLICKTAIL_KAFKA_BROKERS" --database-url "$CLICKTAIL_DATABASE_URL" \
   --database-schema "$schema" \
   --listen "127.0.0.1:$port" --no-admin-token --raw-topic "$raw" --filtered-topic "$filtered" \
   --node-name "$suffix" >"$work/gateway.log" 2>&1 &
@@ -97,7 +100,7 @@ fetched=$(curl -fsS "http://127.0.0.1:$port/metrics" | awk '/^clicktail_gateway_
 echo "filtered records read by the gateway: $fetched"
 
 {
-  echo "## $(date -u +%Y-%m-%dT%H:%MZ) commit $(git rev-parse --short HEAD), profile $profile"
+  echo "## $(date -u +%Y-%m-%dT%H:%MZ) commit $(git rev-parse --short HEAD), profile $profile${CLICKTAIL_BIN:+, gateway $CLICKTAIL_BIN}"
   echo
   echo "machine: $(nproc) cores, load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "command: perf/gateway/raw-idle.sh $sessions $rate $seconds $profile"
