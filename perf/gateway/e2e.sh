@@ -19,7 +19,9 @@ mkdir -p "$LOGS"
 cd "$ROOT"
 cargo build --profile dist --locked --bin clicktail >&2
 # shellcheck disable=SC2034 # read by scripts/two-nodes.sh
-BIN="$ROOT/target/dist/clicktail"
+# CLICKTAIL_BIN: another build (a previous commit's, say), for a reference
+# measured in the same session.
+BIN="${CLICKTAIL_BIN:-$ROOT/target/dist/clicktail}"
 load_before="$(cut -d" " -f1-3 /proc/loadavg)"
 
 # shellcheck source=scripts/two-nodes.sh
@@ -32,5 +34,5 @@ read -r -a extra <<<"${LOADGEN_ARGS:-}"
   --drain-ms 3000 "${extra[@]}" --report "$report" >&2
 machine="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
 machine="$machine, load average before $load_before"
-jq -c --arg date "$(date -u +%FT%TZ)" --arg machine "$machine" --arg commit "$(git rev-parse --short HEAD)" \
+jq -c --arg date "$(date -u +%FT%TZ)" --arg machine "$machine" --arg commit "$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- engine gateway src || echo +dirty)${CLICKTAIL_BIN:+ (binary $CLICKTAIL_BIN)}" \
   '{date: $date, machine: $machine, commit: $commit, result: .}' "$report" | tee -a "$OUT"
