@@ -107,6 +107,40 @@ export async function startDemo(port, rate, budget = 1000) {
   };
 }
 
+/**
+ * A demo of the test's own (`rate` events/s, session filter budget `budget`)
+ * and a fresh page on it; `setup(page)` runs before the page loads (to listen
+ * to its sockets, say). Both are stopped by the test file's `cleanups`.
+ * `errors` collects the page's uncaught errors.
+ */
+export async function demoAndPage(cleanups, rate, budget, setup) {
+  const demo = await startDemo(await freePort(), rate, budget);
+  cleanups.push(() => demo.stop());
+  const session = await launch();
+  cleanups.push(() => session.close());
+  const page = await session.browser.newPage();
+  const errors = [];
+  page.on("pageerror", (error) => errors.push(String(error)));
+  if (setup) await setup(page);
+  await page.goto(demo.url + "/");
+  return { page, errors };
+}
+
+/**
+ * A new page of `session` on the demo run.sh starts, connected and watching
+ * `criterion` live (no history). `errors` collects the page's uncaught errors.
+ */
+export async function watchingPage(session, criterion) {
+  const page = await session.browser.newPage();
+  const errors = [];
+  page.on("pageerror", (error) => errors.push(String(error)));
+  await page.goto(gatewayUrl + "/");
+  await page.fill("#history", "0");
+  await page.fill("#criterion", criterion);
+  await page.click("#connect");
+  return { page, errors };
+}
+
 /** axe-core's violations on `page` now, one line each (none: an empty list). */
 export async function axeViolations(page) {
   await page.addScriptTag({ path: createRequire(import.meta.url).resolve("axe-core/axe.min.js") });

@@ -5,7 +5,7 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { launch, artifacts, axeViolations, eventually, freePort, startDemo } from "./browser.mjs";
+import { artifacts, axeViolations, demoAndPage, eventually } from "./browser.mjs";
 
 const cleanups = [];
 after(async () => { for (const cleanup of cleanups.reverse()) await cleanup(); });
@@ -13,14 +13,7 @@ after(async () => { for (const cleanup of cleanups.reverse()) await cleanup(); }
 const number = (text) => Number(String(text).replace(/[^\d.]/g, ""));
 
 test("a sampled flood: the sparkline and the top values estimate the matches, not the sample", async () => {
-  const demo = await startDemo(await freePort(), 1000, 50);
-  cleanups.push(() => demo.stop());
-  const session = await launch();
-  cleanups.push(() => session.close());
-  const page = await session.browser.newPage();
-  const errors = [];
-  page.on("pageerror", (error) => errors.push(String(error)));
-  await page.goto(demo.url + "/");
+  const { page, errors } = await demoAndPage(cleanups, 1000, 50);
   await page.fill("#history", "0");
   await page.fill("#criterion", "*");
   await page.click("#connect");

@@ -6,23 +6,11 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { launch, artifacts, axeViolations, eventually, freePort, startDemo } from "./browser.mjs";
+import { artifacts, axeViolations, demoAndPage, eventually } from "./browser.mjs";
 
 const cleanups = [];
 after(async () => { for (const cleanup of cleanups.reverse()) await cleanup(); });
 
-async function demoAndPage(rate, budget, setup) {
-  const demo = await startDemo(await freePort(), rate, budget);
-  cleanups.push(() => demo.stop());
-  const session = await launch();
-  cleanups.push(() => session.close());
-  const page = await session.browser.newPage();
-  const errors = [];
-  page.on("pageerror", (error) => errors.push(String(error)));
-  if (setup) await setup(page);
-  await page.goto(demo.url + "/");
-  return { page, errors };
-}
 
 async function subscribe(page, criterion, { history = 0, from = "0" } = {}) {
   await page.fill("#history", String(history));
@@ -38,7 +26,7 @@ const number = (text) => Number(String(text).replace(/[^\d.]/g, ""));
 
 test("a flood beyond the budget: the panel shows the true match rate and the sampled fraction", async () => {
   // 1,000 events/s against a budget of 50/s: `*` is thinned to ~5%.
-  const { page, errors } = await demoAndPage(1000, 50);
+  const { page, errors } = await demoAndPage(cleanups, 1000, 50);
   const panel = await subscribe(page, "*");
   let matching = 0, sampled = "";
   await eventually(async () => {
@@ -65,7 +53,7 @@ test("a flood beyond the budget: the panel shows the true match rate and the sam
 
 test("drops are charged to the flooding filter, not to the quiet one", async () => {
   // Unlimited budget: the whole flood of `*` reaches the session.
-  const { page, errors } = await demoAndPage(3000, 0);
+  const { page, errors } = await demoAndPage(cleanups, 3000, 0);
   const quiet = await subscribe(page, 'type == "booking"');
   const flood = await subscribe(page, "*");
   await eventually(async () => number(await flood.locator(".count").textContent()) > 500, 15_000, "the flood arriving");
@@ -91,7 +79,7 @@ test('"from" sends since_ms on subscribe, and history_done is shown as a line', 
   // the gateway's replies pass through unchanged.
   const sent = [];
   let toPage = null;
-  const { page, errors } = await demoAndPage(20, 1000, (page) => page.routeWebSocket(/\/ws/, (ws) => {
+  const { page, errors } = await demoAndPage(cleanups, 20, 1000, (page) => page.routeWebSocket(/\/ws/, (ws) => {
     const server = ws.connectToServer();
     toPage = ws;
     ws.onMessage((message) => { sent.push(JSON.parse(message)); server.send(message); });

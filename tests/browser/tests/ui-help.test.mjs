@@ -4,20 +4,14 @@
 // the address (`?q=…&q=…`). Against the demo run.sh starts.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { launch, gatewayUrl, axeViolations, eventually } from "./browser.mjs";
+import { launch, gatewayUrl, axeViolations, eventually, watchingPage } from "./browser.mjs";
 
 let session;
 before(async () => { session = await launch(); });
 after(async () => { await session?.close(); });
 
 async function pageThatHasSeenEvents() {
-  const page = await session.browser.newPage();
-  const errors = [];
-  page.on("pageerror", (error) => errors.push(String(error)));
-  await page.goto(gatewayUrl + "/");
-  await page.fill("#history", "0");
-  await page.fill("#criterion", "*");
-  await page.click("#connect");
+  const { page, errors } = await watchingPage(session, "*");
   await eventually(async () => page.evaluate(() => schema.events >= 40), 15_000, "40 events learned");
   return { page, errors };
 }

@@ -6,7 +6,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { launch, gatewayUrl, axeViolations, eventually, artifacts } from "./browser.mjs";
+import { launch, gatewayUrl, axeViolations, eventually, artifacts, watchingPage } from "./browser.mjs";
 
 let session;
 before(async () => { session = await launch(); });
@@ -69,13 +69,7 @@ test("Narrow adds `path == value` to the panel's own criterion and subscribes it
 
 test("Narrow on `*` gives the clause alone (`(*) and …` is no criterion)", async () => {
   // Not recorded: 200 frames/s through the test's proxy would slow the page.
-  const page = await session.browser.newPage();
-  const errors = [];
-  page.on("pageerror", (error) => errors.push(String(error)));
-  await page.goto(gatewayUrl + "/");
-  await page.fill("#history", "0");
-  await page.fill("#criterion", "*");
-  await page.click("#connect");
+  const { page, errors } = await watchingPage(session, "*");
   const all = page.locator(".panel");
   await eventually(async () => Number(await all.getAttribute("data-stored")) >= 3, 10_000, "3 events in *");
   await all.locator(".pause").click(); // a busy list holds still to be clicked
@@ -93,13 +87,7 @@ test("Narrow on `*` gives the clause alone (`(*) and …` is no criterion)", asy
 });
 
 test("columns per panel: a cell per chosen path on every row, kept in the address", async () => {
-  const page = await session.browser.newPage();
-  const errors = [];
-  page.on("pageerror", (error) => errors.push(String(error)));
-  await page.goto(gatewayUrl + "/");
-  await page.fill("#history", "0");
-  await page.fill("#criterion", 'type == "search"');
-  await page.click("#connect");
+  const { page, errors } = await watchingPage(session, 'type == "search"');
   const panel = page.locator(".panel");
   await eventually(async () => Number(await panel.getAttribute("data-stored")) >= 5, 20_000, "5 searches");
 

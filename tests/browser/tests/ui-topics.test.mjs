@@ -4,25 +4,18 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { launch, artifacts, axeViolations, eventually, freePort, startDemo } from "./browser.mjs";
+import { artifacts, axeViolations, demoAndPage, eventually } from "./browser.mjs";
 
 const cleanups = [];
 after(async () => { for (const cleanup of cleanups.reverse()) await cleanup(); });
 
 test("the topics choice comes from hello, is sent with subscribe, and rows show their topic", async () => {
-  const demo = await startDemo(await freePort(), 50);
-  cleanups.push(() => demo.stop());
-  const session = await launch();
-  cleanups.push(() => session.close());
-  const page = await session.browser.newPage();
-  const errors = [];
-  page.on("pageerror", (error) => errors.push(String(error)));
   const subscribes = [];
-  page.on("websocket", (socket) => socket.on("framesent", ({ payload }) => {
-    const frame = JSON.parse(String(payload));
-    if (frame.type === "subscribe") subscribes.push(frame);
-  }));
-  await page.goto(demo.url + "/");
+  const { page, errors } = await demoAndPage(cleanups, 50, 1000, (page) =>
+    page.on("websocket", (socket) => socket.on("framesent", ({ payload }) => {
+      const frame = JSON.parse(String(payload));
+      if (frame.type === "subscribe") subscribes.push(frame);
+    })));
   // The choice is filled once a socket said hello: open one with a first panel.
   await page.fill("#criterion", "*");
   await page.click("#connect");

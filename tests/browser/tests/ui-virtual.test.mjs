@@ -4,7 +4,7 @@
 // them. Against the demo run.sh starts (~200 events/s).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { launch, gatewayUrl, axeViolations, eventually } from "./browser.mjs";
+import { launch, axeViolations, eventually, watchingPage } from "./browser.mjs";
 
 let session;
 before(async () => { session = await launch(); });
@@ -24,13 +24,7 @@ const visibleRows = (panel) => panel.locator(".events .event .line").evaluateAll
 });
 
 test("only the rows in view are in the DOM; a scrolled list holds still and counts what is new", async () => {
-  const page = await session.browser.newPage();
-  const errors = [];
-  page.on("pageerror", (error) => errors.push(String(error)));
-  await page.goto(gatewayUrl + "/");
-  await page.fill("#history", "0");
-  await page.fill("#criterion", "*");
-  await page.click("#connect");
+  const { page, errors } = await watchingPage(session, "*");
   const panel = page.locator(".panel").first();
   await eventually(async () => Number(await panel.getAttribute("data-stored")) >= 600, 20_000, "600 rows stored");
   const stored = Number(await panel.getAttribute("data-stored"));
