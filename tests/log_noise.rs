@@ -7,6 +7,8 @@
 //! `clicktail_worker_kafka_expected_rebalance_errors_total{code}` and
 //! logged at debug, never as warnings.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -21,18 +23,6 @@ use clicktail_engine::registry::postgres::{migrate, PostgresConfig};
 const PARTITIONS: u32 = 8;
 /// Join-and-leave cycles of the second worker, at most.
 const CYCLES: usize = 6;
-
-/// The services, or `None` to skip (`CLICKTAIL_SKIP_SERVICES=1`).
-fn services() -> Option<(String, String)> {
-    match (std::env::var("CLICKTAIL_KAFKA_BROKERS"), std::env::var("CLICKTAIL_DATABASE_URL")) {
-        (Ok(brokers), Ok(database)) => Some((brokers, database)),
-        _ if std::env::var("CLICKTAIL_SKIP_SERVICES").as_deref() == Ok("1") => None,
-        _ => panic!(
-            "CLICKTAIL_KAFKA_BROKERS and CLICKTAIL_DATABASE_URL must be set: run `scripts/services.sh up` and \
-             `source .cache/services/env`"
-        ),
-    }
-}
 
 /// A worker process whose stderr goes to a file, killed if the test fails.
 struct Worker {
@@ -103,7 +93,7 @@ fn expected_rebalance_errors(page: &str) -> u64 {
 
 #[test]
 fn a_rebalance_is_counted_not_warned_about() {
-    let Some((brokers, database)) = services() else { return };
+    let Some((brokers, database)) = common::services() else { return };
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
     let (raw, filtered, schema, group) = (
         format!("raw-noise-{nanos}"),
@@ -196,7 +186,7 @@ fn a_rebalance_is_counted_not_warned_about() {
 fn gateway_start_log(extra: &[&str]) -> Option<String> {
     use std::io::BufRead;
     use std::os::unix::process::CommandExt;
-    let (brokers, database) = services()?;
+    let (brokers, database) = common::services()?;
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
     let (raw, filtered, schema) =
         (format!("raw-nofile-{nanos}"), format!("filtered-nofile-{nanos}"), format!("t_nofile_{nanos}"));

@@ -1,18 +1,13 @@
 //! `clicktail match`, run as users run it: the built binary on files.
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::Command;
 
-/// A fresh directory under the target directory for one test's files.
-fn scratch_dir(test: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("match_cli-{test}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// Runs `clicktail match` on these filters and events: (status, stdout, stderr).
 fn run_match(test: &str, filters: &str, events: Option<&str>) -> (Option<i32>, String, String) {
-    let dir = scratch_dir(test);
+    let dir = common::scratch_dir("match_cli", test);
     std::fs::write(dir.join("filters.txt"), filters).unwrap();
     let events_path = match events {
         Some(events) => {
@@ -193,7 +188,7 @@ fn a_filter_given_as_the_filters_file_suggests_e() {
 fn run_into_closed_pipe(test: &str, events_count: usize, stderr_too: bool) -> (Option<i32>, String) {
     use std::io::{BufRead, BufReader, Read};
     use std::process::Stdio;
-    let dir = scratch_dir(test);
+    let dir = common::scratch_dir("match_cli", test);
     let events = dir.join("events.jsonl");
     std::fs::write(&events, "{}\n".repeat(events_count)).unwrap();
     let (reader, writer) = std::io::pipe().unwrap();

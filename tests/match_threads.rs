@@ -4,18 +4,13 @@
 //! a file and from standard input; with chunks of the default size and with
 //! chunks so small that most lines straddle two reads.
 
+mod common;
+
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
-
-/// A fresh directory under the target directory for one test's files.
-fn scratch_dir(test: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("match_threads-{test}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// Runs the binary: (status, stdout, stderr). `stdin` is fed through a
 /// thread, since the child may fill its stdout pipe before reading it all.
@@ -105,7 +100,7 @@ fn every_fixture_prints_the_same_for_1_2_and_8_threads() {
 /// line over `--event-bytes-max`, a blank line, and a last line without `\n`.
 #[test]
 fn a_generated_file_with_malformed_lines_prints_the_same_for_1_2_and_8_threads() {
-    let dir = scratch_dir("generated");
+    let dir = common::scratch_dir("match_threads", "generated");
     let (events, filters) = (dir.join("events.jsonl"), dir.join("filters.txt"));
     let fixtures = |args: &[&str]| {
         let (status, _, stderr) = run(args, None);
@@ -155,7 +150,7 @@ fn a_generated_file_with_malformed_lines_prints_the_same_for_1_2_and_8_threads()
 /// reported, in line order, and nothing is matched.
 #[test]
 fn bad_filters_of_a_large_set_are_reported_in_line_order() {
-    let dir = scratch_dir("bad-filters");
+    let dir = common::scratch_dir("match_threads", "bad-filters");
     let mut filters: Vec<String> = (1..=6_000).map(|n| format!("user.id == \"u-{n}\"")).collect();
     filters[2_999] = "type ==".to_owned();
     filters[5_999] = "a ~~ 1".to_owned();

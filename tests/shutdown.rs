@@ -3,6 +3,8 @@
 //! closes, every admin session gets close code 1001 and its filter row is
 //! deleted, and the process exits 0 within `--shutdown-grace-ms`.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -16,18 +18,6 @@ use tungstenite::{Message, WebSocket};
 
 const GRACE: Duration = Duration::from_secs(10);
 const SESSIONS: usize = 3;
-
-/// The services, or `None` to skip (`CLICKTAIL_SKIP_SERVICES=1`).
-fn services() -> Option<(String, String)> {
-    match (std::env::var("CLICKTAIL_KAFKA_BROKERS"), std::env::var("CLICKTAIL_DATABASE_URL")) {
-        (Ok(brokers), Ok(database)) => Some((brokers, database)),
-        _ if std::env::var("CLICKTAIL_SKIP_SERVICES").as_deref() == Ok("1") => None,
-        _ => panic!(
-            "CLICKTAIL_KAFKA_BROKERS and CLICKTAIL_DATABASE_URL must be set: run `scripts/services.sh up` and \
-             `source .cache/services/env`"
-        ),
-    }
-}
 
 /// Kills the gateway if the test fails before it exits.
 struct Process(Child);
@@ -74,7 +64,7 @@ fn close_code(socket: &mut WebSocket<TcpStream>) -> Option<CloseCode> {
 
 #[test]
 fn sigterm_drains_the_gateway_sessions_with_1001_and_exits_within_the_grace() {
-    let Some((brokers, database)) = services() else { return };
+    let Some((brokers, database)) = common::services() else { return };
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
     let (raw, filtered, schema) =
         (format!("raw-drain-{nanos}"), format!("filtered-drain-{nanos}"), format!("t_drain_{nanos}"));

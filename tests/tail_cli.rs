@@ -5,6 +5,8 @@
 //! topic of its own, so what `tail` reads is exactly what a worker writes
 //! (docs/filtered-topic.md), and checks the exact lines printed.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -16,17 +18,6 @@ use clicktail_engine::matcher::FilterId;
 use clicktail_engine::worker::filtered_record::{encode_key, filtered_partition, FilteredRecord, HeaderEncoder};
 
 const LIMIT: Duration = Duration::from_secs(60);
-
-fn services() -> Option<(String, String)> {
-    match (std::env::var("CLICKTAIL_KAFKA_BROKERS"), std::env::var("CLICKTAIL_DATABASE_URL")) {
-        (Ok(brokers), Ok(url)) => Some((brokers, url)),
-        _ if std::env::var("CLICKTAIL_SKIP_SERVICES").as_deref() == Ok("1") => None,
-        _ => panic!(
-            "CLICKTAIL_KAFKA_BROKERS and CLICKTAIL_DATABASE_URL must be set: run `scripts/services.sh up` and \
-             `source .cache/services/env` (or set CLICKTAIL_SKIP_SERVICES=1 to skip service tests)"
-        ),
-    }
-}
 
 fn unique(prefix: &str) -> String {
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).expect("after 1970").as_nanos();
@@ -177,7 +168,7 @@ fn event(n: u32) -> String {
 
 #[test]
 fn last_n_of_one_filter_in_each_format_skipping_unknown_versions() {
-    let Some((brokers, _)) = services() else { return };
+    let Some((brokers, _)) = common::services() else { return };
     // Filters 5 and 7 share partition 1 of 2: the tail of 5 must look past
     // the later records of 7 (the window grows), and never print them.
     let topic = Topic::create(&brokers, 2);
@@ -221,7 +212,7 @@ fn last_n_of_one_filter_in_each_format_skipping_unknown_versions() {
 
 #[test]
 fn since_starts_at_a_time_given_as_an_age_a_unix_time_or_rfc3339() {
-    let Some((brokers, _)) = services() else { return };
+    let Some((brokers, _)) = common::services() else { return };
     let topic = Topic::create(&brokers, 3);
     let now = now_ms();
     topic.write(4, &event(1), now - 3_600_000, "2");
@@ -248,7 +239,7 @@ fn since_starts_at_a_time_given_as_an_age_a_unix_time_or_rfc3339() {
 
 #[test]
 fn by_default_it_follows_from_now() {
-    let Some((brokers, _)) = services() else { return };
+    let Some((brokers, _)) = common::services() else { return };
     let topic = Topic::create(&brokers, 2);
     topic.write(3, &event(1), now_ms(), "2");
     let mut child = topic.tail(&["--filter", "3"]).spawn().expect("clicktail runs");
@@ -270,7 +261,7 @@ fn by_default_it_follows_from_now() {
 
 #[test]
 fn a_closed_pipe_ends_it_quietly_with_status_zero() {
-    let Some((brokers, _)) = services() else { return };
+    let Some((brokers, _)) = common::services() else { return };
     let topic = Topic::create(&brokers, 1);
     // Far more than a pipe buffer (64 KiB): the writer must meet the closed pipe.
     let padding = "x".repeat(2_000);
@@ -292,7 +283,7 @@ fn a_closed_pipe_ends_it_quietly_with_status_zero() {
 
 #[test]
 fn a_named_standing_filter_is_listed_unique_and_tailed_by_name() {
-    let Some((brokers, url)) = services() else { return };
+    let Some((brokers, url)) = common::services() else { return };
     let schema = unique("cli_tail");
     let registry = ["--database-url", url.as_str(), "--database-schema", schema.as_str()];
     let migrate = run({
