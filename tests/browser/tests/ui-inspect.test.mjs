@@ -99,6 +99,13 @@ test("a panel exports what it holds as JSON lines and as CSV", async () => {
   const page = await session.browser.newPage();
   const panel = await searchPanel(page);
   await panel.locator(".pause").click(); // what it holds stays put
+  // `data-stored` is written when the panel is drawn (next animation frame,
+  // or later for a busy panel): a frame taken in just before the click may
+  // not be counted there yet.
+  await eventually(async () => page.evaluate(() => {
+    const first = [...panels.values()][0];
+    return String(first.store.size) === first.root.dataset.stored;
+  }), 5_000, "the paused panel drawn with all it holds");
   const stored = Number(await panel.getAttribute("data-stored"));
   const held = await page.evaluate(() => [...panels.values()][0].store.toArray().map((frame) => frame.event));
 
