@@ -45,7 +45,12 @@ fi
 
 step "services"
 scripts/services.sh up >/dev/null
-trap 'scripts/services.sh down >/dev/null 2>&1 || true' EXIT
+background_pids=()
+finish() {
+    for pid in "${background_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    scripts/services.sh down >/dev/null 2>&1 || true
+}
+trap finish EXIT
 # shellcheck disable=SC1091
 source .cache/services/env
 
@@ -55,13 +60,31 @@ cargo test --workspace --locked
 step "tests/filtered-topic/run.sh (docs/filtered-topic.md: kcat and Python read a worker's matches)"
 tests/filtered-topic/run.sh
 
-# The chaos suite restarts Kafka and PostgreSQL (and leaves them up): it
-# runs after every test that shares them.
-for suite in tests/browser/run.sh tests/deploy/run.sh tests/chaos/run.sh; do
-    if [[ -x "$suite" ]]; then
-        step "$suite"
-        "$suite"
-    fi
-done
+# The browser suite's page tests run against a demo of their own (no
+# services) and the chaos suite mostly waits out its outages, so the two
+# run side by side: about 2.5 minutes off the suite on two cores. The chaos
+# suite restarts Kafka and PostgreSQL (and leaves them up), so it runs after
+# every test that shares them, and the browser's multi-node test after it.
+step "tests/browser/run.sh --no-services (beside the next two, output below when done)"
+cargo build --locked --bins -p clicktail -p clicktail-chaos
+bin_dir="${CARGO_TARGET_DIR:-$root/target}/debug"
+browser_log="$bin_dir/browser-suite.log"
+tests/browser/run.sh --no-services >"$browser_log" 2>&1 &
+browser_pid=$!
+background_pids+=("$browser_pid")
+step "tests/deploy/run.sh"
+tests/deploy/run.sh
+step "tests/chaos/run.sh"
+tests/chaos/run.sh
+step "tests/browser/run.sh --no-services: waiting for it to end"
+browser_status=0
+wait "$browser_pid" || browser_status=$?
+cat "$browser_log" >&2
+if [[ $browser_status -ne 0 ]]; then
+    echo "tests/browser/run.sh --no-services failed (exit $browser_status): output above" >&2
+    exit "$browser_status"
+fi
+step "tests/browser/multinode.sh (two gateways on Kafka + PostgreSQL)"
+CLICKTAIL_BIN="$bin_dir/clicktail" tests/browser/multinode.sh
 
 step "all tests passed"

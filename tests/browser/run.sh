@@ -29,8 +29,7 @@ log() { printf 'browser-tests: %s\n' "$*" >&2; }
 
 if ! command -v chromium >/dev/null 2>&1; then
   log "installing Debian's chromium"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  "$ROOT/scripts/apt-install.sh" chromium
 fi
 if [[ ! -d "$HERE/node_modules/playwright-core" || ! -d "$HERE/node_modules/axe-core" ]]; then
   log "npm ci"

@@ -25,7 +25,7 @@ if [[ -z "${CLICKTAIL_KAFKA_BROKERS:-}" || -z "${CLICKTAIL_DATABASE_URL:-}" ]]; 
 fi
 if ! command -v ip >/dev/null 2>&1; then
   echo "chaos: installing Debian's iproute2" >&2
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 >/dev/null
+  scripts/apt-install.sh iproute2
 fi
 
 cargo build --locked --bins -p clicktail -p clicktail-chaos >&2
