@@ -2,6 +2,9 @@
 # Development / test services for clicktail: a private PostgreSQL cluster and a
 # single-node Apache Kafka broker (KRaft, no ZooKeeper), both bound to 127.0.0.1
 # and kept under <repo>/.cache/services. See scripts/README.md.
+# CLICKTAIL_SERVICES_DIR (with other CLICKTAIL_*_PORT values) keeps a second
+# pair elsewhere: scripts/test.sh gives the chaos suite, which restarts its
+# services, a pair of its own. The Kafka jar cache stays shared.
 #
 #   scripts/services.sh up | down | status | env | reset
 #   scripts/services.sh start-kafka | stop-kafka | restart-kafka
@@ -18,7 +21,7 @@ set -euo pipefail
 
 # ---------------------------------------------------------------- settings --
 ROOT="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
-SVC="$ROOT/.cache/services"
+SVC="${CLICKTAIL_SERVICES_DIR:-$ROOT/.cache/services}"
 LOGS="$SVC/logs"
 RUN="$SVC/run"
 
@@ -35,7 +38,7 @@ PG_ROLE=clicktail
 PG_PASSWORD=clicktail
 PG_DB=clicktail
 
-KAFKA_LIBS_ROOT="$SVC/kafka-libs"          # jar cache, survives `reset`
+KAFKA_LIBS_ROOT="$ROOT/.cache/services/kafka-libs"  # jar cache, survives `reset`
 KAFKA_LIBS="$KAFKA_LIBS_ROOT/$KAFKA_VERSION"
 KAFKA_DATA="$SVC/kafka-data"
 KAFKA_CONF_DIR="$SVC/kafka-config"
@@ -45,7 +48,12 @@ KAFKA_LOG="$LOGS/kafka.log"                 # log4j2 output of the broker
 KAFKA_OUT="$LOGS/kafka.out"                 # JVM stdout/stderr
 ENV_FILE="$SVC/env"
 # names per-clone folders outside the repo (see pg_pick_base)
-ROOT_HASH="$(printf %s "$ROOT" | md5sum | cut -c1-10)"
+# (of the repo for its own services, of the folder for a second pair)
+if [ "$SVC" = "$ROOT/.cache/services" ]; then
+  ROOT_HASH="$(printf %s "$ROOT" | md5sum | cut -c1-10)"
+else
+  ROOT_HASH="$(printf %s "$SVC" | md5sum | cut -c1-10)"
+fi
 
 BROKERS="127.0.0.1:$KAFKA_PORT"
 DATABASE_URL="postgres://$PG_ROLE:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DB"

@@ -43,48 +43,71 @@ if $quick; then
     exit 0
 fi
 
-step "services"
+step "services (a pair for the tests, and one for the chaos suite)"
 scripts/services.sh up >/dev/null
+# The chaos suite restarts and cuts off its Kafka and PostgreSQL, so it gets
+# a pair of its own (ports 10 above the first pair's) and runs beside the
+# tests instead of after them: about 4 minutes off the suite on two cores.
+chaos_services=(env CLICKTAIL_SERVICES_DIR="$root/.cache/services-chaos"
+    CLICKTAIL_PG_PORT="$((${CLICKTAIL_PG_PORT:-55432} + 10))"
+    CLICKTAIL_KAFKA_PORT="$((${CLICKTAIL_KAFKA_PORT:-59092} + 10))"
+    CLICKTAIL_KAFKA_CONTROLLER_PORT="$((${CLICKTAIL_KAFKA_CONTROLLER_PORT:-59093} + 10))")
+chaos_exports="$("${chaos_services[@]}" scripts/services.sh up)"
 background_pids=()
 finish() {
     for pid in "${background_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    "${chaos_services[@]}" scripts/services.sh down >/dev/null 2>&1 || true
     scripts/services.sh down >/dev/null 2>&1 || true
 }
 trap finish EXIT
 # shellcheck disable=SC1091
 source .cache/services/env
 
+# Waits for a suite started in the background, prints its output, and
+# stops the run if it failed.
+await() { # name pid log
+    local status=0
+    wait "$2" || status=$?
+    cat "$3" >&2
+    if [[ $status -ne 0 ]]; then
+        echo "$1 failed (exit $status): its output is above" >&2
+        exit "$status"
+    fi
+}
+
+step "build (tests and binaries)"
+cargo test --workspace --locked --no-run
+cargo build --locked --bins -p clicktail -p clicktail-chaos
+logs="${CARGO_TARGET_DIR:-$root/target}/suite-logs"
+mkdir -p "$logs"
+
+step "tests/chaos/run.sh on its own services (beside what follows; output below when done)"
+(eval "$chaos_exports" && "${chaos_services[@]}" tests/chaos/run.sh) >"$logs/chaos.log" 2>&1 &
+chaos_pid=$!
+background_pids+=("$chaos_pid")
+
 step "tests (unit, property, integration against Kafka and PostgreSQL)"
 cargo test --workspace --locked
+
+# The browser suite's page tests run against a demo of their own (no
+# services); its multi-node test runs at the end, alone.
+step "tests/browser/run.sh --no-services (beside what follows; output below when done)"
+tests/browser/run.sh --no-services >"$logs/browser.log" 2>&1 &
+browser_pid=$!
+background_pids+=("$browser_pid")
 
 step "tests/filtered-topic/run.sh (docs/filtered-topic.md: kcat and Python read a worker's matches)"
 tests/filtered-topic/run.sh
 
-# The browser suite's page tests run against a demo of their own (no
-# services) and the chaos suite mostly waits out its outages, so the two
-# run side by side: about 2.5 minutes off the suite on two cores. The chaos
-# suite restarts Kafka and PostgreSQL (and leaves them up), so it runs after
-# every test that shares them, and the browser's multi-node test after it.
-step "tests/browser/run.sh --no-services (beside the next two, output below when done)"
-cargo build --locked --bins -p clicktail -p clicktail-chaos
-bin_dir="${CARGO_TARGET_DIR:-$root/target}/debug"
-browser_log="$bin_dir/browser-suite.log"
-tests/browser/run.sh --no-services >"$browser_log" 2>&1 &
-browser_pid=$!
-background_pids+=("$browser_pid")
 step "tests/deploy/run.sh"
 tests/deploy/run.sh
-step "tests/chaos/run.sh"
-tests/chaos/run.sh
+
+step "tests/chaos/run.sh: waiting for it to end"
+await tests/chaos/run.sh "$chaos_pid" "$logs/chaos.log"
 step "tests/browser/run.sh --no-services: waiting for it to end"
-browser_status=0
-wait "$browser_pid" || browser_status=$?
-cat "$browser_log" >&2
-if [[ $browser_status -ne 0 ]]; then
-    echo "tests/browser/run.sh --no-services failed (exit $browser_status): output above" >&2
-    exit "$browser_status"
-fi
+await "tests/browser/run.sh --no-services" "$browser_pid" "$logs/browser.log"
+
 step "tests/browser/multinode.sh (two gateways on Kafka + PostgreSQL)"
-CLICKTAIL_BIN="$bin_dir/clicktail" tests/browser/multinode.sh
+CLICKTAIL_BIN="${CARGO_TARGET_DIR:-$root/target}/debug/clicktail" tests/browser/multinode.sh
 
 step "all tests passed"

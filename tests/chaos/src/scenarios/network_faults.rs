@@ -179,15 +179,21 @@ fn random_cluster_id() -> String {
 fn postgres_socket_url(suite: &Suite) -> anyhow::Result<String> {
     let port = suite.database_url.rsplit_once(':').and_then(|(_, rest)| rest.split('/').next()).unwrap_or("5432");
     let socket = format!(".s.PGSQL.{port}");
+    // Where scripts/services.sh puts the cluster's socket: its folder
+    // (CLICKTAIL_SERVICES_DIR, else the repo's), or a fallback named by a
+    // hash of the repo (its own folder) or of that folder.
+    let default_dir = suite.root.join(".cache/services");
+    let services_dir = std::env::var_os("CLICKTAIL_SERVICES_DIR").map_or_else(|| default_dir.clone(), PathBuf::from);
+    let hashed = if services_dir == default_dir { suite.root.clone() } else { services_dir.clone() };
     let hash = {
         let output = Command::new("sh")
             .arg("-c")
-            .arg(format!("printf %s '{}' | md5sum | cut -c1-10", suite.root.display()))
+            .arg(format!("printf %s '{}' | md5sum | cut -c1-10", hashed.display()))
             .output()?;
         String::from_utf8(output.stdout)?.trim().to_owned()
     };
     let candidates = [
-        suite.root.join(".cache/services/pg/run"),
+        services_dir.join("pg/run"),
         PathBuf::from(format!("/tmp/clicktail-pg-{hash}")),
         PathBuf::from(format!("/var/lib/postgresql/clicktail-{hash}/run")),
     ];
