@@ -83,6 +83,11 @@ fn cpu_ticks() -> u64 {
 
 /// The server: a gateway over an in-memory log; commands on stdin.
 fn server() {
+    // As `clicktail gateway` does; FANOUT_HUGE_PAGES=1 measures the server
+    // with the kernel's default instead, for a reference in the same run.
+    if std::env::var_os("FANOUT_HUGE_PAGES").is_none() {
+        clicktail_gateway::small_pages::use_small_pages().unwrap();
+    }
     let log = Arc::new(MemoryLog::default());
     log.create_topic("clicks", 1).unwrap();
     log.create_topic("clicks.filtered", 2).unwrap();

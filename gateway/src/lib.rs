@@ -47,6 +47,7 @@ mod reassert;
 mod routes;
 mod schema_sample;
 mod server;
+pub mod small_pages;
 pub mod topics;
 
 pub use config::GatewayConfig;

@@ -38,6 +38,9 @@ pub struct GatewayArgs {
 
 pub fn run(mut args: GatewayArgs) -> anyhow::Result<ExitCode> {
     super::process::init_tracing();
+    if let Err(error) = clicktail_gateway::small_pages::use_small_pages() {
+        tracing::warn!(%error, "could not turn transparent huge pages off: idle sessions will cost more memory");
+    }
     // A configuration mistake (no token) is reported as such even when
     // Kafka or PostgreSQL are away too: it is checked before connecting.
     args.gateway.validate()?;
