@@ -18,6 +18,8 @@
 //! threads, of librdkafka's and of other processes (the broker), and the
 //! ratio of the two sides' totals: on 2 cores shared with the broker a
 //! round's rate swings with fetch stalls, its CPU per event much less.
+//! Each round then times `kcat` reading the same topic (issue 16's
+//! reference, when kcat is installed) against the worker's whole drain.
 //! `worker_bench match-only` runs the drain mix through the matcher alone
 //! (no Kafka, no PostgreSQL).
 //!
@@ -169,6 +171,11 @@ fn produce_raw(log: &KafkaLog, mix: DrainMix, events: usize) -> (String, usize) 
 struct Round {
     baseline: Steady,
     worker: Steady,
+    /// The worker's events per second from its start (group join
+    /// included) to the last event matched.
+    worker_whole: f64,
+    /// `kcat` reading the same topic, when it is installed.
+    kcat: Option<Kcat>,
     matches: u64,
 }
 
@@ -188,7 +195,8 @@ fn drain(brokers: &str) {
     let results: Vec<Round> = (0..rounds)
         .map(|round| {
             let baseline = drain_doing_nothing(&log, &raw, &defaults, events);
-            let (worker, matches) = drain_with_worker(&log, &raw, &defaults, mix, filters, events);
+            let (worker, worker_whole, matches) = drain_with_worker(&log, &raw, &defaults, mix, filters, events);
+            let kcat = drain_with_kcat(brokers, &raw, events);
             eprintln!(
                 "round {round}: baseline {:.0}/s ({:.0}% busy, {} µs), worker {:.0}/s ({:.0}% busy, {} µs), ratio {:.3}",
                 baseline.rate,
@@ -199,7 +207,7 @@ fn drain(brokers: &str) {
                 worker.cpu_per_event,
                 worker.rate / baseline.rate
             );
-            Round { baseline, worker, matches }
+            Round { baseline, worker, worker_whole, kcat, matches }
         })
         .collect();
     log.delete_topic(&raw).unwrap_or_else(|error| eprintln!("could not delete {raw}: {error}"));
@@ -242,6 +250,64 @@ fn drain(brokers: &str) {
     );
     println!("drain_ratio {} (target >= 0.8)", with_median(ratios));
     println!("drain_match_only_events_per_s {match_only:.0} (one thread, same events and filters, no Kafka)");
+    println!(
+        "drain_worker_whole_events_per_s {} (from the worker's start, group join included, to the last event matched)",
+        per_round(&|round| format!("{:.0}", round.worker_whole))
+    );
+    if results.iter().all(|round| round.kcat.is_some()) {
+        let kcat = |round: &Round| round.kcat.expect("checked above");
+        println!(
+            "drain_kcat_events_per_s {} (`kcat -C -o beginning -e -q -f '%s\\n' > /dev/null`, the whole process)",
+            per_round(&|round| format!("{:.0}", kcat(round).rate))
+        );
+        println!(
+            "drain_kcat_cpu_us_per_event {} (the kcat process, librdkafka's threads included)",
+            per_round(&|round| format!("{:.2}", kcat(round).cpu_us_per_event))
+        );
+        println!(
+            "drain_ratio_vs_kcat {} (the worker's whole drain over kcat's; issue 16 target >= 1.0)",
+            with_median(results.iter().map(|round| round.worker_whole / kcat(round).rate).collect())
+        );
+        println!(
+            "drain_steady_ratio_vs_kcat {} (the worker's steady rate, after the group join, over kcat's)",
+            with_median(results.iter().map(|round| round.worker.rate / kcat(round).rate).collect())
+        );
+    } else {
+        println!("drain_kcat_events_per_s none (kcat is not installed: apt-get install kcat)");
+    }
+}
+
+/// One `kcat` run over a topic: its rate and CPU per event.
+#[derive(Clone, Copy)]
+struct Kcat {
+    rate: f64,
+    cpu_us_per_event: f64,
+}
+
+/// `kcat` reads the whole topic from the first offset to its end and
+/// writes every value to /dev/null: the reference of issue 16 for the
+/// worker's drain. `None` when kcat is not installed.
+fn drain_with_kcat(brokers: &str, raw: &str, events: usize) -> Option<Kcat> {
+    let ticks_before = children_ticks();
+    let started = Instant::now();
+    let status = std::process::Command::new("kcat")
+        .args(["-C", "-b", brokers, "-t", raw, "-o", "beginning", "-e", "-q", "-f", "%s\\n"])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .ok()?;
+    let elapsed = started.elapsed().as_secs_f64();
+    assert!(status.success(), "kcat failed: {status}");
+    let cpu_seconds = (children_ticks() - ticks_before) as f64 / 100.0;
+    Some(Kcat { rate: events as f64 / elapsed, cpu_us_per_event: cpu_seconds * 1e6 / events as f64 })
+}
+
+/// CPU clock ticks (1/100 s) of this process's children that ended and
+/// were waited for: user + system.
+fn children_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    [13, 14].iter().filter_map(|&index| fields.get(index)?.parse::<u64>().ok()).sum()
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -297,7 +363,7 @@ fn drain_with_worker(
     mix: DrainMix,
     filters: usize,
     events: usize,
-) -> (Steady, u64) {
+) -> (Steady, f64, u64) {
     let filtered = unique("bench-filtered");
     log.create_topic(&filtered, 4).unwrap();
     let registry = MemoryRegistry::default();
@@ -313,6 +379,7 @@ fn drain_with_worker(
         ..WorkerConfig::default()
     };
     let threads = config.threads as u64;
+    let started = Instant::now();
     let handle = spawn_workers(config, log.clone(), Arc::new(registry)).unwrap();
     let stats = handle.stats();
     let rate = steady_rate(
@@ -320,14 +387,15 @@ fn drain_with_worker(
         || WorkerStats::get(&stats.threads_reading) == threads,
         || WorkerStats::get(&stats.events_matched),
     );
-    while WorkerStats::get(&stats.events_in) < events as u64 {
+    while WorkerStats::get(&stats.events_matched) < events as u64 {
         std::thread::sleep(Duration::from_millis(2));
     }
+    let whole = events as f64 / started.elapsed().as_secs_f64();
     let matches = WorkerStats::get(&stats.matches_out);
     handle.join().unwrap();
     // The filtered records of 2,000,000 events are hundreds of MB of log.
     log.delete_topic(&filtered).unwrap_or_else(|error| eprintln!("could not delete {filtered}: {error}"));
-    (rate, matches)
+    (rate, whole, matches)
 }
 
 /// Events per second from the moment `progress` passes 10% of `events`

@@ -7,6 +7,8 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 eval "$(scripts/services.sh up)"
+# The drain's reference of issue 16.
+command -v kcat >/dev/null || scripts/apt-install.sh kcat
 cargo build --profile dist -p clicktail-engine --example worker_bench
 out="$(mktemp)"
 "$root/target/dist/examples/worker_bench" "${1:-all}" | tee "$out"
