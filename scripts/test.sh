@@ -47,7 +47,7 @@ step "services (a pair for the tests, and one for the chaos suite)"
 scripts/services.sh up >/dev/null
 # The chaos suite restarts and cuts off its Kafka and PostgreSQL, so it gets
 # a pair of its own (ports 10 above the first pair's) and runs beside the
-# tests instead of after them: about 4 minutes off the suite on two cores.
+# tests instead of after them.
 chaos_services=(env CLICKTAIL_SERVICES_DIR="$root/.cache/services-chaos"
     CLICKTAIL_PG_PORT="$((${CLICKTAIL_PG_PORT:-55432} + 10))"
     CLICKTAIL_KAFKA_PORT="$((${CLICKTAIL_KAFKA_PORT:-59092} + 10))"
@@ -86,15 +86,16 @@ step "tests/chaos/run.sh on its own services (beside what follows; output below 
 chaos_pid=$!
 background_pids+=("$chaos_pid")
 
-step "tests (unit, property, integration against Kafka and PostgreSQL)"
-cargo test --workspace --locked
-
 # The browser suite's page tests run against a demo of their own (no
-# services); its multi-node test runs at the end, alone.
+# services), beside the chaos suite and the tests too; its multi-node test
+# runs at the end, alone.
 step "tests/browser/run.sh --no-services (beside what follows; output below when done)"
 tests/browser/run.sh --no-services >"$logs/browser.log" 2>&1 &
 browser_pid=$!
 background_pids+=("$browser_pid")
+
+step "tests (unit, property, integration against Kafka and PostgreSQL)"
+cargo test --workspace --locked
 
 step "tests/filtered-topic/run.sh (docs/filtered-topic.md: kcat and Python read a worker's matches)"
 tests/filtered-topic/run.sh
