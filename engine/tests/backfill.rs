@@ -426,6 +426,9 @@ fn a_worker_killed_during_a_backfill_leaves_the_job_to_another_which_completes_i
     assert!(duplicates <= expected.len(), "{duplicates} duplicates");
     assert_eq!(received.done.len(), 1, "the dead claimer sent no history_done");
     assert!(received.done[0].complete);
+    // The runner marks the job finished after its history_done is durable,
+    // so the record can be read before the row says so.
+    wait_until("the job to be marked finished", Duration::from_secs(30), || job(&mut sql).2);
     let (_, attempts, finished) = job(&mut sql);
     assert_eq!((attempts, finished), (2, true), "claimed again once and finished");
     handle.join().unwrap();
