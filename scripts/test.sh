@@ -46,8 +46,8 @@ fi
 step "services (a pair for the tests, and one for the chaos suite)"
 scripts/services.sh up >/dev/null
 # The chaos suite restarts and cuts off its Kafka and PostgreSQL, so it gets
-# a pair of its own (ports 10 above the first pair's) and runs beside the
-# tests instead of after them.
+# a pair of its own (ports 10 above the first pair's) and can run beside
+# other suites.
 chaos_services=(env CLICKTAIL_SERVICES_DIR="$root/.cache/services-chaos"
     CLICKTAIL_PG_PORT="$((${CLICKTAIL_PG_PORT:-55432} + 10))"
     CLICKTAIL_KAFKA_PORT="$((${CLICKTAIL_KAFKA_PORT:-59092} + 10))"
@@ -81,20 +81,20 @@ cargo build --locked --bins -p clicktail -p clicktail-chaos
 logs="${CARGO_TARGET_DIR:-$root/target}/suite-logs"
 mkdir -p "$logs"
 
+step "tests (unit, property, integration against Kafka and PostgreSQL)"
+cargo test --workspace --locked
+
+# After the cargo tests, the chaos suite (on its pair) and the browser
+# suite's page tests (against a demo of their own, no services) run side by
+# side and beside the last steps; the browser's multi-node test runs at the
+# end, alone. Not beside the cargo tests: under that load their consumer
+# groups rebalanced, a backfill test read matches twice, and once the tests'
+# broker, starved of CPU, fenced itself (perf/results/first-run.md).
 step "tests/chaos/run.sh on its own services (beside what follows; output below when done)"
 (eval "$chaos_exports" && "${chaos_services[@]}" tests/chaos/run.sh) >"$logs/chaos.log" 2>&1 &
 chaos_pid=$!
 background_pids+=("$chaos_pid")
 
-step "tests (unit, property, integration against Kafka and PostgreSQL)"
-cargo test --workspace --locked
-
-# The browser suite's page tests run against a demo of their own (no
-# services), beside what follows the cargo tests; its multi-node test runs
-# at the end, alone. Not beside the cargo tests as well: with Chromium on
-# top of the tests and the chaos suite's two brokers, the tests' broker was
-# starved of CPU long enough to fence itself (its KRaft heartbeats timed
-# out) and a backfill test saw nothing for 60 s.
 step "tests/browser/run.sh --no-services (beside what follows; output below when done)"
 tests/browser/run.sh --no-services >"$logs/browser.log" 2>&1 &
 browser_pid=$!
