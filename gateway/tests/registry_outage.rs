@@ -40,19 +40,6 @@ fn serial() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// The services' addresses; missing variables fail the test unless
-/// `CLICKTAIL_SKIP_SERVICES=1`.
-fn services() -> Option<(String, String)> {
-    match (std::env::var("CLICKTAIL_KAFKA_BROKERS"), std::env::var("CLICKTAIL_DATABASE_URL")) {
-        (Ok(brokers), Ok(database)) => Some((brokers, database)),
-        _ if std::env::var("CLICKTAIL_SKIP_SERVICES").as_deref() == Ok("1") => None,
-        _ => panic!(
-            "CLICKTAIL_KAFKA_BROKERS and CLICKTAIL_DATABASE_URL must be set: run `scripts/services.sh up` and \
-             `source .cache/services/env` (or set CLICKTAIL_SKIP_SERVICES=1 to skip service tests)"
-        ),
-    }
-}
-
 /// Starts PostgreSQL again if the test fails during the outage, so the
 /// tests after it find the server up.
 struct RestartOnDrop {
@@ -96,7 +83,7 @@ struct Received {
 #[test]
 fn a_postgres_outage_longer_than_the_ttl_keeps_a_live_sessions_filter() {
     let _serial = serial();
-    let Some((brokers, database)) = services() else { return };
+    let Some((brokers, database)) = common::services() else { return };
     let log = Arc::new(KafkaLog::new(KafkaConfig::new(&brokers)).unwrap());
     let raw = unique("raw-outage");
     let filtered = unique("filtered-outage");

@@ -27,14 +27,6 @@ use tungstenite::Message as WsMessage;
 const CRITERION: &str = r#"kind == "hit" or amount > 500"#;
 const EVENTS_PER_TOPIC: usize = 120;
 
-fn services() -> Option<(String, String)> {
-    match (std::env::var("CLICKTAIL_KAFKA_BROKERS"), std::env::var("CLICKTAIL_DATABASE_URL")) {
-        (Ok(brokers), Ok(database)) => Some((brokers, database)),
-        _ if std::env::var("CLICKTAIL_SKIP_SERVICES").as_deref() == Ok("1") => None,
-        _ => panic!("CLICKTAIL_KAFKA_BROKERS and CLICKTAIL_DATABASE_URL must be set (scripts/services.sh up)"),
-    }
-}
-
 fn unique(prefix: &str) -> String {
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
     format!("{prefix}-{}-{nanos}", std::process::id())
@@ -91,7 +83,7 @@ impl Drop for Topics<'_> {
 
 #[test]
 fn a_subscription_to_one_topic_of_six_gets_exactly_that_topics_matches() {
-    let Some((brokers, database)) = services() else { return };
+    let Some((brokers, database)) = common::services() else { return };
     let log = Arc::new(KafkaLog::new(KafkaConfig::new(&brokers)).unwrap());
     let prefix = unique("scoped");
     let raw: Vec<String> = ["pageviews", "searches", "bookings", "payments", "reviews", "clicks"]
