@@ -62,66 +62,119 @@ fn close_code(socket: &mut WebSocket<TcpStream>) -> Option<CloseCode> {
     }
 }
 
-#[test]
-fn sigterm_drains_the_gateway_sessions_with_1001_and_exits_within_the_grace() {
-    let Some((brokers, database)) = common::services() else { return };
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
-    let (raw, filtered, schema) =
-        (format!("raw-drain-{nanos}"), format!("filtered-drain-{nanos}"), format!("t_drain_{nanos}"));
-    let log = KafkaLog::new(KafkaConfig::new(&brokers)).unwrap();
-    log.create_topic(&raw, 1).unwrap();
-    log.create_topic(&filtered, 1).unwrap();
-    let registry_config = PostgresConfig::new(&database).in_schema(&schema);
-    migrate(&registry_config).unwrap();
-    let registry = PostgresRegistry::connect(registry_config).unwrap();
+/// A `clicktail gateway` on fresh topics and a fresh registry schema.
+struct Node {
+    process: Process,
+    address: SocketAddr,
+    log: KafkaLog,
+    registry: PostgresRegistry,
+    topics: [String; 2],
+}
 
-    let child = Command::new(env!("CARGO_BIN_EXE_clicktail"))
-        .args(["gateway", "--listen", "127.0.0.1:0", "--no-admin-token"])
-        .args(["--kafka-brokers", &brokers, "--database-url", &database, "--database-schema", &schema])
-        .args(["--raw-topic", &raw, "--filtered-topic", &filtered])
-        .env("CLICKTAIL_SHUTDOWN_GRACE_MS", GRACE.as_millis().to_string())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut process = Process(child);
-    let mut banner = String::new();
-    BufReader::new(process.0.stdout.take().unwrap()).read_line(&mut banner).unwrap();
-    let address: SocketAddr = banner.trim().rsplit("http://").next().unwrap().parse().unwrap();
+impl Node {
+    fn start(brokers: &str, database: &str) -> Node {
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+        let (raw, filtered, schema) =
+            (format!("raw-drain-{nanos}"), format!("filtered-drain-{nanos}"), format!("t_drain_{nanos}"));
+        let log = KafkaLog::new(KafkaConfig::new(brokers)).unwrap();
+        log.create_topic(&raw, 1).unwrap();
+        log.create_topic(&filtered, 1).unwrap();
+        let registry_config = PostgresConfig::new(database).in_schema(&schema);
+        migrate(&registry_config).unwrap();
+        let registry = PostgresRegistry::connect(registry_config).unwrap();
 
-    let mut sessions: Vec<_> = (0..SESSIONS).map(|n| admin(address, &format!("user.id == \"u-{n}\""))).collect();
-    assert_eq!(registry.list().unwrap().len(), SESSIONS);
-    // Accepted before the signal, asked after it: a probe in flight.
-    let mut probe = TcpStream::connect(address).unwrap();
-    probe.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-
-    let signalled = Instant::now();
-    let killed = Command::new("kill").args(["-TERM", &process.0.id().to_string()]).status().unwrap();
-    assert!(killed.success());
-    // The listener closes: new connections are refused.
-    while TcpStream::connect_timeout(&address, Duration::from_secs(1)).is_ok() {
-        assert!(signalled.elapsed() < GRACE, "the listener still accepts {GRACE:?} after SIGTERM");
-        std::thread::sleep(Duration::from_millis(10));
+        let child = Command::new(env!("CARGO_BIN_EXE_clicktail"))
+            .args(["gateway", "--listen", "127.0.0.1:0", "--no-admin-token"])
+            .args(["--kafka-brokers", brokers, "--database-url", database, "--database-schema", &schema])
+            .args(["--raw-topic", &raw, "--filtered-topic", &filtered])
+            .env("CLICKTAIL_SHUTDOWN_GRACE_MS", GRACE.as_millis().to_string())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut process = Process(child);
+        let mut banner = String::new();
+        BufReader::new(process.0.stdout.take().unwrap()).read_line(&mut banner).unwrap();
+        let address: SocketAddr = banner.trim().rsplit("http://").next().unwrap().parse().unwrap();
+        Node { process, address, log, registry, topics: [raw, filtered] }
     }
+
+    /// Sends SIGTERM and waits until the listener refuses connections.
+    fn terminate(&self) -> Instant {
+        let signalled = Instant::now();
+        let killed = Command::new("kill").args(["-TERM", &self.process.0.id().to_string()]).status().unwrap();
+        assert!(killed.success());
+        while TcpStream::connect_timeout(&self.address, Duration::from_secs(1)).is_ok() {
+            assert!(signalled.elapsed() < GRACE, "the listener still accepts {GRACE:?} after SIGTERM");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        signalled
+    }
+
+    /// Asserts that the process exits 0 within the grace.
+    fn assert_exits(&mut self, signalled: Instant) {
+        let status = loop {
+            if let Some(status) = self.process.0.try_wait().unwrap() {
+                break status;
+            }
+            assert!(signalled.elapsed() < GRACE + Duration::from_secs(2), "still running {:?} after SIGTERM", GRACE);
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(status.success(), "{status}");
+        eprintln!("drained and exited {:?} after SIGTERM", signalled.elapsed());
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        for topic in &self.topics {
+            let _ = self.log.delete_topic(topic);
+        }
+    }
+}
+
+/// Writes `GET /readyz` on a connection accepted before the drain and
+/// asserts the drain's answer.
+fn assert_probe_told_shutting_down(mut probe: TcpStream, address: SocketAddr) {
     probe.write_all(format!("GET /readyz HTTP/1.1\r\nHost: {address}\r\n\r\n").as_bytes()).unwrap();
     let mut answer = String::new();
     let _ = probe.read_to_string(&mut answer);
     assert!(answer.starts_with("HTTP/1.1 503 "), "{answer:?}");
     assert!(answer.ends_with("not ready: shutting down\n"), "{answer:?}");
+}
 
+fn probe(address: SocketAddr) -> TcpStream {
+    let probe = TcpStream::connect(address).unwrap();
+    probe.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    probe
+}
+
+#[test]
+fn sigterm_drains_the_gateway_sessions_with_1001_and_exits_within_the_grace() {
+    let Some((brokers, database)) = common::services() else { return };
+    let mut node = Node::start(&brokers, &database);
+    let mut sessions: Vec<_> = (0..SESSIONS).map(|n| admin(node.address, &format!("user.id == \"u-{n}\""))).collect();
+    assert_eq!(node.registry.list().unwrap().len(), SESSIONS);
+    // Accepted before the signal, asked after it: a probe in flight.
+    let probe = probe(node.address);
+
+    let signalled = node.terminate();
+    assert_probe_told_shutting_down(probe, node.address);
     for (n, session) in sessions.iter_mut().enumerate() {
         assert_eq!(close_code(session), Some(CloseCode::Away), "session {n}");
     }
-    let status = loop {
-        if let Some(status) = process.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(signalled.elapsed() < GRACE + Duration::from_secs(2), "still running {:?} after SIGTERM", GRACE);
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert!(status.success(), "{status}");
-    eprintln!("drained and exited {:?} after SIGTERM", signalled.elapsed());
-    assert_eq!(registry.list().unwrap().len(), 0, "the sessions' filters are deleted");
-    for topic in [&raw, &filtered] {
-        let _ = log.delete_topic(topic);
-    }
+    node.assert_exits(signalled);
+    assert_eq!(node.registry.list().unwrap().len(), 0, "the sessions' filters are deleted");
+}
+
+/// ci15: with no session left to close, a loop ended its drain at once and
+/// dropped the connection a load balancer's probe had opened before the
+/// signal, which then read nothing instead of 503.
+#[test]
+fn a_probe_connected_before_sigterm_is_answered_when_no_session_is_open() {
+    let Some((brokers, database)) = common::services() else { return };
+    let mut node = Node::start(&brokers, &database);
+    let probe = probe(node.address);
+    let signalled = node.terminate();
+    assert_probe_told_shutting_down(probe, node.address);
+    node.assert_exits(signalled);
 }

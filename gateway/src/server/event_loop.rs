@@ -12,7 +12,7 @@
 //! session with 1001 "going away" (RFC 6455 section 7.4.1) and releases its
 //! filters, refuses new ingest batches, answers the ones in flight, closes
 //! each ingest session once it has no batch in flight, and returns when no
-//! session and no ingest request is left.
+//! connection is left (an HTTP request accepted before the drain is answered).
 
 use std::collections::HashMap;
 use std::io::ErrorKind;
@@ -240,13 +240,13 @@ impl EventLoop {
         self.settle_dirty(state, now);
     }
 
-    /// True when a draining loop has nothing left to finish: no session,
-    /// no ingest request waiting for the producer.
+    /// True when a draining loop has nothing left to finish. Every
+    /// connection counts, an HTTP one still reading its request too: a
+    /// probe accepted before the drain gets its 503 rather than an empty
+    /// answer (each is bounded by `http_timeout_ms`, and the whole drain by
+    /// the shutdown grace).
     fn drained(state: &LoopState) -> bool {
-        state.connections.values().all(|connection| match &**connection {
-            Connection::Http(http) => !matches!(http.phase, HttpPhase::AwaitingIngest),
-            Connection::Admin(..) | Connection::Ingest(_) => false,
-        })
+        state.connections.is_empty()
     }
 
     fn settle_dirty(&mut self, state: &mut LoopState, now: Instant) {
