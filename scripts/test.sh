@@ -34,27 +34,17 @@ scripts/ensure-build-deps.sh
 step "format"
 cargo fmt --all -- --check
 
-lint=(cargo clippy --workspace --all-targets --locked -- -D warnings)
+step "lint"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
 if $quick; then
-    step "lint"
-    "${lint[@]}"
     step "unit tests (no services)"
     CLICKTAIL_SKIP_SERVICES=1 cargo test --workspace --locked
     exit 0
 fi
 
-# The lint runs beside everything else at idle priority (SCHED_IDLE): on two
-# cores it only takes the CPU the build and the tests leave, so it slows no
-# timed test, and the suite no longer waits about 100 s for it first. It has
-# a target directory of its own, or the build and the tests would wait for
-# its lock on target/. It runs in a process group of its own (setsid), so
-# that an early exit stops its compilers too; its verdict is awaited at the end.
-lint_dir="$root/target/lint"
-mkdir -p "$lint_dir"
-step "lint (in the background at idle priority; output in target/lint/clippy.log)"
-CARGO_TARGET_DIR="$lint_dir" setsid chrt --idle 0 "${lint[@]}" >"$lint_dir/clippy.log" 2>&1 &
-lint_pid=$!
-
+step "services (a pair for the tests, and one for the chaos suite)"
+scripts/services.sh up >/dev/null
 # The chaos suite restarts and cuts off its Kafka and PostgreSQL, so it gets
 # a pair of its own (ports 10 above the first pair's): the tests' pair is
 # never restarted under anyone.
@@ -62,30 +52,18 @@ chaos_services=(env CLICKTAIL_SERVICES_DIR="$root/.cache/services-chaos"
     CLICKTAIL_PG_PORT="$((${CLICKTAIL_PG_PORT:-55432} + 10))"
     CLICKTAIL_KAFKA_PORT="$((${CLICKTAIL_KAFKA_PORT:-59092} + 10))"
     CLICKTAIL_KAFKA_CONTROLLER_PORT="$((${CLICKTAIL_KAFKA_CONTROLLER_PORT:-59093} + 10))")
-chaos_exports_file="$root/.cache/services-chaos.exports"
+chaos_exports="$("${chaos_services[@]}" scripts/services.sh up)"
 finish() {
-    kill -TERM -- "-$lint_pid" 2>/dev/null || true
-    # Services still starting are brought down once they are up.
-    [[ -z "${services_pid:-}" ]] || wait "$services_pid" 2>/dev/null || true
     "${chaos_services[@]}" scripts/services.sh down >/dev/null 2>&1 || true
     scripts/services.sh down >/dev/null 2>&1 || true
 }
 trap finish EXIT
-
-# The services start while the tests build (their JVMs and initdb need
-# little CPU beside the compilers).
-step "services (a pair for the tests, and one for the chaos suite; started in the background) and build (tests and binaries)"
-mkdir -p "$root/.cache"
-(scripts/services.sh up >/dev/null && "${chaos_services[@]}" scripts/services.sh up >"$chaos_exports_file") &
-services_pid=$!
-cargo test --workspace --locked --no-run
-cargo build --locked --bins -p clicktail -p clicktail-chaos
-if ! wait "$services_pid"; then
-    echo "test.sh: starting the services failed (above)" >&2
-    exit 1
-fi
 # shellcheck disable=SC1091
 source .cache/services/env
+
+step "build (tests and binaries)"
+cargo test --workspace --locked --no-run
+cargo build --locked --bins -p clicktail -p clicktail-chaos
 
 step "tests (unit, property, integration against Kafka and PostgreSQL)"
 cargo test --workspace --locked
@@ -103,14 +81,6 @@ step "tests/deploy/run.sh"
 tests/deploy/run.sh
 
 step "tests/chaos/run.sh (on its own services)"
-(eval "$(cat "$chaos_exports_file")" && "${chaos_services[@]}" tests/chaos/run.sh)
-
-step "lint (waiting for the background clippy)"
-if ! wait "$lint_pid"; then
-    cat "$lint_dir/clippy.log" >&2
-    echo "test.sh: the lint failed (above)" >&2
-    exit 1
-fi
-tail -n 1 "$lint_dir/clippy.log" >&2
+(eval "$chaos_exports" && "${chaos_services[@]}" tests/chaos/run.sh)
 
 step "all tests passed"
