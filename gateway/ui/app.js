@@ -220,8 +220,12 @@ function onFrame(frame) {
   }
 }
 
+// Once per panel: not while it waits in the queue, nor while its subscribe
+// is in flight on this socket (panels queued before the socket opened are
+// sent by the first pump of `onOpened`, before its loop reaches them).
 function queueSubscribe(panel) {
-  if (!subscribeQueue.includes(panel)) subscribeQueue.push(panel);
+  const inFlight = panel.ref !== null && byRef.get(panel.ref) === panel;
+  if (!subscribeQueue.includes(panel) && !inFlight) subscribeQueue.push(panel);
   pumpSubscribes();
 }
 
@@ -525,10 +529,10 @@ class RowStore {
 
 // ---- panels ---------------------------------------------------------------
 
-function addPanel(criterion, history, sinceMs) {
+function addPanel(criterion, topics, history, sinceMs) {
   const root = $("panel-template").content.firstElementChild.cloneNode(true);
   const panel = {
-    key: nextPanelKey++, root, criterion, history, sinceMs, filter: null, ref: null, subscribedOnce: false,
+    key: nextPanelKey++, root, criterion, topics, history, sinceMs, filter: null, ref: null, subscribedOnce: false,
     liveSinceMs: null, seam: new Seam(),
     matchRate: null, sampled: null, statsAt: 0,
     lost: null, count: 0, dropped: 0, droppedPerSession: null, paused: false,
@@ -914,7 +918,7 @@ function fieldsTable(panel, event) {
     if (path !== null) {
       const criterion = `${path} == ${filterLiteral(value)}`;
       const filter = button("Filter", "filter-value", `Filter by ${criterion}`);
-      filter.onclick = () => startPanel(criterion, 0, null);
+      filter.onclick = () => startPanel(criterion, panel.topics, 0, null);
       const narrow = button("Narrow", "narrow-value", `Narrow this panel to ${criterion}`);
       narrow.onclick = () => narrowPanel(panel, criterion);
       actions.append(" ", filter, " ", narrow);
@@ -1442,10 +1446,26 @@ function showWarnings() {
 const COLUMNS_MAX = 6;            // extra cells per row; a row is one line
 const COLUMN_VALUES_MAX = 4;      // values shown of a path that meets an array
 
-// The criterion and the ✕'s name, which say what the panel filters.
+// The criterion, its topic and the ✕'s name, which say what the panel filters.
 function labelPanel(panel) {
   panel.root.querySelector(".criterion").textContent = panel.criterion;
-  panel.root.querySelector(".remove").setAttribute("aria-label", `Remove filter ${panel.criterion}`);
+  const topic = panel.root.querySelector(".panel-topic");
+  topic.textContent = panel.topics ? `on ${panel.topics.join(", ")}` : "";
+  topic.hidden = !panel.topics;
+  const on = panel.topics ? ` on ${panel.topics.join(", ")}` : "";
+  panel.root.querySelector(".remove").setAttribute("aria-label", `Remove filter ${panel.criterion}${on}`);
+}
+
+// What a panel asks for, in words: the criterion, and its topics unless all.
+function describe(criterion, topics) {
+  return topics ? `"${criterion}" on ${topics.join(", ")}` : `"${criterion}"`;
+}
+
+// The panel already showing `criterion` on `topics` (null: every topic), if
+// any. The same criterion on another topic is another question, so another panel.
+function shownPanel(criterion, topics) {
+  const key = JSON.stringify(topics ?? null);
+  return [...panels.values()].find((panel) => panel.criterion === criterion && JSON.stringify(panel.topics ?? null) === key);
 }
 
 // "Narrow": the panel's criterion gains `and clause`, and the panel is
@@ -1455,8 +1475,8 @@ function labelPanel(panel) {
 // still in flight is orphaned, so its reply unsubscribes what it brings.
 function narrowPanel(panel, clause) {
   const criterion = panel.criterion.trim() === "*" ? clause : `(${panel.criterion}) and ${clause}`;
-  if ([...panels.values()].some((other) => other.criterion === criterion)) {
-    showNotice(`"${criterion}" is already shown`);
+  if (shownPanel(criterion, panel.topics)) {
+    showNotice(`${describe(criterion, panel.topics)} is already shown`);
     return;
   }
   if (panel.filter !== null && byFilter.get(filterKey(panel.filter)) === panel) {
@@ -1551,14 +1571,19 @@ function columnCell(line, column, event) {
   line.append(span);
 }
 
-// The panels of an address: each `q` in order, with the `col` after it.
+// The panels of an address: each `q` in order, with the `topic` and the
+// `col` after it (no `topic`: every topic).
 function sharedView(search) {
   const view = [];
+  let last = null;
   for (const [name, value] of search) {
-    if (name === "q" && value.trim() && !view.some((panel) => panel.criterion === value.trim())) {
-      view.push({ criterion: value.trim(), columns: [] });
-    } else if (name === "col" && view.length) {
-      view.at(-1).columns.push(value);
+    if (name === "q") {
+      last = value.trim() ? { criterion: value.trim(), topics: null, columns: [] } : null;
+      if (last) view.push(last);
+    } else if (name === "topic" && last && value) {
+      last.topics = [...(last.topics ?? []), value];
+    } else if (name === "col" && last) {
+      last.columns.push(value);
     }
   }
   return view;
@@ -1615,17 +1640,17 @@ input.addEventListener("focus", loadGatewaySchema);
 
 // ---- form -----------------------------------------------------------------
 
-// A panel for `criterion`, subscribed as soon as the socket allows; a
-// criterion already shown is pointed at instead (one panel per criterion).
-function startPanel(criterion, history, sinceMs) {
+// A panel for `criterion` on `topics` (null: every topic), subscribed as
+// soon as the socket allows; one already shown is pointed at instead (one
+// panel per criterion and topics).
+function startPanel(criterion, topics, history, sinceMs) {
   link.wanted = true;
-  let panel = [...panels.values()].find((shown) => shown.criterion === criterion);
+  let panel = shownPanel(criterion, topics);
   if (panel) {
-    showNotice(`"${criterion}" is already shown`);
+    showNotice(`${describe(criterion, topics)} is already shown`);
     panel.root.scrollIntoView({ block: "nearest" });
   } else {
-    panel = addPanel(criterion, history, sinceMs);
-    panel.topics = chosenTopics();
+    panel = addPanel(criterion, topics, history, sinceMs);
     queueSubscribe(panel);
   }
   disconnectButton.disabled = false;
@@ -1650,16 +1675,16 @@ function connect(event) {
   // "from": an absolute time on the gateway's clock, fixed when asked.
   const back = parseInt($("from").value, 10) || 0;
   const sinceMs = back > 0 ? Math.round(Date.now() + clock.offsetMs - back) : null;
-  startPanel(criterion, history, sinceMs);
+  startPanel(criterion, chosenTopics(), history, sinceMs);
 }
 
-// The panels' criteria in the address (`?q=…&q=…`), so a view can be shared.
+// The panels' criteria in the address (`?q=…&topic=…&q=…`), so a view can be shared.
 function updateAddress() {
   const next = new URLSearchParams(location.search);
-  next.delete("q");
-  next.delete("col");
+  for (const name of ["q", "topic", "col"]) next.delete(name);
   for (const panel of [...panels.values()]) {
     next.append("q", panel.criterion);
+    for (const topic of panel.topics ?? []) next.append("topic", topic);
     for (const column of panel.columns) next.append("col", column.text);
   }
   const query = next.toString();
@@ -1723,9 +1748,11 @@ disconnectButton.addEventListener("click", disconnect);
 input.addEventListener("input", () => { hideError(); showSuggestions(); showWarnings(); });
 
 // A shared view: every `q` of the address is a panel, connected at once,
-// with the columns (`col`) that follow it.
-for (const { criterion, columns } of sharedView(params)) {
-  const panel = startPanel(criterion, 0, null);
+// with the topics (`topic`) and the columns (`col`) that follow it. The same
+// panel twice in an address is opened once.
+for (const { criterion, topics, columns } of sharedView(params)) {
+  if (shownPanel(criterion, topics)) continue;
+  const panel = startPanel(criterion, topics, 0, null);
   for (const column of columns) addColumn(panel, column);
 }
 loadGatewaySchema();

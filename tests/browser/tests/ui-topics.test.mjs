@@ -40,3 +40,50 @@ test("the topics choice comes from hello, is sent with subscribe, and rows show 
   assert.deepEqual(await axeViolations(page), []);
   assert.deepEqual(errors, []);
 });
+
+// The same criterion on another topic is another question: it was refused
+// as "already shown", and a reloaded address lost every panel's topic.
+test("the same criterion on two topics is two panels, each labelled and kept in the address with its topic", async () => {
+  const subscribes = [];
+  const { page, errors } = await demoAndPage(cleanups, 50, 1000, (page) =>
+    page.on("websocket", (socket) => socket.on("framesent", ({ payload }) => {
+      const frame = JSON.parse(String(payload));
+      if (frame.type === "subscribe") subscribes.push(frame);
+    })));
+  const criterion = 'type == "page_view"';
+  const panels = page.locator(".panel", { has: page.locator(".criterion", { hasText: criterion }) });
+  await page.fill("#criterion", criterion);
+  await page.click("#connect");
+  await eventually(async () => (await page.locator("#topics option").count()) > 1, 15_000, "the topics offered");
+  await page.selectOption("#topics", "site.pageviews");
+  await page.fill("#criterion", criterion);
+  await page.click("#connect");
+  await eventually(async () => (await panels.count()) === 2, 15_000, "a second panel for the second topic");
+  assert.equal(await page.locator("#notice").isVisible(), false);
+  const onPageviews = panels.filter({ has: page.locator(".panel-topic", { hasText: "site.pageviews" }) });
+  assert.equal(await onPageviews.count(), 1, "the panel says its topic");
+  assert.equal(await panels.filter({ has: page.locator(".panel-topic:visible") }).count(), 1,
+    "the all-topics panel shows no topic");
+
+  // The same criterion and the same topic again: pointed at, not repeated.
+  await page.fill("#criterion", criterion);
+  await page.click("#connect");
+  await eventually(() => page.locator("#notice").isVisible(), 5_000, "the already-shown notice");
+  assert.match(await page.locator("#notice").textContent(), /already shown/);
+  assert.equal(await panels.count(), 2);
+
+  // The address keeps each panel's topic, and a reload subscribes both again.
+  const search = new URL(page.url()).searchParams;
+  assert.deepEqual([...search].filter(([name]) => name === "q" || name === "topic"),
+    [["q", criterion], ["q", criterion], ["topic", "site.pageviews"]]);
+  subscribes.length = 0;
+  await page.reload();
+  // Each panel subscribed once: two panels opened from an address subscribed
+  // the second twice (the socket's open queued it again while it was in flight).
+  const subscribed = page.locator(".panel[data-filter]");
+  await eventually(async () => (await subscribed.count()) === 2, 15_000, "both panels subscribed after the reload");
+  assert.deepEqual(subscribes.map((frame) => [frame.criterion, frame.topics ?? null]).sort(),
+    [[criterion, ["site.pageviews"]], [criterion, null]].sort());
+  assert.equal(await panels.count(), 2);
+  assert.deepEqual(errors, []);
+});
