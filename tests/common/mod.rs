@@ -5,19 +5,9 @@
 
 use std::path::PathBuf;
 
-/// The services' addresses (brokers, database URL) from `scripts/services.sh`;
-/// `None` to skip when `CLICKTAIL_SKIP_SERVICES=1`, a panic when they are
-/// missing otherwise.
-pub fn services() -> Option<(String, String)> {
-    match (std::env::var("CLICKTAIL_KAFKA_BROKERS"), std::env::var("CLICKTAIL_DATABASE_URL")) {
-        (Ok(brokers), Ok(database)) => Some((brokers, database)),
-        _ if std::env::var("CLICKTAIL_SKIP_SERVICES").as_deref() == Ok("1") => None,
-        _ => panic!(
-            "CLICKTAIL_KAFKA_BROKERS and CLICKTAIL_DATABASE_URL must be set: run `scripts/services.sh up` and \
-             `source .cache/services/env` (or set CLICKTAIL_SKIP_SERVICES=1 to skip service tests)"
-        ),
-    }
-}
+// Not every test binary that includes this module uses both.
+#[allow(unused_imports)]
+pub use clicktail_test_support::services;
 
 /// An empty-or-new directory for `test` of the test file `file`, under
 /// cargo's temporary directory for integration tests.

@@ -26,32 +26,9 @@ pub fn serial() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// The services' addresses; missing variables fail the test unless
-/// `CLICKTAIL_SKIP_SERVICES=1` (then the test returns early).
-pub fn services() -> Option<(String, String)> {
-    let brokers = std::env::var("CLICKTAIL_KAFKA_BROKERS");
-    let database = std::env::var("CLICKTAIL_DATABASE_URL");
-    match (brokers, database) {
-        (Ok(brokers), Ok(database)) => Some((brokers, database)),
-        _ if std::env::var("CLICKTAIL_SKIP_SERVICES").as_deref() == Ok("1") => None,
-        _ => panic!(
-            "CLICKTAIL_KAFKA_BROKERS and CLICKTAIL_DATABASE_URL must be set: run `scripts/services.sh up` and \
-             `source .cache/services/env` (or set CLICKTAIL_SKIP_SERVICES=1 to skip service tests)"
-        ),
-    }
-}
-
-/// Runs `scripts/services.sh ARGS` (or `$CLICKTAIL_SERVICES_SCRIPT`).
-pub fn services_script(args: &[&str]) {
-    let script = std::env::var("CLICKTAIL_SERVICES_SCRIPT")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/services.sh").to_owned());
-    let status = std::process::Command::new(&script)
-        .args(args)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap_or_else(|error| panic!("cannot run {script}: {error}"));
-    assert!(status.success(), "{script} {args:?} failed");
-}
+// Not every test binary that includes this module uses both.
+#[allow(unused_imports)]
+pub use clicktail_test_support::{services, services_script};
 
 pub fn unique(prefix: &str) -> String {
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
