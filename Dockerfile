@@ -43,8 +43,9 @@ COPY engine ./engine
 COPY gateway ./gateway
 COPY bench ./bench
 COPY migrations ./migrations
-# A workspace member: cargo reads its manifest to load the workspace.
+# Workspace members: cargo reads their manifests to load the workspace.
 COPY tests/chaos ./tests/chaos
+COPY tests/support ./tests/support
 
 # --profile dist: fat LTO and one codegen unit (Cargo.toml), the fastest
 # code; everyday `--release` builds trade a little of it for build time.
