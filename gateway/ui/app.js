@@ -41,6 +41,7 @@
 import { addColumn } from "./js/columns.js";
 import { startTicking } from "./js/counters.js";
 import { $, disconnectButton, form, input } from "./js/dom.js";
+import { drawing } from "./js/draw.js";
 import { connect, hideError, sharedView, startPanel } from "./js/form.js";
 import { eventHandler } from "./js/frames.js";
 import { setUpSuggestions, showSuggestions, showWarnings } from "./js/help.js";
@@ -74,7 +75,7 @@ input.addEventListener("input", () => { hideError(); showSuggestions(); showWarn
 // global as they were when app.js was one classic script: a module's names
 // are its own. A test wraps `onEvent` by assigning window.onEvent, so that
 // name reads and replaces where the frames send events.
-Object.assign(window, { panels, schema, link, byFilter, filterKey, filterPath, filterLiteral, parsePath });
+Object.assign(window, { panels, schema, link, byFilter, filterKey, filterPath, filterLiteral, parsePath, drawing });
 Object.defineProperty(window, "onEvent", {
   get: () => eventHandler.onEvent,
   set: (handler) => { eventHandler.onEvent = handler; },

@@ -120,7 +120,7 @@ if (process.env.PERF_PROFILE) {
   await sleep(5000);
   // PERF_PROFILE=nodraw: the same without drawing, to tell the cost of
   // receiving from the cost of drawing.
-  if (process.env.PERF_PROFILE === "nodraw") await evaluate("requestDraw = () => {}");
+  if (process.env.PERF_PROFILE === "nodraw") await evaluate("drawing.off = true");
   await send("Profiler.enable");
   await send("Profiler.start");
   await sleep(10_000);

@@ -68,5 +68,13 @@ mod tests {
             }
         }
         assert!(served.contains("/js/state.js"), "{served:?}");
+        // The page preloads exactly the modules it imports.
+        let preloaded: HashSet<String> = page
+            .lines()
+            .filter_map(|line| line.strip_prefix(r#"<link rel="modulepreload" href=""#)?.strip_suffix(r#"">"#))
+            .map(str::to_owned)
+            .collect();
+        let imported: HashSet<String> = served.iter().filter(|path| path.starts_with("/js/")).cloned().collect();
+        assert_eq!(preloaded, imported, "index.html's modulepreload links");
     }
 }

@@ -1,6 +1,8 @@
 //! The small HTTP/1.1 surface of the gateway: parse one request head, route
-//! it, answer and close. Every response carries `Connection: close`; the UI
-//! is four files and keep-alive would only keep idle sockets around.
+//! it, answer and close. Every response carries `Connection: close`: the UI
+//! is loaded once per page (a page, a stylesheet and about twenty small
+//! modules, all preloaded at once by index.html), and keep-alive would only
+//! keep idle sockets around.
 //!
 //! Layout:
 //! - `request.rs`: the parsed request head (httparse) and its limits;

@@ -1,7 +1,7 @@
 // The page's fixed elements (index.html), and a helper that makes buttons.
 
 export const $ = (id) => document.getElementById(id);
-export const form = $("query-form"), input = $("criterion"), connectButton = $("connect");
+export const form = $("query-form"), input = $("criterion");
 export const disconnectButton = $("disconnect"), statusBadge = $("status"), panelsBox = $("panels");
 
 export function button(text, cls, label) {

@@ -9,8 +9,12 @@ import { panels } from "./state.js";
 import { topicTag } from "./topics.js";
 
 let drawRequested = false;
+// Drawing can be switched off to profile receiving alone
+// (tests/browser/perf-ui.mjs, PERF_PROFILE=nodraw).
+export const drawing = { off: false };
+
 export function requestDraw() {
-  if (drawRequested) return;
+  if (drawRequested || drawing.off) return;
   drawRequested = true;
   requestAnimationFrame(draw);
 }
