@@ -11,7 +11,8 @@
 //! many times in turn and the median ratio reported),
 //! `BENCH_PROPAGATION_FILTERS` (50,000), `BENCH_CHANGES_PER_S` (500),
 //! `BENCH_SECONDS` (10); `BENCH_THREADS` (0: one per core) and
-//! `BENCH_BATCH_RECORDS` (2,000) set both the baseline's and the worker's.
+//! `BENCH_BATCH_RECORDS` (2,000) set both the baseline's and the worker's;
+//! `BENCH_LINGER_MS` (5, `KafkaConfig::linger_ms`) the filtered producer's.
 //! `BENCH_MIX` picks the drain's events and filters: `clickstream` (the
 //! default) or `synthetic` (see [`DrainMix`]).
 //! Each drain window also reports the CPU time per event of this process's
@@ -184,7 +185,10 @@ fn drain(brokers: &str) {
     let events = env_or("BENCH_EVENTS", 2_000_000);
     let filters = env_or("BENCH_FILTERS", 10_000);
     let rounds = env_or("BENCH_ROUNDS", 3).max(1);
-    let log = Arc::new(KafkaLog::new(KafkaConfig::new(brokers)).unwrap());
+    let log = Arc::new(
+        KafkaLog::new(KafkaConfig { linger_ms: env_or("BENCH_LINGER_MS", 5) as u32, ..KafkaConfig::new(brokers) })
+            .unwrap(),
+    );
     let (raw, bytes) = produce_raw(&log, mix, events);
 
     let defaults = WorkerConfig {
