@@ -301,17 +301,15 @@ fn drain_with_kcat(brokers: &str, raw: &str, events: usize) -> Option<Kcat> {
         .ok()?;
     let elapsed = started.elapsed().as_secs_f64();
     assert!(status.success(), "kcat failed: {status}");
-    let cpu_seconds = (children_ticks() - ticks_before) as f64 / 100.0;
-    Some(Kcat { rate: events as f64 / elapsed, cpu_us_per_event: cpu_seconds * 1e6 / events as f64 })
+    let ticks = children_ticks().saturating_sub(ticks_before);
+    Some(Kcat { rate: events as f64 / elapsed, cpu_us_per_event: ticks as f64 * MICROS_PER_TICK / events as f64 })
 }
 
-/// CPU clock ticks (1/100 s) of this process's children that ended and
-/// were waited for: user + system.
+/// CPU ticks of this process's children that ended and were waited for:
+/// user + system (`cutime` and `cstime`, fields 16 and 17 of `stat`).
 fn children_ticks() -> u64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    [13, 14].iter().filter_map(|&index| fields.get(index)?.parse::<u64>().ok()).sum()
+    stat_fields(&stat).and_then(|(_, fields)| ticks_at(&fields, 13)).unwrap_or(0)
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -512,21 +510,29 @@ impl CpuTicks {
 }
 
 /// Each live thread of this process: its name and its user + system CPU
-/// ticks (fields 14 and 15 of `stat`; the name, in parentheses, may hold
-/// spaces, so the fields are counted after its closing one).
+/// ticks (`utime` and `stime`, fields 14 and 15 of `stat`).
 fn thread_ticks() -> Vec<(String, u64)> {
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return Vec::new() };
     tasks
         .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("stat")).ok())
         .filter_map(|stat| {
-            let (head, rest) = stat.rsplit_once(')')?;
-            let name = head.split_once('(')?.1.to_owned();
-            let fields: Vec<&str> = rest.split_whitespace().collect();
-            // `rest` starts at field 3 (the state).
-            let used = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-            Some((name, used))
+            let (name, fields) = stat_fields(&stat)?;
+            Some((name.to_owned(), ticks_at(&fields, 11)?))
         })
         .collect()
+}
+
+/// A `stat` line of /proc: the name, and the fields after it. The name, in
+/// parentheses, may hold spaces, so the fields are counted after its
+/// closing one; the first is field 3 (the state).
+fn stat_fields(stat: &str) -> Option<(&str, Vec<&str>)> {
+    let (head, rest) = stat.rsplit_once(')')?;
+    Some((head.split_once('(')?.1, rest.split_whitespace().collect()))
+}
+
+/// The sum of the user and system ticks at `user` and `user + 1` of `fields`.
+fn ticks_at(fields: &[&str], user: usize) -> Option<u64> {
+    Some(fields.get(user)?.parse::<u64>().ok()? + fields.get(user + 1)?.parse::<u64>().ok()?)
 }
 
 /// The matcher alone on one thread: how much of a core matching costs,
