@@ -158,15 +158,19 @@ function clearPanel(panel) {
 function labelPanel(panel) {
   panel.root.querySelector(".criterion").textContent = panel.criterion;
   const topic = panel.root.querySelector(".panel-topic");
-  topic.textContent = panel.topics ? `on ${panel.topics.join(", ")}` : "";
+  topic.textContent = onTopics(panel.topics).trim();
   topic.hidden = !panel.topics;
-  const on = panel.topics ? ` on ${panel.topics.join(", ")}` : "";
-  panel.root.querySelector(".remove").setAttribute("aria-label", `Remove filter ${panel.criterion}${on}`);
+  panel.root.querySelector(".remove").setAttribute("aria-label", `Remove filter ${panel.criterion}${onTopics(panel.topics)}`);
 }
 
 // What a panel asks for, in words: the criterion, and its topics unless all.
 export function describe(criterion, topics) {
-  return topics ? `"${criterion}" on ${topics.join(", ")}` : `"${criterion}"`;
+  return `"${criterion}"${onTopics(topics)}`;
+}
+
+// " on a, b" for a panel on chosen topics, "" for one on every topic.
+function onTopics(topics) {
+  return topics ? ` on ${topics.join(", ")}` : "";
 }
 
 // The panel already showing `criterion` on `topics` (null: every topic), if

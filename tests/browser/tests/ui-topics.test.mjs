@@ -9,13 +9,17 @@ import { artifacts, axeViolations, demoAndPage, eventually } from "./browser.mjs
 const cleanups = [];
 after(async () => { for (const cleanup of cleanups.reverse()) await cleanup(); });
 
+// A page setup that appends every subscribe the page sends to `subscribes`.
+function recordSubscribes(subscribes) {
+  return (page) => page.on("websocket", (socket) => socket.on("framesent", ({ payload }) => {
+    const frame = JSON.parse(String(payload));
+    if (frame.type === "subscribe") subscribes.push(frame);
+  }));
+}
+
 test("the topics choice comes from hello, is sent with subscribe, and rows show their topic", async () => {
   const subscribes = [];
-  const { page, errors } = await demoAndPage(cleanups, 50, 1000, (page) =>
-    page.on("websocket", (socket) => socket.on("framesent", ({ payload }) => {
-      const frame = JSON.parse(String(payload));
-      if (frame.type === "subscribe") subscribes.push(frame);
-    })));
+  const { page, errors } = await demoAndPage(cleanups, 50, 1000, recordSubscribes(subscribes));
   // The choice is filled once a socket said hello: open one with a first panel.
   await page.fill("#criterion", "*");
   await page.click("#connect");
@@ -45,11 +49,7 @@ test("the topics choice comes from hello, is sent with subscribe, and rows show 
 // as "already shown", and a reloaded address lost every panel's topic.
 test("the same criterion on two topics is two panels, each labelled and kept in the address with its topic", async () => {
   const subscribes = [];
-  const { page, errors } = await demoAndPage(cleanups, 50, 1000, (page) =>
-    page.on("websocket", (socket) => socket.on("framesent", ({ payload }) => {
-      const frame = JSON.parse(String(payload));
-      if (frame.type === "subscribe") subscribes.push(frame);
-    })));
+  const { page, errors } = await demoAndPage(cleanups, 50, 1000, recordSubscribes(subscribes));
   const criterion = 'type == "page_view"';
   const panels = page.locator(".panel", { has: page.locator(".criterion", { hasText: criterion }) });
   await page.fill("#criterion", criterion);
