@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-// Not every test binary that includes this module uses both.
+// Not every test binary that includes this module uses it.
 #[allow(unused_imports)]
 pub use clicktail_test_support::services;
 
