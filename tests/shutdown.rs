@@ -6,8 +6,9 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clicktail_engine::log::kafka::{KafkaConfig, KafkaLog};
@@ -73,6 +74,12 @@ struct Node {
 
 impl Node {
     fn start(brokers: &str, database: &str) -> Node {
+        Node::start_with(brokers, database, database, |_| {})
+    }
+
+    /// Starts the gateway on `gateway_database` (the registry is set up on
+    /// `database`) and runs `while_starting` before reading its banner.
+    fn start_with(brokers: &str, database: &str, gateway_database: &str, while_starting: impl FnOnce(&Child)) -> Node {
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
         let (raw, filtered, schema) =
             (format!("raw-drain-{nanos}"), format!("filtered-drain-{nanos}"), format!("t_drain_{nanos}"));
@@ -85,24 +92,26 @@ impl Node {
 
         let child = Command::new(env!("CARGO_BIN_EXE_clicktail"))
             .args(["gateway", "--listen", "127.0.0.1:0", "--no-admin-token"])
-            .args(["--kafka-brokers", brokers, "--database-url", database, "--database-schema", &schema])
+            .args(["--kafka-brokers", brokers, "--database-url", gateway_database, "--database-schema", &schema])
             .args(["--raw-topic", &raw, "--filtered-topic", &filtered])
             .env("CLICKTAIL_SHUTDOWN_GRACE_MS", GRACE.as_millis().to_string())
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
         let mut process = Process(child);
+        while_starting(&process.0);
         let mut banner = String::new();
         BufReader::new(process.0.stdout.take().unwrap()).read_line(&mut banner).unwrap();
-        let address: SocketAddr = banner.trim().rsplit("http://").next().unwrap().parse().unwrap();
+        let address = banner.trim().rsplit("http://").next().unwrap().parse().unwrap_or_else(|_| {
+            let exit = process.0.wait().unwrap();
+            panic!("the gateway printed {banner:?} and ended: {exit}")
+        });
         Node { process, address, log, registry, topics: [raw, filtered] }
     }
 
     /// Sends SIGTERM and waits until the listener refuses connections.
     fn terminate(&self) -> Instant {
-        let signalled = Instant::now();
-        let killed = Command::new("kill").args(["-TERM", &self.process.0.id().to_string()]).status().unwrap();
-        assert!(killed.success());
+        let signalled = sigterm(&self.process.0);
         while TcpStream::connect_timeout(&self.address, Duration::from_secs(1)).is_ok() {
             assert!(signalled.elapsed() < GRACE, "the listener still accepts {GRACE:?} after SIGTERM");
             std::thread::sleep(Duration::from_millis(10));
@@ -119,7 +128,7 @@ impl Node {
             assert!(signalled.elapsed() < GRACE + Duration::from_secs(2), "still running {:?} after SIGTERM", GRACE);
             std::thread::sleep(Duration::from_millis(20));
         };
-        assert!(status.success(), "{status}");
+        assert!(status.success(), "{status} (a signal's number: the process was killed, not drained)");
         eprintln!("drained and exited {:?} after SIGTERM", signalled.elapsed());
     }
 }
@@ -129,6 +138,49 @@ impl Drop for Node {
         for topic in &self.topics {
             let _ = self.log.delete_topic(topic);
         }
+    }
+}
+
+fn sigterm(process: &Child) -> Instant {
+    let signalled = Instant::now();
+    let killed = Command::new("kill").args(["-TERM", &process.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    signalled
+}
+
+/// A TCP relay to `upstream` that holds every connection until `release`:
+/// a PostgreSQL that answers late, so that a gateway is caught starting.
+struct HeldRelay {
+    address: SocketAddr,
+    connected: Receiver<()>,
+    release: Sender<()>,
+}
+
+impl HeldRelay {
+    fn to(upstream: SocketAddr) -> HeldRelay {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let (connected_tx, connected) = mpsc::channel();
+        let (release, release_rx) = mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            let mut released = false;
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                let _ = connected_tx.send(());
+                if !released {
+                    released = release_rx.recv().is_ok();
+                }
+                let Ok(server) = TcpStream::connect(upstream) else { return };
+                for (mut from, mut to) in [(client.try_clone().unwrap(), server.try_clone().unwrap()), (server, client)]
+                {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(Shutdown::Write);
+                    });
+                }
+            }
+        });
+        HeldRelay { address, connected, release }
     }
 }
 
@@ -177,4 +229,25 @@ fn a_probe_connected_before_sigterm_is_answered_when_no_session_is_open() {
     let signalled = node.terminate();
     assert_probe_told_shutting_down(probe, node.address);
     node.assert_exits(signalled);
+}
+
+/// A SIGTERM that arrived while the gateway was still connecting to its
+/// registry killed it outright (the handler was installed only once it
+/// served; ci run of 2026-12-04 under load, the probe test above read a
+/// reset): it must be held until the gateway can drain, and honoured then.
+#[test]
+fn a_sigterm_while_the_gateway_starts_is_honoured_once_it_serves() {
+    let Some((brokers, database)) = common::services() else { return };
+    let upstream = database.split('@').nth(1).and_then(|rest| rest.split('/').next()).unwrap();
+    let relay = HeldRelay::to(upstream.parse().unwrap());
+    let gateway_database = database.replace(upstream, &relay.address.to_string());
+    let mut signalled = None;
+    let mut node = Node::start_with(&brokers, &database, &gateway_database, |gateway| {
+        relay.connected.recv_timeout(Duration::from_secs(30)).expect("the gateway never connected to PostgreSQL");
+        signalled = Some(sigterm(gateway));
+        // Let the signal land before the registry answers.
+        std::thread::sleep(Duration::from_millis(200));
+        relay.release.send(()).unwrap();
+    });
+    node.assert_exits(signalled.unwrap());
 }

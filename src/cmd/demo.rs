@@ -65,6 +65,7 @@ const GENERATOR_TICK: Duration = Duration::from_millis(10);
 
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     super::process::init_tracing();
+    let stop_signals = super::process::StopSignals::install()?;
     let mut gateway_config = args.gateway;
     // The demo runs on loopback for one person: no token unless one is given.
     gateway_config.no_admin_token = gateway_config.admin_token.is_none();
@@ -126,7 +127,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         args.users
     );
     let _ = std::io::stdout().flush();
-    super::process::wait_for_signal()?;
+    stop_signals.wait();
     // The gateway drains first (sessions told 1001, ingest answered), then
     // the generator and the workers stop (finish, commit, leave).
     gateway.shutdown(grace);

@@ -38,6 +38,7 @@ pub struct GatewayArgs {
 
 pub fn run(mut args: GatewayArgs) -> anyhow::Result<ExitCode> {
     super::process::init_tracing();
+    let stop = super::process::StopSignals::install()?;
     if let Err(error) = clicktail_gateway::small_pages::use_small_pages() {
         tracing::warn!(%error, "could not turn transparent huge pages off: idle sessions will cost more memory");
     }
@@ -55,7 +56,7 @@ pub fn run(mut args: GatewayArgs) -> anyhow::Result<ExitCode> {
     let grace = args.gateway.shutdown_grace();
     let gateway = Gateway::start(args.gateway, Arc::new(log), Arc::new(registry))?;
     println!("clicktail gateway: listening on http://{}", gateway.local_address());
-    super::process::wait_for_signal()?;
+    stop.wait();
     gateway.shutdown(grace);
     Ok(ExitCode::SUCCESS)
 }

@@ -68,14 +68,27 @@ pub fn panic_a_thread_if_asked() {
     });
 }
 
-/// Blocks until SIGINT or SIGTERM, and returns as soon as one arrives (the
-/// drain that follows turns `/readyz` to 503 at once).
-pub fn wait_for_signal() -> anyhow::Result<()> {
-    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])
-        .context("installing the signal handler")?;
-    let signal = signals.forever().next();
-    tracing::info!(?signal, "signal received: stopping");
-    Ok(())
+/// SIGINT and SIGTERM, caught from the start of a long-running command.
+/// Installed before it connects or binds anything: a signal that arrives
+/// while it starts (an orchestrator stopping a pod that was just scheduled)
+/// is held until [`StopSignals::wait`] and honoured by the usual drain,
+/// instead of killing the process by the default action.
+pub struct StopSignals(signal_hook::iterator::Signals);
+
+impl StopSignals {
+    pub fn install() -> anyhow::Result<StopSignals> {
+        let signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])
+            .context("installing the signal handler")?;
+        Ok(StopSignals(signals))
+    }
+
+    /// Blocks until SIGINT or SIGTERM, and returns as soon as one arrives,
+    /// or at once for one that arrived earlier (the drain that follows
+    /// turns `/readyz` to 503 at once).
+    pub fn wait(mut self) {
+        let signal = self.0.forever().next();
+        tracing::info!(?signal, "signal received: stopping");
+    }
 }
 
 /// An error and its causes on one line, each cause once. Many of the
