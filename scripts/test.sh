@@ -36,6 +36,8 @@ cargo fmt --all -- --check
 
 step "lint"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The quick demo build of README.md (`--no-default-features`) compiles too.
+cargo clippy -p clicktail --no-default-features --bins --locked -- -D warnings
 
 if $quick; then
     step "unit tests (no services)"

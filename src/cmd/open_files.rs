@@ -12,7 +12,9 @@ const DESCRIPTORS_BESIDES_CONNECTIONS: u64 = 256;
 /// What the process may hold after [`raise_for`].
 pub enum OpenFiles {
     Enough,
-    /// The hard limit is below what `connections_max` needs.
+    /// The hard limit is below what `connections_max` needs. (Read by
+    /// `clicktail gateway` only; the demo raises the limit and goes on.)
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
     Short {
         limit: u64,
         sessions_at_most: u64,
@@ -40,6 +42,7 @@ pub fn raise_for(connections_max: usize) -> std::io::Result<OpenFiles> {
 /// need: a gateway started without it on a host whose limit is lower serves
 /// as many connections as the limit allows, refusing the rest at accept
 /// (counted in `connections_refused_total`), and says so at info.
+#[cfg(feature = "cluster")]
 pub fn fit_connections_max(connections_max: usize, chosen: bool) -> usize {
     match raise_for(connections_max) {
         Ok(OpenFiles::Enough) => connections_max,

@@ -45,6 +45,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
+#[cfg(feature = "kafka")]
 use clicktail_engine::log::kafka::{KafkaConfig, KafkaLog};
 use clicktail_engine::log::memory::MemoryLog;
 use clicktail_engine::log::LogError;
@@ -78,6 +79,11 @@ pub enum LoadgenError {
     Generator(#[from] crate::ConfigError),
     #[error("log: {0}")]
     Log(#[from] LogError),
+    #[error(
+        "this clicktail was built without Kafka (cargo feature `kafka`, on by default): \
+         rebuild it without --no-default-features to use --target kafka"
+    )]
+    KafkaLeftOut,
     #[error("connecting from {source_address} to {gateway} ({stage}): {reason}")]
     Connect { source_address: std::net::Ipv4Addr, gateway: SocketAddr, stage: &'static str, reason: String },
     #[error("websocket: {0}")]
@@ -127,9 +133,7 @@ pub fn run(config: &LoadgenConfig, stop: &AtomicBool) -> Result<LoadgenReport, L
             } else {
                 format!("kafka {brokers} topic {topic}")
             };
-            let log = KafkaLog::new(KafkaConfig::new(brokers))?;
-            create_topics(config, topic, |topic| log.create_topic(topic, *partitions))?;
-            let outcome = with_progress(&counters, || log_sink::run_into_log(config, &log, topic, &counters, stop))?;
+            let outcome = run_into_kafka(config, brokers, topic, *partitions, &counters, stop)?;
             fill_log_outcome(&mut report, &outcome);
         }
         Target::Gateway { address, ingest } => {
@@ -161,6 +165,32 @@ fn settings_of(config: &LoadgenConfig) -> ReportSettings {
 }
 
 /// The topics a log run writes: `topic`, or the site's (`--site-topics`).
+#[cfg(feature = "kafka")]
+fn run_into_kafka(
+    config: &LoadgenConfig,
+    brokers: &str,
+    topic: &str,
+    partitions: u32,
+    counters: &LiveCounters,
+    stop: &AtomicBool,
+) -> Result<log_sink::LogRunOutcome, LoadgenError> {
+    let log = KafkaLog::new(KafkaConfig::new(brokers))?;
+    create_topics(config, topic, |topic| log.create_topic(topic, partitions))?;
+    with_progress(counters, || log_sink::run_into_log(config, &log, topic, counters, stop))
+}
+
+#[cfg(not(feature = "kafka"))]
+fn run_into_kafka(
+    _config: &LoadgenConfig,
+    _brokers: &str,
+    _topic: &str,
+    _partitions: u32,
+    _counters: &LiveCounters,
+    _stop: &AtomicBool,
+) -> Result<log_sink::LogRunOutcome, LoadgenError> {
+    Err(LoadgenError::KafkaLeftOut)
+}
+
 fn create_topics(
     config: &LoadgenConfig,
     topic: &str,

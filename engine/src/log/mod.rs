@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod headers;
+#[cfg(feature = "kafka")]
 pub mod kafka;
 pub mod memory;
 mod topics;

@@ -31,9 +31,16 @@ use crate::matcher::FilterId;
 
 pub(crate) mod backfill;
 pub mod memory;
+#[cfg(feature = "postgres")]
 pub mod postgres;
 
 pub use backfill::{BackfillJob, BackfillOutcome, BackfillRequest, Seam, LEASE_DEFAULT};
+
+/// The grace a node-less session row (written by a gateway of schema
+/// version 1, during an upgrade) gets after the database's start or the
+/// sweeper's connection: that release's default TTL, 30 s, whose gateways
+/// heartbeat every 10 s.
+pub const NODELESS_GRACE_MS: u64 = 30_000;
 
 /// Who a filter serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -143,6 +143,7 @@ pub fn register_all() {
     for name in COUNTERS {
         metrics::counter!(name).increment(0);
     }
+    #[cfg(feature = "kafka")]
     for code in crate::log::kafka::rebalance_noise::expected_codes() {
         metrics::counter!(EXPECTED_REBALANCE_ERRORS, "code" => code).increment(0);
     }

@@ -15,6 +15,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 
+use super::TokenRefusal;
 use crate::GatewayConfig;
 
 /// Longest `sub` accepted: it becomes part of registry rows and log lines.
@@ -34,39 +35,6 @@ pub struct JwtVerifier {
     audience: String,
     issuer: Option<String>,
     leeway_secs: u64,
-}
-
-/// Why a token was refused, as told to the client in the `401` body. Short
-/// and generic on purpose: which key or claim value was expected stays here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenRefusal {
-    Malformed,
-    AlgorithmNotAccepted,
-    UnknownKey,
-    BadSignature,
-    Expired,
-    NotYetValid,
-    WrongAudience,
-    WrongIssuer,
-    MissingClaim,
-    BadSubject,
-}
-
-impl TokenRefusal {
-    pub fn message(self) -> &'static str {
-        match self {
-            TokenRefusal::Malformed => "malformed token",
-            TokenRefusal::AlgorithmNotAccepted => "token algorithm not accepted",
-            TokenRefusal::UnknownKey => "token signing key not known",
-            TokenRefusal::BadSignature => "token signature invalid",
-            TokenRefusal::Expired => "token expired",
-            TokenRefusal::NotYetValid => "token not valid yet",
-            TokenRefusal::WrongAudience => "token audience not accepted",
-            TokenRefusal::WrongIssuer => "token issuer not accepted",
-            TokenRefusal::MissingClaim => "token lacks a required claim (sub, exp, aud)",
-            TokenRefusal::BadSubject => "token subject is empty, too long or not printable",
-        }
-    }
 }
 
 /// The claims read from a verified token.

@@ -18,7 +18,14 @@
 //! audit lines (`audit.rs`): the JWT's `sub`, `token` for the static token,
 //! `anonymous` on a gateway without either.
 
+#[cfg(feature = "jwt")]
 pub mod jwt;
+// A build without the `jwt` feature (`--no-default-features`, the quick
+// demo build) leaves the crypto crates out and refuses the JWT flags.
+#[cfg(not(feature = "jwt"))]
+#[path = "jwt_left_out.rs"]
+pub mod jwt;
+mod token_refusal;
 
 use std::fmt;
 
@@ -26,6 +33,7 @@ use crate::http::request::Request;
 use crate::http::upgrade::{token_matches, Refusal};
 use crate::GatewayConfig;
 use jwt::JwtVerifier;
+pub use token_refusal::TokenRefusal;
 
 /// The subprotocol that carries a bearer token (the next offered value).
 pub const BEARER_SUBPROTOCOL: &str = "bearer";

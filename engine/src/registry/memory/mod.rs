@@ -274,7 +274,7 @@ impl Registry for MemoryRegistry {
         for name in &gone {
             state.nodes.remove(name);
         }
-        let nodeless_grace = Duration::from_millis(super::postgres::NODELESS_GRACE_MS);
+        let nodeless_grace = Duration::from_millis(super::NODELESS_GRACE_MS);
         let nodeless_expired = |row: &FilterRow| {
             row.node.is_none()
                 && row.kind == FilterKind::Session

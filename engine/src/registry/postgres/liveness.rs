@@ -13,18 +13,12 @@
 use postgres::Client;
 
 use crate::matcher::FilterId;
-use crate::registry::HeartbeatOutcome;
+use crate::registry::{HeartbeatOutcome, NODELESS_GRACE_MS};
 
 /// The later of the server's start and this connection's: since when the
 /// sweeper has watched the database without a break it knows of.
 const WATCHED_SINCE: &str = "greatest(pg_postmaster_start_time(),
     (SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()))";
-
-/// The grace a node-less session row (written by a gateway of schema
-/// version 1, during an upgrade) gets after the database's start or the
-/// sweeper's connection: that release's default TTL, 30 s, whose gateways
-/// heartbeat every 10 s.
-pub const NODELESS_GRACE_MS: u64 = 30_000;
 
 /// Deletes the gone nodes and their session filters in one statement;
 /// returns the filters deleted. Concurrent sweeps are safe: a node row

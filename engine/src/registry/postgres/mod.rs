@@ -21,7 +21,6 @@ mod backfill;
 mod liveness;
 pub mod migrations;
 
-pub use liveness::NODELESS_GRACE_MS;
 mod rows;
 mod watch;
 
