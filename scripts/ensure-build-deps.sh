@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what building clicktail needs, when it is missing: the C tool
-# chain for rdkafka's bundled librdkafka, and rustfmt + clippy.
+# chain for rdkafka's bundled librdkafka, python3 (scripts/cargo-tests.sh
+# reads cargo's JSON with it), and rustfmt + clippy.
 # Quick when everything is there.
 set -euo pipefail
 
 missing=()
-for tool in gcc g++ make cmake pkg-config perl; do
+for tool in gcc g++ make cmake pkg-config perl python3; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if ((${#missing[@]} > 0)); then
