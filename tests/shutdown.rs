@@ -1,7 +1,9 @@
 //! SIGTERM drains `clicktail gateway` (the built binary, on the Kafka and
 //! PostgreSQL of `scripts/services.sh`): `/readyz` turns 503, the listener
 //! closes, every admin session gets close code 1001 and its filter row is
-//! deleted, and the process exits 0 within `--shutdown-grace-ms`.
+//! deleted, and the process exits 0 within `--shutdown-grace-ms`. A SIGTERM
+//! that arrives while the gateway or a worker is still starting stops it
+//! the same way once it runs.
 
 mod common;
 
@@ -250,4 +252,45 @@ fn a_sigterm_while_the_gateway_starts_is_honoured_once_it_serves() {
         relay.release.send(()).unwrap();
     });
     node.assert_exits(signalled.unwrap());
+}
+
+/// The same for `clicktail worker`: its handler was installed only after
+/// its threads were spawned, so a SIGTERM while it connected to the
+/// registry killed it rather than letting it stop and leave the group.
+#[test]
+fn a_sigterm_while_a_worker_starts_is_honoured_once_it_runs() {
+    let Some((brokers, database)) = common::services() else { return };
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    let (raw, filtered, schema) =
+        (format!("raw-start-{nanos}"), format!("filtered-start-{nanos}"), format!("t_start_{nanos}"));
+    let log = KafkaLog::new(KafkaConfig::new(&brokers)).unwrap();
+    log.create_topic(&raw, 1).unwrap();
+    log.create_topic(&filtered, 1).unwrap();
+    migrate(&PostgresConfig::new(&database).in_schema(&schema)).unwrap();
+    let upstream = database.split('@').nth(1).and_then(|rest| rest.split('/').next()).unwrap();
+    let relay = HeldRelay::to(upstream.parse().unwrap());
+    let worker_database = database.replace(upstream, &relay.address.to_string());
+
+    let worker = Command::new(env!("CARGO_BIN_EXE_clicktail"))
+        .args(["worker", "--brokers", &brokers, "--database-url", &worker_database, "--database-schema", &schema])
+        .args(["--raw-topic", &raw, "--filtered-topic", &filtered, "--group", &format!("start-{nanos}")])
+        .args(["--threads", "1", "--no-pin", "--metrics-addr", "127.0.0.1:0"])
+        .spawn()
+        .unwrap();
+    let mut worker = Process(worker);
+    relay.connected.recv_timeout(Duration::from_secs(30)).expect("the worker never connected to PostgreSQL");
+    let signalled = sigterm(&worker.0);
+    std::thread::sleep(Duration::from_millis(200));
+    relay.release.send(()).unwrap();
+    let status = loop {
+        if let Some(status) = worker.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(signalled.elapsed() < Duration::from_secs(60), "the worker still runs 60 s after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status} (a signal's number: the worker was killed, not stopped)");
+    for topic in [&raw, &filtered] {
+        let _ = log.delete_topic(topic);
+    }
 }

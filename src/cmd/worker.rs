@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -156,6 +157,12 @@ impl WorkerArgs {
 
 pub fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     super::process::init_tracing();
+    // Caught from here on: a signal while the worker connects is held and
+    // stops it once its threads run (they finish, commit and leave).
+    let signalled = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, Arc::clone(&signalled)).context("installing the signal handler")?;
+    }
     // Installed first: what the threads record before it would be lost.
     let metrics = if args.metrics_addr.is_empty() {
         None
@@ -178,11 +185,11 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     if let Some((addr, prometheus)) = metrics {
         worker::metrics::serve(addr, prometheus, handle.health())?;
     }
-    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(signal, handle.stop_flag()).context("installing the signal handler")?;
-    }
     tracing::info!(threads, raw_topics = %args.raw_topics(), filtered_topic = %args.filtered_topic, "worker started");
     while !handle.is_stopping() {
+        if signalled.load(Ordering::Relaxed) {
+            handle.stop();
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
     tracing::info!("stopping: finishing batches, committing, leaving the group");
