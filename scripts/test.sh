@@ -34,11 +34,13 @@ scripts/ensure-build-deps.sh
 step "format"
 cargo fmt --all -- --check
 
-# Clippy with warnings denied, on the whole workspace and on the quick demo
-# build of README.md (`--no-default-features`).
+# Clippy with warnings denied, on the whole workspace and on the crates of
+# the quick demo build of README.md (`--no-default-features`), so that code
+# only the left-out features use cannot hide there.
 lint() {
     cargo clippy --workspace --all-targets --locked -- -D warnings
-    cargo clippy -p clicktail --no-default-features --bins --locked -- -D warnings
+    cargo clippy -p clicktail -p clicktail-engine -p clicktail-gateway -p clicktail-bench \
+        --no-default-features --lib --bins --locked -- -D warnings
 }
 
 if $quick; then
