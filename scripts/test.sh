@@ -28,6 +28,27 @@ if [[ -n "${CI:-}" ]]; then
 fi
 step() { printf '\n==> [%ds] %s\n' "$((SECONDS - started_s))" "$*" >&2; }
 
+# A step that runs beside another, its output kept in target/<name>.log
+# and printed when both have ended.
+start_beside() {
+    beside_name="$1"
+    shift
+    mkdir -p "$root/target"
+    "$@" >"$root/target/$beside_name.log" 2>&1 &
+    beside_pid=$!
+}
+# Waits for the step beside; exits non-zero if it or the foreground step
+# (whose status is $1) failed.
+end_beside() {
+    local status=0
+    wait "$beside_pid" || status=$?
+    step "$beside_name: $( ((status == 0)) && echo passed || echo FAILED)"
+    cat "$root/target/$beside_name.log" >&2
+    if (($1 != 0 || status != 0)); then
+        exit 1
+    fi
+}
+
 step "toolchain"
 scripts/ensure-build-deps.sh
 
@@ -79,24 +100,16 @@ cargo build --locked --bins -p clicktail -p clicktail-chaos
 # its own, so that neither waits for the other's cargo lock (it rebuilds
 # librdkafka there, in that idle time). perf/results/first-run.md has the
 # arrangements tried.
-step "tests (unit, property, integration against Kafka and PostgreSQL), the lint beside them"
-lint_log="$root/target/lint.log"
-mkdir -p "$root/target"
-(
+idle_lint() {
     chrt --idle --pid 0 "$BASHPID"
     export CARGO_TARGET_DIR="$root/target/lint"
     lint
-) >"$lint_log" 2>&1 &
-lint_pid=$!
+}
+step "tests (unit, property, integration against Kafka and PostgreSQL), the lint beside them"
+start_beside lint idle_lint
 tests_status=0
 scripts/cargo-tests.sh || tests_status=$?
-lint_status=0
-wait "$lint_pid" || lint_status=$?
-step "lint (clippy, warnings denied): $( ((lint_status == 0)) && echo passed || echo FAILED)"
-cat "$lint_log" >&2
-if ((tests_status != 0 || lint_status != 0)); then
-    exit 1
-fi
+end_beside "$tests_status"
 
 # The browser suite alone: beside other suites on two cores, its page tests
 # timed out and the tests' broker fenced itself (perf/results/first-run.md,
@@ -107,18 +120,14 @@ tests/browser/run.sh
 # The chaos suite spends most of its time waiting out its faults; two short
 # suites on the tests' own services run beside it: docs/filtered-topic.md
 # (kcat and Python read a worker's matches) and the deployment checks.
+short_suites() {
+    tests/filtered-topic/run.sh
+    tests/deploy/run.sh
+}
 step "tests/chaos/run.sh (on its own services), beside tests/filtered-topic/run.sh and tests/deploy/run.sh"
-beside_log="$root/target/beside-chaos.log"
-(tests/filtered-topic/run.sh && tests/deploy/run.sh) >"$beside_log" 2>&1 &
-beside_pid=$!
+start_beside filtered-topic-and-deploy short_suites
 chaos_status=0
 (eval "$chaos_exports" && "${chaos_services[@]}" tests/chaos/run.sh) || chaos_status=$?
-beside_status=0
-wait "$beside_pid" || beside_status=$?
-step "tests/filtered-topic/run.sh and tests/deploy/run.sh: $( ((beside_status == 0)) && echo passed || echo FAILED)"
-cat "$beside_log" >&2
-if ((chaos_status != 0 || beside_status != 0)); then
-    exit 1
-fi
+end_beside "$chaos_status"
 
 step "all tests passed"

@@ -65,13 +65,42 @@ fn close_code(socket: &mut WebSocket<TcpStream>) -> Option<CloseCode> {
     }
 }
 
+/// A raw and a filtered topic and a registry schema of one test's own;
+/// the topics are deleted when it ends.
+struct Fresh {
+    log: KafkaLog,
+    raw: String,
+    filtered: String,
+    schema: String,
+}
+
+impl Fresh {
+    fn new(brokers: &str, database: &str) -> Fresh {
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+        let (raw, filtered, schema) =
+            (format!("raw-drain-{nanos}"), format!("filtered-drain-{nanos}"), format!("t_drain_{nanos}"));
+        let log = KafkaLog::new(KafkaConfig::new(brokers)).unwrap();
+        log.create_topic(&raw, 1).unwrap();
+        log.create_topic(&filtered, 1).unwrap();
+        migrate(&PostgresConfig::new(database).in_schema(&schema)).unwrap();
+        Fresh { log, raw, filtered, schema }
+    }
+}
+
+impl Drop for Fresh {
+    fn drop(&mut self) {
+        for topic in [&self.raw, &self.filtered] {
+            let _ = self.log.delete_topic(topic);
+        }
+    }
+}
+
 /// A `clicktail gateway` on fresh topics and a fresh registry schema.
 struct Node {
     process: Process,
     address: SocketAddr,
-    log: KafkaLog,
     registry: PostgresRegistry,
-    topics: [String; 2],
+    _fresh: Fresh,
 }
 
 impl Node {
@@ -82,20 +111,13 @@ impl Node {
     /// Starts the gateway on `gateway_database` (the registry is set up on
     /// `database`) and runs `while_starting` before reading its banner.
     fn start_with(brokers: &str, database: &str, gateway_database: &str, while_starting: impl FnOnce(&Child)) -> Node {
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
-        let (raw, filtered, schema) =
-            (format!("raw-drain-{nanos}"), format!("filtered-drain-{nanos}"), format!("t_drain_{nanos}"));
-        let log = KafkaLog::new(KafkaConfig::new(brokers)).unwrap();
-        log.create_topic(&raw, 1).unwrap();
-        log.create_topic(&filtered, 1).unwrap();
-        let registry_config = PostgresConfig::new(database).in_schema(&schema);
-        migrate(&registry_config).unwrap();
-        let registry = PostgresRegistry::connect(registry_config).unwrap();
+        let fresh = Fresh::new(brokers, database);
+        let registry = PostgresRegistry::connect(PostgresConfig::new(database).in_schema(&fresh.schema)).unwrap();
 
         let child = Command::new(env!("CARGO_BIN_EXE_clicktail"))
             .args(["gateway", "--listen", "127.0.0.1:0", "--no-admin-token"])
-            .args(["--kafka-brokers", brokers, "--database-url", gateway_database, "--database-schema", &schema])
-            .args(["--raw-topic", &raw, "--filtered-topic", &filtered])
+            .args(["--kafka-brokers", brokers, "--database-url", gateway_database, "--database-schema", &fresh.schema])
+            .args(["--raw-topic", &fresh.raw, "--filtered-topic", &fresh.filtered])
             .env("CLICKTAIL_SHUTDOWN_GRACE_MS", GRACE.as_millis().to_string())
             .stdout(Stdio::piped())
             .spawn()
@@ -108,7 +130,7 @@ impl Node {
             let exit = process.0.wait().unwrap();
             panic!("the gateway printed {banner:?} and ended: {exit}")
         });
-        Node { process, address, log, registry, topics: [raw, filtered] }
+        Node { process, address, registry, _fresh: fresh }
     }
 
     /// Sends SIGTERM and waits until the listener refuses connections.
@@ -135,14 +157,6 @@ impl Node {
     }
 }
 
-impl Drop for Node {
-    fn drop(&mut self) {
-        for topic in &self.topics {
-            let _ = self.log.delete_topic(topic);
-        }
-    }
-}
-
 fn sigterm(process: &Child) -> Instant {
     let signalled = Instant::now();
     let killed = Command::new("kill").args(["-TERM", &process.id().to_string()]).status().unwrap();
@@ -159,6 +173,14 @@ struct HeldRelay {
 }
 
 impl HeldRelay {
+    /// A relay before the PostgreSQL of `database`, and the URL through it.
+    fn before(database: &str) -> (HeldRelay, String) {
+        let upstream = database.split('@').nth(1).and_then(|rest| rest.split('/').next()).unwrap();
+        let relay = HeldRelay::to(upstream.parse().unwrap());
+        let relayed = database.replace(upstream, &relay.address.to_string());
+        (relay, relayed)
+    }
+
     fn to(upstream: SocketAddr) -> HeldRelay {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let address = listener.local_addr().unwrap();
@@ -240,9 +262,7 @@ fn a_probe_connected_before_sigterm_is_answered_when_no_session_is_open() {
 #[test]
 fn a_sigterm_while_the_gateway_starts_is_honoured_once_it_serves() {
     let Some((brokers, database)) = common::services() else { return };
-    let upstream = database.split('@').nth(1).and_then(|rest| rest.split('/').next()).unwrap();
-    let relay = HeldRelay::to(upstream.parse().unwrap());
-    let gateway_database = database.replace(upstream, &relay.address.to_string());
+    let (relay, gateway_database) = HeldRelay::before(&database);
     let mut signalled = None;
     let mut node = Node::start_with(&brokers, &database, &gateway_database, |gateway| {
         relay.connected.recv_timeout(Duration::from_secs(30)).expect("the gateway never connected to PostgreSQL");
@@ -260,20 +280,12 @@ fn a_sigterm_while_the_gateway_starts_is_honoured_once_it_serves() {
 #[test]
 fn a_sigterm_while_a_worker_starts_is_honoured_once_it_runs() {
     let Some((brokers, database)) = common::services() else { return };
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
-    let (raw, filtered, schema) =
-        (format!("raw-start-{nanos}"), format!("filtered-start-{nanos}"), format!("t_start_{nanos}"));
-    let log = KafkaLog::new(KafkaConfig::new(&brokers)).unwrap();
-    log.create_topic(&raw, 1).unwrap();
-    log.create_topic(&filtered, 1).unwrap();
-    migrate(&PostgresConfig::new(&database).in_schema(&schema)).unwrap();
-    let upstream = database.split('@').nth(1).and_then(|rest| rest.split('/').next()).unwrap();
-    let relay = HeldRelay::to(upstream.parse().unwrap());
-    let worker_database = database.replace(upstream, &relay.address.to_string());
+    let fresh = Fresh::new(&brokers, &database);
+    let (relay, worker_database) = HeldRelay::before(&database);
 
     let worker = Command::new(env!("CARGO_BIN_EXE_clicktail"))
-        .args(["worker", "--brokers", &brokers, "--database-url", &worker_database, "--database-schema", &schema])
-        .args(["--raw-topic", &raw, "--filtered-topic", &filtered, "--group", &format!("start-{nanos}")])
+        .args(["worker", "--brokers", &brokers, "--database-url", &worker_database, "--database-schema", &fresh.schema])
+        .args(["--raw-topic", &fresh.raw, "--filtered-topic", &fresh.filtered, "--group", &fresh.schema])
         .args(["--threads", "1", "--no-pin", "--metrics-addr", "127.0.0.1:0"])
         .spawn()
         .unwrap();
@@ -290,7 +302,4 @@ fn a_sigterm_while_a_worker_starts_is_honoured_once_it_runs() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(status.success(), "{status} (a signal's number: the worker was killed, not stopped)");
-    for topic in [&raw, &filtered] {
-        let _ = log.delete_topic(topic);
-    }
 }
