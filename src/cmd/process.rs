@@ -89,6 +89,18 @@ impl StopSignals {
         let signal = self.0.forever().next();
         tracing::info!(?signal, "signal received: stopping");
     }
+
+    /// Whether SIGINT or SIGTERM arrived since the last look, without
+    /// blocking: for a command that also watches something else (the
+    /// worker, whose threads may stop by themselves).
+    #[cfg(feature = "cluster")]
+    pub fn arrived(&mut self) -> bool {
+        let signal = self.0.pending().next();
+        if signal.is_some() {
+            tracing::info!(?signal, "signal received: stopping");
+        }
+        signal.is_some()
+    }
 }
 
 /// An error and its causes on one line, each cause once. Many of the

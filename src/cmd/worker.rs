@@ -5,7 +5,6 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -159,10 +158,7 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     super::process::init_tracing();
     // Caught from here on: a signal while the worker connects is held and
     // stops it once its threads run (they finish, commit and leave).
-    let signalled = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(signal, Arc::clone(&signalled)).context("installing the signal handler")?;
-    }
+    let mut stop_signals = super::process::StopSignals::install()?;
     // Installed first: what the threads record before it would be lost.
     let metrics = if args.metrics_addr.is_empty() {
         None
@@ -187,7 +183,7 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     }
     tracing::info!(threads, raw_topics = %args.raw_topics(), filtered_topic = %args.filtered_topic, "worker started");
     while !handle.is_stopping() {
-        if signalled.load(Ordering::Relaxed) {
+        if stop_signals.arrived() {
             handle.stop();
         }
         std::thread::sleep(Duration::from_millis(100));
