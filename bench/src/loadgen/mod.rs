@@ -127,15 +127,20 @@ pub fn run(config: &LoadgenConfig, stop: &AtomicBool) -> Result<LoadgenReport, L
                 with_progress(&counters, || log_sink::run_into_log(config, &log, MEMORY_TOPIC, &counters, stop))?;
             fill_log_outcome(&mut report, &outcome);
         }
+        #[cfg(feature = "kafka")]
         Target::Kafka { brokers, topic, partitions } => {
             report.target = if config.site_topics {
                 format!("kafka {brokers} topics {}", site_topics::TOPICS.join(","))
             } else {
                 format!("kafka {brokers} topic {topic}")
             };
-            let outcome = run_into_kafka(config, brokers, topic, *partitions, &counters, stop)?;
+            let log = KafkaLog::new(KafkaConfig::new(brokers))?;
+            create_topics(config, topic, |topic| log.create_topic(topic, *partitions))?;
+            let outcome = with_progress(&counters, || log_sink::run_into_log(config, &log, topic, &counters, stop))?;
             fill_log_outcome(&mut report, &outcome);
         }
+        #[cfg(not(feature = "kafka"))]
+        Target::Kafka { .. } => return Err(LoadgenError::KafkaLeftOut),
         Target::Gateway { address, ingest } => {
             report.target = if address == ingest {
                 format!("gateway {address}")
@@ -165,32 +170,6 @@ fn settings_of(config: &LoadgenConfig) -> ReportSettings {
 }
 
 /// The topics a log run writes: `topic`, or the site's (`--site-topics`).
-#[cfg(feature = "kafka")]
-fn run_into_kafka(
-    config: &LoadgenConfig,
-    brokers: &str,
-    topic: &str,
-    partitions: u32,
-    counters: &LiveCounters,
-    stop: &AtomicBool,
-) -> Result<log_sink::LogRunOutcome, LoadgenError> {
-    let log = KafkaLog::new(KafkaConfig::new(brokers))?;
-    create_topics(config, topic, |topic| log.create_topic(topic, partitions))?;
-    with_progress(counters, || log_sink::run_into_log(config, &log, topic, counters, stop))
-}
-
-#[cfg(not(feature = "kafka"))]
-fn run_into_kafka(
-    _config: &LoadgenConfig,
-    _brokers: &str,
-    _topic: &str,
-    _partitions: u32,
-    _counters: &LiveCounters,
-    _stop: &AtomicBool,
-) -> Result<log_sink::LogRunOutcome, LoadgenError> {
-    Err(LoadgenError::KafkaLeftOut)
-}
-
 fn create_topics(
     config: &LoadgenConfig,
     topic: &str,
