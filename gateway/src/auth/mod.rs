@@ -33,7 +33,7 @@ use crate::http::request::Request;
 use crate::http::upgrade::{token_matches, Refusal};
 use crate::GatewayConfig;
 use jwt::JwtVerifier;
-pub use token_refusal::TokenRefusal;
+use token_refusal::TokenRefusal;
 
 /// The subprotocol that carries a bearer token (the next offered value).
 pub const BEARER_SUBPROTOCOL: &str = "bearer";

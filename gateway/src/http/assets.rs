@@ -1,37 +1,58 @@
 //! Static files embedded at build time: the admin UI and the tracker. Served
 //! from memory, so a gateway binary is the whole deployment. The UI's script
 //! is ES modules: `/app.js`, the entry, imports the modules under `/js/`, and
-//! each needs its arm here (a test follows the imports from the entry).
+//! each is listed once in `ui_modules!` (a test follows the imports from the
+//! entry).
 
 pub struct Asset {
     pub content_type: &'static str,
     pub body: &'static str,
 }
 
+const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
+
+/// `ui_module(name)`: the UI module `ui/js/<name>`, for each name listed once.
+macro_rules! ui_modules {
+    ($($name:literal),* $(,)?) => {
+        fn ui_module(name: &str) -> Option<&'static str> {
+            match name {
+                $($name => Some(include_str!(concat!("../../ui/js/", $name))),)*
+                _ => None,
+            }
+        }
+    };
+}
+
+ui_modules!(
+    "aggregates.js",
+    "bounds.js",
+    "columns.js",
+    "counters.js",
+    "details.js",
+    "dom.js",
+    "draw.js",
+    "export.js",
+    "form.js",
+    "frames.js",
+    "help.js",
+    "link.js",
+    "panels.js",
+    "paths.js",
+    "rows.js",
+    "schema.js",
+    "state.js",
+    "topics.js",
+);
+
 pub fn find(path: &str) -> Option<Asset> {
+    if let Some(module) = path.strip_prefix("/js/") {
+        return ui_module(module).map(|body| Asset { content_type: JAVASCRIPT, body });
+    }
     let (content_type, body) = match path {
         "/" | "/index.html" => ("text/html; charset=utf-8", include_str!("../../ui/index.html")),
-        "/app.js" => ("text/javascript; charset=utf-8", include_str!("../../ui/app.js")),
-        "/js/aggregates.js" => ("text/javascript; charset=utf-8", include_str!("../../ui/js/aggregates.js")),
-        "/js/bounds.js" => ("text/javascript; charset=utf-8", include_str!("../../ui/js/bounds.js")),
-        "/js/columns.js" => ("text/javascript; charset=utf-8", include_str!("../../ui/js/columns.js")),
-        "/js/counters.js" => ("text/javascript; charset=utf-8", include_str!("../../ui/js/counters.js")),
-        "/js/details.js" => ("text/javascript; charset=utf-8", include_str!("../../ui/js/details.js")),
-        "/js/dom.js" => ("text/javascript; charset=utf-8", include_str!("../../ui/js/dom.js")),
-        "/js/draw.js" => ("text/javascript; charset=utf-8", include_str!("../../ui/js/draw.js")),
-        "/js/export.js" => ("text/javascript; charset=utf-8", include_str!("../../ui/js/export.js")),
-        "/js/form.js" => ("text/javascript; charset=utf-8", include_str!("../../ui/js/form.js")),
-        "/js/frames.js" => ("text/javascript; charset=utf-8", include_str!("../../ui/js/frames.js")),
-        "/js/help.js" => ("text/javascript; charset=utf-8", include_str!("../../ui/js/help.js")),
-        "/js/link.js" => ("text/javascript; charset=utf-8", include_str!("../../ui/js/link.js")),
-        "/js/panels.js" => ("text/javascript; charset=utf-8", include_str!("../../ui/js/panels.js")),
-        "/js/paths.js" => ("text/javascript; charset=utf-8", include_str!("../../ui/js/paths.js")),
-        "/js/rows.js" => ("text/javascript; charset=utf-8", include_str!("../../ui/js/rows.js")),
-        "/js/schema.js" => ("text/javascript; charset=utf-8", include_str!("../../ui/js/schema.js")),
-        "/js/state.js" => ("text/javascript; charset=utf-8", include_str!("../../ui/js/state.js")),
-        "/js/topics.js" => ("text/javascript; charset=utf-8", include_str!("../../ui/js/topics.js")),
+        "/app.js" => (JAVASCRIPT, include_str!("../../ui/app.js")),
         "/app.css" => ("text/css; charset=utf-8", include_str!("../../ui/app.css")),
-        "/tracker.js" => ("text/javascript; charset=utf-8", include_str!("../../ui/tracker.js")),
+        "/tracker.js" => (JAVASCRIPT, include_str!("../../ui/tracker.js")),
         _ => return None,
     };
     Some(Asset { content_type, body })
@@ -57,7 +78,7 @@ mod tests {
                 continue;
             }
             let asset = find(&path).unwrap_or_else(|| panic!("{path} is imported but not served"));
-            assert_eq!(asset.content_type, "text/javascript; charset=utf-8", "{path}");
+            assert_eq!(asset.content_type, JAVASCRIPT, "{path}");
             let folder = &path[..=path.rfind('/').unwrap()];
             for line in asset.body.lines().filter(|line| line.starts_with("import ")) {
                 let specifier = line
