@@ -25,6 +25,22 @@ const SESSIONS: usize = 3;
 /// Kills the gateway if the test fails before it exits.
 struct Process(Child);
 
+impl Process {
+    /// Waits until the process exits, at most until `deadline` after
+    /// `signalled`, and asserts it exited 0.
+    fn assert_exits_within(&mut self, signalled: Instant, deadline: Duration) {
+        let status = loop {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                break status;
+            }
+            assert!(signalled.elapsed() < deadline, "still running {deadline:?} after SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(status.success(), "{status} (a signal's number: the process was killed, not stopped)");
+        eprintln!("stopped and exited {:?} after SIGTERM", signalled.elapsed());
+    }
+}
+
 impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -145,15 +161,7 @@ impl Node {
 
     /// Asserts that the process exits 0 within the grace.
     fn assert_exits(&mut self, signalled: Instant) {
-        let status = loop {
-            if let Some(status) = self.process.0.try_wait().unwrap() {
-                break status;
-            }
-            assert!(signalled.elapsed() < GRACE + Duration::from_secs(2), "still running {:?} after SIGTERM", GRACE);
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        assert!(status.success(), "{status} (a signal's number: the process was killed, not drained)");
-        eprintln!("drained and exited {:?} after SIGTERM", signalled.elapsed());
+        self.process.assert_exits_within(signalled, GRACE + Duration::from_secs(2));
     }
 }
 
@@ -205,6 +213,17 @@ impl HeldRelay {
             }
         });
         HeldRelay { address, connected, release }
+    }
+
+    /// Once `process` connects through the relay: SIGTERM to it, a moment
+    /// for the signal to land, then the registry's answer. Returns when
+    /// the signal was sent.
+    fn sigterm_while_held(&self, process: &Child) -> Instant {
+        self.connected.recv_timeout(Duration::from_secs(30)).expect("the process never connected to PostgreSQL");
+        let signalled = sigterm(process);
+        std::thread::sleep(Duration::from_millis(200));
+        self.release.send(()).unwrap();
+        signalled
     }
 }
 
@@ -265,11 +284,7 @@ fn a_sigterm_while_the_gateway_starts_is_honoured_once_it_serves() {
     let (relay, gateway_database) = HeldRelay::before(&database);
     let mut signalled = None;
     let mut node = Node::start_with(&brokers, &database, &gateway_database, |gateway| {
-        relay.connected.recv_timeout(Duration::from_secs(30)).expect("the gateway never connected to PostgreSQL");
-        signalled = Some(sigterm(gateway));
-        // Let the signal land before the registry answers.
-        std::thread::sleep(Duration::from_millis(200));
-        relay.release.send(()).unwrap();
+        signalled = Some(relay.sigterm_while_held(gateway));
     });
     node.assert_exits(signalled.unwrap());
 }
@@ -290,16 +305,6 @@ fn a_sigterm_while_a_worker_starts_is_honoured_once_it_runs() {
         .spawn()
         .unwrap();
     let mut worker = Process(worker);
-    relay.connected.recv_timeout(Duration::from_secs(30)).expect("the worker never connected to PostgreSQL");
-    let signalled = sigterm(&worker.0);
-    std::thread::sleep(Duration::from_millis(200));
-    relay.release.send(()).unwrap();
-    let status = loop {
-        if let Some(status) = worker.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(signalled.elapsed() < Duration::from_secs(60), "the worker still runs 60 s after SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert!(status.success(), "{status} (a signal's number: the worker was killed, not stopped)");
+    let signalled = relay.sigterm_while_held(&worker.0);
+    worker.assert_exits_within(signalled, Duration::from_secs(60));
 }
