@@ -26,7 +26,7 @@ parallel=2
 logs="$(mktemp -d "${TMPDIR:-/tmp}/clicktail-cargo-tests.XXXXXX")"
 trap 'rm -rf "$logs"' EXIT
 
-# "<executable> <package directory> <target name>", one per test executable.
+# "<target name> <package directory> <executable>", one per test executable.
 cargo test --workspace --locked --no-run --message-format=json-render-diagnostics |
     python3 -c '
 import json, os, sys
@@ -34,20 +34,22 @@ for line in sys.stdin:
     message = json.loads(line)
     if message.get("reason") == "compiler-artifact" and message.get("executable") and message["profile"]["test"]:
         directory = os.path.dirname(message["manifest_path"])
-        print(message["executable"], directory, message["target"]["name"])
+        print(message["target"]["name"], directory, message["executable"])
 ' >"$logs/executables"
 
 failed="$logs/failed"
 : >"$failed"
 
-# Runs one executable; prints its output when it ends.
-run_one() {
-    local executable="$1" directory="$2" name="$3"
-    local log="$logs/$(basename "$executable").log"
-    local started=$SECONDS status=0
-    (cd "$directory" && "$executable") >"$log" 2>&1 || status=$?
+# Runs a command in a directory (a test executable, or the doc tests);
+# prints its output whole when it ends, and records a failure.
+run_job() {
+    local name="$1" directory="$2"
+    shift 2
+    local log started=$SECONDS status=0
+    log="$(mktemp "$logs/job.XXXXXX")"
+    (cd "$directory" && "$@") >"$log" 2>&1 || status=$?
     {
-        printf '\n--- %s (%s, %d s)\n' "$name" "${executable#"$root"/}" "$((SECONDS - started))"
+        printf '\n--- %s (%s, %d s)\n' "$name" "${*#"$root"/}" "$((SECONDS - started))"
         cat "$log"
         if ((status != 0)); then
             printf -- '--- FAILED: %s (exit %d)\n' "$name" "$status"
@@ -60,34 +62,22 @@ run_one() {
 
 alone=()
 shared=()
-while read -r executable directory name; do
+while read -r name directory executable; do
     if [[ " ${restarting_services[*]} " == *" $name "* ]]; then
-        alone+=("$executable $directory $name")
+        alone+=("$name $directory $executable")
     else
-        shared+=("$executable $directory $name")
+        shared+=("$name $directory $executable")
     fi
 done <"$logs/executables"
 
 for entry in "${alone[@]}"; do
     # shellcheck disable=SC2086
-    run_one $entry
+    run_job $entry
 done
 
 # The doc tests are one more job beside the executables.
-doc_tests() {
-    local started=$SECONDS status=0
-    cargo test --workspace --locked --doc >"$logs/doc-tests.log" 2>&1 || status=$?
-    {
-        printf '\n--- doc tests (%d s)\n' "$((SECONDS - started))"
-        cat "$logs/doc-tests.log"
-    } >&2
-    if ((status != 0)); then
-        echo "doc tests" >>"$failed"
-    fi
-}
-
 running=0
-doc_tests &
+run_job "doc tests" "$root" cargo test --workspace --locked --doc &
 running=$((running + 1))
 for entry in "${shared[@]}"; do
     if ((running >= parallel)); then
@@ -95,7 +85,7 @@ for entry in "${shared[@]}"; do
         running=$((running - 1))
     fi
     # shellcheck disable=SC2086
-    run_one $entry &
+    run_job $entry &
     running=$((running + 1))
 done
 wait
