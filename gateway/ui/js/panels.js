@@ -81,15 +81,21 @@ export function addPanel(criterion, topics, history, sinceMs) {
 export function removePanel(panel) {
   if (!panels.delete(panel.key)) return;
   panel.root.remove();
+  dropSubscription(panel);
+  $("empty").hidden = panels.size > 0;
+  if (!panels.size && !link.socket) disconnectButton.disabled = true;
+  updateAddress();
+}
+
+// The panel's filter unsubscribed, if it is this connection's (the key says
+// so), and the panel out of the subscribe queue.
+function dropSubscription(panel) {
   if (panel.filter !== null && byFilter.get(filterKey(panel.filter)) === panel) {
     byFilter.delete(filterKey(panel.filter));
     send({ type: "unsubscribe", filter: panel.filter });
   }
   const queued = subscribeQueue.indexOf(panel);
   if (queued >= 0) subscribeQueue.splice(queued, 1);
-  $("empty").hidden = panels.size > 0;
-  if (!panels.size && !link.socket) disconnectButton.disabled = true;
-  updateAddress();
 }
 
 export function showPanelState(panel) {
@@ -191,13 +197,8 @@ export function narrowPanel(panel, clause) {
     showNotice(`${describe(criterion, panel.topics)} is already shown`);
     return;
   }
-  if (panel.filter !== null && byFilter.get(filterKey(panel.filter)) === panel) {
-    byFilter.delete(filterKey(panel.filter));
-    send({ type: "unsubscribe", filter: panel.filter });
-  }
+  dropSubscription(panel);
   if (panel.ref !== null) byRef.set(panel.ref, { key: null });
-  const queued = subscribeQueue.indexOf(panel);
-  if (queued >= 0) subscribeQueue.splice(queued, 1);
   Object.assign(panel, {
     criterion, filter: null, ref: null, lost: null, subscribedOnce: false, sinceMs: null,
     liveSinceMs: null, seam: new Seam(), matchRate: null, sampled: null, statsAt: 0, droppedPerSession: null,
