@@ -363,6 +363,27 @@ impl KafkaGroupConsumer {
     }
 }
 
+/// Rebalance events served before the client closes, at most. A member
+/// has one or two pending (a revocation, then an assignment).
+const EVENTS_SERVED_BEFORE_CLOSE: usize = 16;
+
+impl Drop for KafkaGroupConsumer {
+    fn drop(&mut self) {
+        // A rebalance event still queued when rdkafka closes the client
+        // (its `Drop`) can be served after the group has terminated, and
+        // rdkafka's handler then waits forever for librdkafka's answer
+        // (`rd_kafka_rebalance_protocol`: the terminated group drops the
+        // request unanswered): the thread dropping the consumer hung.
+        // Serving the queued events first leaves none for the close. Any
+        // record returned meanwhile is not committed: the next owner reads
+        // it again.
+        for _ in 0..EVENTS_SERVED_BEFORE_CLOSE {
+            // `None` also after an event was served, so no early exit.
+            let _ = self.consumer.poll(Duration::ZERO);
+        }
+    }
+}
+
 impl LogConsumer for KafkaGroupConsumer {
     fn poll(&mut self, max: usize, timeout: Duration, out: &mut Vec<Record>) -> Result<usize, LogError> {
         let read = poll_into(&self.consumer, max, timeout, out, &mut self.names, &mut self.uncommitted)?;

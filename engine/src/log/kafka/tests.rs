@@ -175,3 +175,54 @@ fn headers_are_read_back_as_sent_and_a_record_without_them_has_none() {
     assert_eq!(read[1].payload, b"without");
     assert!(read[1].headers.is_empty());
 }
+
+/// A member whose partitions a newcomer asked for, dropped before it served
+/// that rebalance (a filter thread leaving after a failed flush, or
+/// stopping): dropping it hung forever, because rdkafka's close served the
+/// queued rebalance event after the group had terminated.
+#[test]
+fn a_member_dropped_with_a_rebalance_pending_closes() {
+    let Some(brokers) = brokers() else { return };
+    let topic = unique("kafka-pending-rebalance");
+    let log = KafkaLog::new(KafkaConfig::new(&brokers)).unwrap();
+    log.create_topic(&topic, 4).unwrap();
+    let producer = log.producer().unwrap();
+    for n in 0..4_000u32 {
+        let payload = n.to_string();
+        let message = Message {
+            key: b"",
+            payload: payload.as_bytes(),
+            partition: Some(PartitionId(n % 4)),
+            timestamp_ms: now_ms(),
+            headers: &[],
+        };
+        producer.send(&topic, message).unwrap();
+    }
+    producer.flush(Duration::from_secs(30)).unwrap();
+
+    let group = unique("group");
+    let mut first = log.group_consumer(&group, &topic).unwrap();
+    let mut read = Vec::new();
+    let started = Instant::now();
+    while read.len() < 1_000 && started.elapsed() < Duration::from_secs(30) {
+        first.poll(100, Duration::from_millis(100), &mut read).unwrap();
+    }
+    first.commit().unwrap();
+    // Only the newcomer polls: the group rebalances, and the first
+    // member's part of it waits in its queue.
+    let mut second = log.group_consumer(&group, &topic).unwrap();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(1_500) {
+        second.poll(100, Duration::from_millis(20), &mut read).unwrap();
+    }
+    std::thread::sleep(Duration::from_secs(2));
+
+    let (dropped, done) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        drop(second);
+        drop(first);
+        let _ = dropped.send(());
+    });
+    assert!(done.recv_timeout(Duration::from_secs(30)).is_ok(), "dropping the two members hung");
+    log.delete_topic(&topic).unwrap();
+}
