@@ -175,9 +175,18 @@ struct Round {
     /// The worker's events per second from its start (group join
     /// included) to the last event matched.
     worker_whole: f64,
+    worker_start: WorkerStart,
     /// `kcat` reading the same topic, when it is installed.
     kcat: Option<Kcat>,
     matches: u64,
+}
+
+/// How long after its start the worker had its first event matched, and
+/// every filter thread reading (the group join: one or two rebalances).
+#[derive(Clone, Copy)]
+struct WorkerStart {
+    first_event_ms: f64,
+    every_thread_reading_ms: f64,
 }
 
 fn drain(brokers: &str) {
@@ -199,7 +208,8 @@ fn drain(brokers: &str) {
     let results: Vec<Round> = (0..rounds)
         .map(|round| {
             let baseline = drain_doing_nothing(&log, &raw, &defaults, events);
-            let (worker, worker_whole, matches) = drain_with_worker(&log, &raw, &defaults, mix, filters, events);
+            let (worker, worker_whole, worker_start, matches) =
+                drain_with_worker(&log, &raw, &defaults, mix, filters, events);
             let kcat = drain_with_kcat(brokers, &raw, events);
             eprintln!(
                 "round {round}: baseline {:.0}/s ({:.0}% busy, {} µs), worker {:.0}/s ({:.0}% busy, {} µs), ratio {:.3}",
@@ -211,7 +221,7 @@ fn drain(brokers: &str) {
                 worker.cpu_per_event,
                 worker.rate / baseline.rate
             );
-            Round { baseline, worker, worker_whole, kcat, matches }
+            Round { baseline, worker, worker_whole, worker_start, kcat, matches }
         })
         .collect();
     log.delete_topic(&raw).unwrap_or_else(|error| eprintln!("could not delete {raw}: {error}"));
@@ -257,6 +267,13 @@ fn drain(brokers: &str) {
     println!(
         "drain_worker_whole_events_per_s {} (from the worker's start, group join included, to the last event matched)",
         per_round(&|round| format!("{:.0}", round.worker_whole))
+    );
+    println!(
+        "drain_worker_start_ms {} (first event matched / every filter thread reading, from the worker's start)",
+        per_round(&|round| format!(
+            "{:.0}/{:.0}",
+            round.worker_start.first_event_ms, round.worker_start.every_thread_reading_ms
+        ))
     );
     if results.iter().all(|round| round.kcat.is_some()) {
         let kcat = |round: &Round| round.kcat.expect("checked above");
@@ -365,7 +382,7 @@ fn drain_with_worker(
     mix: DrainMix,
     filters: usize,
     events: usize,
-) -> (Steady, f64, u64) {
+) -> (Steady, f64, WorkerStart, u64) {
     let filtered = unique("bench-filtered");
     log.create_topic(&filtered, 4).unwrap();
     let registry = MemoryRegistry::default();
@@ -384,6 +401,15 @@ fn drain_with_worker(
     let started = Instant::now();
     let handle = spawn_workers(config, log.clone(), Arc::new(registry)).unwrap();
     let stats = handle.stats();
+    let first_event = wait_until(|| WorkerStats::get(&stats.events_matched) > 0);
+    // Or the drain's end, should one thread read everything alone.
+    let every_thread_reading = wait_until(|| {
+        WorkerStats::get(&stats.threads_reading) == threads || WorkerStats::get(&stats.events_matched) >= events as u64
+    });
+    let start = WorkerStart {
+        first_event_ms: (first_event - started).as_secs_f64() * 1e3,
+        every_thread_reading_ms: (every_thread_reading - started).as_secs_f64() * 1e3,
+    };
     let rate = steady_rate(
         events,
         || WorkerStats::get(&stats.threads_reading) == threads,
@@ -397,7 +423,15 @@ fn drain_with_worker(
     handle.join().unwrap();
     // The filtered records of 2,000,000 events are hundreds of MB of log.
     log.delete_topic(&filtered).unwrap_or_else(|error| eprintln!("could not delete {filtered}: {error}"));
-    (rate, whole, matches)
+    (rate, whole, start, matches)
+}
+
+/// When `done` first held (checked every 200 µs).
+fn wait_until(done: impl Fn() -> bool) -> Instant {
+    while !done() {
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    Instant::now()
 }
 
 /// Events per second from the moment `progress` passes 10% of `events`

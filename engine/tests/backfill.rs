@@ -298,6 +298,13 @@ fn history_and_live_meet_without_a_gap_or_a_duplicate_while_the_stream_runs() {
         })
     };
     wait_until("a second of stream", Duration::from_secs(10), || now_ms() >= started_ms + 1_000);
+    // And the live threads past its first half second (about 500 events):
+    // live threads a second behind would put the seam before the stream's
+    // first match, leaving the history nothing to send (seen once, "0 from
+    // history", with another test executable running beside this one).
+    wait_until("the live threads into the stream", Duration::from_secs(30), || {
+        WorkerStats::get(&handle.stats().events_in) >= 500
+    });
     let filter = setup
         .registry
         .insert(session_with_backfill(

@@ -19,6 +19,7 @@ use rdkafka::ClientContext;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::config::KafkaConfig;
+use super::fetch_queue::{FetchBuffer, FetchQueue};
 use super::headers::read_headers;
 use super::rebalance_noise;
 use super::transport;
@@ -31,10 +32,10 @@ const LAG_REFRESH: Duration = Duration::from_secs(1);
 /// by every record of that topic (`Record::topic`). A consumer reads a
 /// handful of topics, so a linear search beats hashing.
 #[derive(Default)]
-struct TopicNames(Vec<Arc<str>>);
+pub(super) struct TopicNames(Vec<Arc<str>>);
 
 impl TopicNames {
-    fn get(&mut self, topic: &str) -> Arc<str> {
+    pub(super) fn get(&mut self, topic: &str) -> Arc<str> {
         if let Some(known) = self.0.iter().find(|known| &***known == topic) {
             return Arc::clone(known);
         }
@@ -46,6 +47,45 @@ impl TopicNames {
 
 /// Next offset per (topic, partition).
 type Positions = BTreeMap<(Arc<str>, i32), i64>;
+
+/// Notes the next offset of each record read into `Positions`. Records
+/// come in runs of one partition (a fetch response's batch), so the map is
+/// written once per run rather than once per record.
+pub(super) struct PositionsBuilder<'a> {
+    positions: &'a mut Positions,
+    run: Option<(Arc<str>, i32, i64)>,
+}
+
+impl<'a> PositionsBuilder<'a> {
+    fn new(positions: &'a mut Positions) -> Self {
+        PositionsBuilder { positions, run: None }
+    }
+
+    pub(super) fn note(&mut self, topic: &Arc<str>, partition: i32, next: i64) {
+        match &mut self.run {
+            Some((run_topic, run_partition, run_next))
+                if Arc::ptr_eq(run_topic, topic) && *run_partition == partition =>
+            {
+                *run_next = next
+            }
+            _ => {
+                self.end_run();
+                self.run = Some((Arc::clone(topic), partition, next));
+            }
+        }
+    }
+
+    fn end_run(&mut self) {
+        if let Some((topic, partition, next)) = self.run.take() {
+            self.positions.insert((topic, partition), next);
+        }
+    }
+
+    /// Writes the last run; the positions are complete after this.
+    fn finish(mut self) {
+        self.end_run();
+    }
+}
 
 /// Appends up to `max` records from `consumer` to `out`, recording the
 /// next position of each partition in `positions`.
@@ -62,7 +102,7 @@ fn poll_into<C: ConsumerContext>(
     timeout: Duration,
     out: &mut Vec<Record>,
     names: &mut TopicNames,
-    positions: &mut Positions,
+    positions: &mut PositionsBuilder<'_>,
 ) -> Result<usize, LogError> {
     let deadline = Instant::now() + timeout;
     let mut read = 0;
@@ -76,7 +116,7 @@ fn poll_into<C: ConsumerContext>(
             None => break,
             Some(Ok(message)) => {
                 let topic = names.get(message.topic());
-                positions.insert((Arc::clone(&topic), message.partition()), message.offset() + 1);
+                positions.note(&topic, message.partition(), message.offset() + 1);
                 out.push(Record {
                     topic,
                     partition: PartitionId(message.partition() as u32),
@@ -84,7 +124,8 @@ fn poll_into<C: ConsumerContext>(
                     key: message.key().map(<[u8]>::to_vec),
                     payload: message.payload().unwrap_or_default().to_vec(),
                     timestamp_ms: message.timestamp().to_millis().unwrap_or(0),
-                    headers: read_headers(&message),
+                    // SAFETY: the message is live for this call.
+                    headers: unsafe { read_headers(message.ptr()) },
                 });
                 read += 1;
             }
@@ -175,6 +216,9 @@ struct GroupContext {
     owned: Mutex<BTreeSet<(String, i32)>>,
     /// `owned`'s size, read on every poll without the lock.
     owned_count: AtomicU32,
+    /// Where assigned partitions' records go (`fetch_queue.rs`); taken out
+    /// when the consumer is dropped, so that the queue goes before the client.
+    fetch_queue: Mutex<Option<Arc<FetchQueue>>>,
 }
 
 impl GroupContext {
@@ -184,23 +228,19 @@ impl GroupContext {
             self.owned_count.store(owned.len() as u32, Ordering::Relaxed);
         }
     }
-}
 
-/// librdkafka's logs and error events of a group member: an expected
-/// rebalance error is counted, not warned about (`rebalance_noise.rs`).
-impl ClientContext for GroupContext {
-    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
-        rebalance_noise::log(level, facility, message);
+    /// Sends the partitions' records to the fetch queue, before librdkafka
+    /// starts fetching them (`fetch_queue.rs`).
+    fn forward_to_fetch_queue(&self, consumer: &BaseConsumer<Self>, assigned: &TopicPartitionList) {
+        let Some(queue) = self.fetch_queue.lock().ok().and_then(|queue| queue.clone()) else { return };
+        for element in assigned.elements() {
+            // SAFETY: the client is live for the borrow of `consumer`, and
+            // the queue was made from it.
+            unsafe { queue.forward_partition(consumer.client().native_ptr(), element.topic(), element.partition()) };
+        }
     }
 
-    fn error(&self, error: KafkaError, reason: &str) {
-        rebalance_noise::error(&error, reason);
-    }
-}
-
-impl ConsumerContext for GroupContext {
-    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        let Rebalance::Revoke(revoked) = rebalance else { return };
+    fn commit_before_revoking(&self, consumer: &BaseConsumer<Self>, revoked: &TopicPartitionList) {
         self.update_owned(|owned| {
             for element in revoked.elements() {
                 owned.remove(&(element.topic().to_owned(), element.partition()));
@@ -224,6 +264,28 @@ impl ConsumerContext for GroupContext {
                 tracing::warn!(%error, "commit before a revocation failed; the next owner may read records again");
                 self.commit_failures.fetch_add(1, Ordering::Relaxed);
             }
+        }
+    }
+}
+
+/// librdkafka's logs and error events of a group member: an expected
+/// rebalance error is counted, not warned about (`rebalance_noise.rs`).
+impl ClientContext for GroupContext {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        rebalance_noise::log(level, facility, message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        rebalance_noise::error(&error, reason);
+    }
+}
+
+impl ConsumerContext for GroupContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(assigned) => self.forward_to_fetch_queue(consumer, assigned),
+            Rebalance::Revoke(revoked) => self.commit_before_revoking(consumer, revoked),
+            Rebalance::Error(_) => {}
         }
     }
 
@@ -306,6 +368,10 @@ fn commit_in_background_reported(
 }
 
 pub(super) struct KafkaGroupConsumer {
+    /// Declared before `consumer`, so dropped before the client is
+    /// destroyed (see `Drop`).
+    fetch_queue: Arc<FetchQueue>,
+    fetch_buffer: FetchBuffer,
     consumer: BaseConsumer<GroupContext>,
     /// The topic a reachability check asks about (the first named; none
     /// for a pattern alone: then the whole cluster's metadata).
@@ -328,8 +394,17 @@ impl KafkaGroupConsumer {
     pub(super) fn subscribe(config: &KafkaConfig, group: &str, topics: &RawTopics) -> Result<Self, LogError> {
         let consumer: BaseConsumer<GroupContext> =
             config.group_consumer_config(group).create_with_context(GroupContext::default()).map_err(transport)?;
+        // SAFETY: the client is live, and the queue is dropped before it (`Drop`).
+        let fetch_queue = unsafe { FetchQueue::new(consumer.client().native_ptr()) }
+            .ok_or_else(|| LogError::Transport("librdkafka could not make a queue".to_owned()))?;
+        // Before subscribing: the first assignment is forwarded too.
+        if let Ok(mut slot) = consumer.context().fetch_queue.lock() {
+            *slot = Some(Arc::clone(&fetch_queue));
+        }
         consumer.subscribe(&topics.subscription()).map_err(transport)?;
         Ok(KafkaGroupConsumer {
+            fetch_queue,
+            fetch_buffer: FetchBuffer::default(),
             consumer,
             probe_topic: topics.names().first().cloned(),
             names: TopicNames::default(),
@@ -381,12 +456,29 @@ impl Drop for KafkaGroupConsumer {
             // `None` also after an event was served, so no early exit.
             let _ = self.consumer.poll(Duration::ZERO);
         }
+        // The fetch queue must go before the client: its queued records
+        // hold references to the client's partitions. The context's
+        // reference is dropped here, the consumer's own with the fields,
+        // `fetch_queue` first. A rebalance served while the client closes
+        // then finds no queue and leaves the records where librdkafka
+        // puts them.
+        if let Ok(mut slot) = self.consumer.context().fetch_queue.lock() {
+            slot.take();
+        }
     }
 }
 
 impl LogConsumer for KafkaGroupConsumer {
     fn poll(&mut self, max: usize, timeout: Duration, out: &mut Vec<Record>) -> Result<usize, LogError> {
-        let read = poll_into(&self.consumer, max, timeout, out, &mut self.names, &mut self.uncommitted)?;
+        let mut positions = PositionsBuilder::new(&mut self.uncommitted);
+        // librdkafka's events first (rebalances, commit results, errors),
+        // without waiting: the consumer queue holds no records unless one
+        // was fetched before its partition was forwarded.
+        let mut read = poll_into(&self.consumer, max, Duration::ZERO, out, &mut self.names, &mut positions)?;
+        let wait = if read == 0 { timeout } else { Duration::ZERO };
+        read +=
+            self.fetch_queue.read_into(max - read, wait, &mut self.fetch_buffer, out, &mut self.names, &mut positions);
+        positions.finish();
         self.positions.extend(self.uncommitted.iter().map(|(key, next)| (key.clone(), *next)));
         if self.lag_measured.is_none_or(|at| at.elapsed() >= LAG_REFRESH) {
             let measured = measure_lag(&self.consumer, &mut self.names, &self.positions, &mut self.lag_by_topic);
@@ -479,7 +571,10 @@ impl KafkaTailConsumer {
 
 impl LogConsumer for KafkaTailConsumer {
     fn poll(&mut self, max: usize, timeout: Duration, out: &mut Vec<Record>) -> Result<usize, LogError> {
-        poll_into(&self.consumer, max, timeout, out, &mut self.names, &mut self.positions)
+        let mut positions = PositionsBuilder::new(&mut self.positions);
+        let read = poll_into(&self.consumer, max, timeout, out, &mut self.names, &mut positions);
+        positions.finish();
+        read
     }
 
     fn commit(&mut self) -> Result<(), LogError> {

@@ -3,8 +3,10 @@
 use std::ffi::CStr;
 use std::os::raw::{c_char, c_void};
 
-use rdkafka::bindings::{rd_kafka_header_cnt, rd_kafka_header_get_all, rd_kafka_message_headers, rd_kafka_resp_err_t};
-use rdkafka::message::{BorrowedMessage, Header as KafkaHeader, OwnedHeaders};
+use rdkafka::bindings::{
+    rd_kafka_header_cnt, rd_kafka_header_get_all, rd_kafka_message_headers, rd_kafka_message_t, rd_kafka_resp_err_t,
+};
+use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
 
 use crate::log::{Header, Headers};
 
@@ -32,13 +34,16 @@ pub(super) fn to_owned_headers(headers: &[Header<'_>]) -> Option<OwnedHeaders> {
 /// whose iterator panics on a header name that is not UTF-8 (rdkafka 0.38,
 /// `CStr::to_str().unwrap()`): a foreign producer must not be able to stop
 /// a worker or a gateway with one header.
-pub(super) fn read_headers(message: &BorrowedMessage<'_>) -> Headers {
+///
+/// # Safety
+/// `message` is a live message of librdkafka's, for the whole call.
+pub(super) unsafe fn read_headers(message: *const rd_kafka_message_t) -> Headers {
     let mut headers = Headers::default();
     let mut list = std::ptr::null_mut();
-    // SAFETY: `message.ptr()` is the live message borrowed for this call;
-    // librdkafka parses its headers on first use and keeps the list owned
-    // by the message (it is freed with it, not here).
-    let error = unsafe { rd_kafka_message_headers(message.ptr(), &mut list) };
+    // SAFETY: `message` is live (the caller's promise); librdkafka parses
+    // its headers on first use and keeps the list owned by the message (it
+    // is freed with it, not here).
+    let error = unsafe { rd_kafka_message_headers(message, &mut list) };
     if error != rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR || list.is_null() {
         return headers;
     }

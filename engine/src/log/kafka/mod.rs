@@ -12,12 +12,14 @@
 //!   chosen offsets, with no group: `clicktail tail`.
 //!
 //! Every librdkafka setting is set in `config.rs`, with the reason for its
-//! value. Layout: `config.rs`, `producer.rs`, `consumer.rs`, `headers.rs`
+//! value. Layout: `config.rs`, `producer.rs`, `consumer.rs`, `fetch_queue.rs` (a group
+//! member's records in batches), `headers.rs`
 //! (record headers to and from librdkafka), `tests.rs`
 //! (against the real broker of `scripts/services.sh`).
 
 mod config;
 mod consumer;
+mod fetch_queue;
 mod headers;
 mod producer;
 pub mod rebalance_noise;

@@ -97,6 +97,80 @@ fn produced_records_are_read_by_a_group_and_a_commit_survives_a_new_member() {
     assert!(matches!(log.partition_count(&topic), Err(LogError::UnknownTopic { .. })), "the topic is gone");
 }
 
+/// The group member reads its partitions through a queue of its own,
+/// forwarded at each assignment (`fetch_queue.rs`). A member joining in
+/// the middle of a backlog takes over partitions: it must read them on
+/// from the last commit, in order, and between the two members nothing
+/// may be missed.
+#[test]
+fn a_partition_handed_to_a_new_member_is_read_on_from_the_last_commit() {
+    let Some(brokers) = brokers() else { return };
+    const RECORDS: u32 = 40_000;
+    let topic = unique("kafka-handover");
+    let log = KafkaLog::new(KafkaConfig::new(&brokers)).unwrap();
+    log.create_topic(&topic, 4).unwrap();
+    let producer = log.producer().unwrap();
+    for n in 0..RECORDS {
+        let payload = n.to_string();
+        let message = Message {
+            key: b"",
+            payload: payload.as_bytes(),
+            partition: Some(PartitionId(n % 4)),
+            timestamp_ms: now_ms(),
+            headers: &[],
+        };
+        producer.send(&topic, message).unwrap();
+    }
+    producer.flush(Duration::from_secs(30)).unwrap();
+    let number = |record: &crate::log::Record| std::str::from_utf8(&record.payload).unwrap().parse::<u32>().unwrap();
+
+    let group = unique("group");
+    let mut first = log.group_consumer(&group, &topic).unwrap();
+    let mut committed = Vec::new();
+    let started = Instant::now();
+    while committed.len() < RECORDS as usize / 4 && started.elapsed() < Duration::from_secs(30) {
+        first.poll(2_000, Duration::from_millis(100), &mut committed).unwrap();
+    }
+    first.commit().unwrap();
+    assert!(committed.len() >= RECORDS as usize / 4, "the first member read {} records", committed.len());
+
+    let mut second = log.group_consumer(&group, &topic).unwrap();
+    let (mut first_later, mut second_read) = (Vec::new(), Vec::new());
+    let mut seen = vec![false; RECORDS as usize];
+    committed.iter().for_each(|record| seen[number(record) as usize] = true);
+    let started = Instant::now();
+    while seen.contains(&false) && started.elapsed() < Duration::from_secs(60) {
+        let (first_from, second_from) = (first_later.len(), second_read.len());
+        // The first member reads slowly until the second has partitions:
+        // it would otherwise read the whole backlog before the handover.
+        let first_max = if second_read.is_empty() { 10 } else { 2_000 };
+        first.poll(first_max, Duration::from_millis(20), &mut first_later).unwrap();
+        second.poll(2_000, Duration::from_millis(20), &mut second_read).unwrap();
+        for record in first_later[first_from..].iter().chain(&second_read[second_from..]) {
+            seen[number(record) as usize] = true;
+        }
+    }
+    let missed = seen.iter().filter(|seen| !**seen).count();
+    assert_eq!(missed, 0, "records read by neither member");
+    assert!(!second_read.is_empty(), "the second member was given no partition");
+    let committed_numbers: std::collections::HashSet<u32> = committed.iter().map(number).collect();
+    let read_again = second_read.iter().filter(|record| committed_numbers.contains(&number(record))).count();
+    assert_eq!(read_again, 0, "the second member read records committed before it joined");
+    for member in [&committed, &first_later, &second_read] {
+        let mut last = std::collections::HashMap::new();
+        for record in member.iter() {
+            let previous = last.insert(record.partition.0, record.offset);
+            assert!(
+                previous.is_none_or(|previous| previous < record.offset),
+                "partition {} out of order",
+                record.partition.0
+            );
+        }
+    }
+    drop((first, second));
+    log.delete_topic(&topic).unwrap();
+}
+
 #[test]
 fn a_tail_consumer_sees_only_new_records() {
     let Some(brokers) = brokers() else { return };

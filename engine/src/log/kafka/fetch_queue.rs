@@ -1,0 +1,191 @@
+//! A group member's fetched records, read in batches.
+//!
+//! rdkafka's `BaseConsumer::poll` returns one record per call: a queue
+//! lock, an event and three clock reads per record, 22% of a draining
+//! worker's CPU (perf/results/worker.md, 2026-12-04). librdkafka's batch
+//! call, `rd_kafka_consume_batch_queue`, takes up to a whole batch under
+//! one lock, but it cannot read the consumer queue itself: that queue also
+//! carries the group's rebalance events, which the batch call would answer
+//! with librdkafka's default handling (an unassign) instead of
+//! `GroupContext`'s. So every assigned partition's queue is forwarded
+//! here instead, before its fetching starts (`forward_partition`, from
+//! `pre_rebalance`), and the consumer queue keeps only librdkafka's events,
+//! which `BaseConsumer::poll` still serves. A forward made by the
+//! application outlives the partition's assignments (librdkafka's
+//! `RD_KAFKA_Q_F_FWD_APP`), and records fetched under an old assignment
+//! are dropped by librdkafka's version barrier as they are on the consumer
+//! queue.
+
+use std::ffi::{CStr, CString};
+use std::ptr::NonNull;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::bindings::{
+    rd_kafka_consume_batch_queue, rd_kafka_message_destroy, rd_kafka_message_t, rd_kafka_message_timestamp,
+    rd_kafka_queue_destroy, rd_kafka_queue_forward, rd_kafka_queue_get_partition, rd_kafka_queue_new, rd_kafka_queue_t,
+    rd_kafka_resp_err_t, rd_kafka_t, rd_kafka_topic_name,
+};
+
+use super::consumer::{PositionsBuilder, TopicNames};
+use super::headers::read_headers;
+use crate::log::{PartitionId, Record};
+
+/// The queue every assigned partition of one group member forwards to.
+pub(super) struct FetchQueue {
+    queue: NonNull<rd_kafka_queue_t>,
+}
+
+// SAFETY: librdkafka's queues are thread-safe (each has its own lock); the
+// handle is only used through librdkafka's calls.
+unsafe impl Send for FetchQueue {}
+unsafe impl Sync for FetchQueue {}
+
+impl FetchQueue {
+    /// A new queue of `client`; `None` if librdkafka cannot make one.
+    ///
+    /// # Safety
+    /// `client` is a live consumer handle, and the queue is dropped before
+    /// the client is destroyed: its records hold references to the
+    /// client's partitions.
+    pub(super) unsafe fn new(client: *mut rd_kafka_t) -> Option<Arc<FetchQueue>> {
+        NonNull::new(rd_kafka_queue_new(client)).map(|queue| Arc::new(FetchQueue { queue }))
+    }
+
+    /// Sends the records of `topic`'s `partition` here from now on.
+    ///
+    /// # Safety
+    /// `client` is the live consumer handle this queue was made from.
+    pub(super) unsafe fn forward_partition(&self, client: *mut rd_kafka_t, topic: &str, partition: i32) {
+        let Ok(topic) = CString::new(topic) else { return };
+        let partition_queue = rd_kafka_queue_get_partition(client, topic.as_ptr(), partition);
+        if partition_queue.is_null() {
+            return;
+        }
+        rd_kafka_queue_forward(partition_queue, self.queue.as_ptr());
+        rd_kafka_queue_destroy(partition_queue);
+    }
+
+    /// Appends up to `max` records to `out`, waiting up to `wait` for the
+    /// first (never for a full batch: librdkafka's batch call waits until
+    /// its array is full or its timeout passes, so it is asked for one
+    /// record first when none is ready). Returns how many were appended.
+    pub(super) fn read_into(
+        &self,
+        max: usize,
+        wait: Duration,
+        batch: &mut FetchBuffer,
+        out: &mut Vec<Record>,
+        names: &mut TopicNames,
+        positions: &mut PositionsBuilder<'_>,
+    ) -> usize {
+        let mut read = self.read_ready(max, Duration::ZERO, batch, out, names, positions);
+        if read == 0 && !wait.is_zero() {
+            read = self.read_ready(1, wait, batch, out, names, positions);
+            if read > 0 {
+                read += self.read_ready(max - read, Duration::ZERO, batch, out, names, positions);
+            }
+        }
+        read
+    }
+
+    /// One call of librdkafka's batch read; error records (a partition's
+    /// fetch failing: librdkafka retries by itself) are logged and skipped.
+    fn read_ready(
+        &self,
+        max: usize,
+        wait: Duration,
+        batch: &mut FetchBuffer,
+        out: &mut Vec<Record>,
+        names: &mut TopicNames,
+        positions: &mut PositionsBuilder<'_>,
+    ) -> usize {
+        if max == 0 {
+            return 0;
+        }
+        batch.0.clear();
+        batch.0.reserve(max);
+        let wait_ms = wait.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: the array has room for `max` pointers; librdkafka writes
+        // the first `count` of them, each a message now owned here and
+        // destroyed below.
+        let count = unsafe { rd_kafka_consume_batch_queue(self.queue.as_ptr(), wait_ms, batch.0.as_mut_ptr(), max) };
+        let count = usize::try_from(count).unwrap_or(0);
+        // SAFETY: see above.
+        unsafe { batch.0.set_len(count) };
+        let mut read = 0;
+        for &message in &batch.0 {
+            // SAFETY: `message` is live until destroyed at the end of this turn.
+            if let Some(record) = unsafe { to_record(message, names) } {
+                positions.note(&record.topic, record.partition.0 as i32, record.offset + 1);
+                out.push(record);
+                read += 1;
+            }
+            // SAFETY: each message is destroyed once, after its last use.
+            unsafe { rd_kafka_message_destroy(message) };
+        }
+        batch.0.clear();
+        read
+    }
+}
+
+impl Drop for FetchQueue {
+    fn drop(&mut self) {
+        // SAFETY: the handle is live and this is its only release; records
+        // still queued are destroyed with it.
+        unsafe { rd_kafka_queue_destroy(self.queue.as_ptr()) };
+    }
+}
+
+/// The array librdkafka's batch call fills, kept from poll to poll.
+#[derive(Default)]
+pub(super) struct FetchBuffer(Vec<*mut rd_kafka_message_t>);
+
+// SAFETY: the array is empty between calls; the pointers it holds during
+// one are messages owned by that call.
+unsafe impl Send for FetchBuffer {}
+
+/// `message` copied into a record; `None` for an error record.
+///
+/// # Safety
+/// `message` is a live message from librdkafka's consume calls.
+unsafe fn to_record(message: *mut rd_kafka_message_t, names: &mut TopicNames) -> Option<Record> {
+    let fields = &*message;
+    if fields.err != rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
+        tracing::debug!(error = ?fields.err, "kafka fetch error record skipped");
+        return None;
+    }
+    let topic = CStr::from_ptr(rd_kafka_topic_name(fields.rkt)).to_str().ok()?;
+    Some(Record {
+        topic: names.get(topic),
+        partition: PartitionId(fields.partition as u32),
+        offset: fields.offset,
+        key: bytes(fields.key, fields.key_len).map(<[u8]>::to_vec),
+        payload: bytes(fields.payload, fields.len).unwrap_or_default().to_vec(),
+        timestamp_ms: timestamp_ms(message),
+        headers: read_headers(message),
+    })
+}
+
+/// The `len` bytes at `data`; `None` for a null pointer (no key, no value).
+///
+/// # Safety
+/// A non-null `data` points at `len` bytes that outlive the borrow.
+unsafe fn bytes<'a>(data: *mut std::os::raw::c_void, len: usize) -> Option<&'a [u8]> {
+    (!data.is_null()).then(|| std::slice::from_raw_parts(data.cast::<u8>(), len))
+}
+
+/// The record's timestamp in milliseconds since the epoch, 0 when it has none
+/// (as `rdkafka::Timestamp::to_millis().unwrap_or(0)`).
+///
+/// # Safety
+/// `message` is live.
+unsafe fn timestamp_ms(message: *mut rd_kafka_message_t) -> i64 {
+    let mut kind = rdkafka::bindings::rd_kafka_timestamp_type_t::RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
+    let timestamp = rd_kafka_message_timestamp(message, &mut kind);
+    if kind == rdkafka::bindings::rd_kafka_timestamp_type_t::RD_KAFKA_TIMESTAMP_NOT_AVAILABLE || timestamp < 0 {
+        0
+    } else {
+        timestamp
+    }
+}
