@@ -19,7 +19,7 @@ use rdkafka::ClientContext;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::config::KafkaConfig;
-use super::fetch_queue::{FetchBuffer, FetchQueue};
+use super::fetch_queue::{FetchBuffer, FetchQueue, ReadInto};
 use super::headers::read_headers;
 use super::rebalance_noise;
 use super::transport;
@@ -476,8 +476,9 @@ impl LogConsumer for KafkaGroupConsumer {
         // was fetched before its partition was forwarded.
         let mut read = poll_into(&self.consumer, max, Duration::ZERO, out, &mut self.names, &mut positions)?;
         let wait = if read == 0 { timeout } else { Duration::ZERO };
-        read +=
-            self.fetch_queue.read_into(max - read, wait, &mut self.fetch_buffer, out, &mut self.names, &mut positions);
+        let mut into =
+            ReadInto { batch: &mut self.fetch_buffer, out, names: &mut self.names, positions: &mut positions };
+        read += self.fetch_queue.read_into(max - read, wait, &mut into);
         positions.finish();
         self.positions.extend(self.uncommitted.iter().map(|(key, next)| (key.clone(), *next)));
         if self.lag_measured.is_none_or(|at| at.elapsed() >= LAG_REFRESH) {

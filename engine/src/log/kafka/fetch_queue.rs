@@ -70,20 +70,12 @@ impl FetchQueue {
     /// first (never for a full batch: librdkafka's batch call waits until
     /// its array is full or its timeout passes, so it is asked for one
     /// record first when none is ready). Returns how many were appended.
-    pub(super) fn read_into(
-        &self,
-        max: usize,
-        wait: Duration,
-        batch: &mut FetchBuffer,
-        out: &mut Vec<Record>,
-        names: &mut TopicNames,
-        positions: &mut PositionsBuilder<'_>,
-    ) -> usize {
-        let mut read = self.read_ready(max, Duration::ZERO, batch, out, names, positions);
+    pub(super) fn read_into(&self, max: usize, wait: Duration, into: &mut ReadInto<'_, '_>) -> usize {
+        let mut read = self.read_ready(max, Duration::ZERO, into);
         if read == 0 && !wait.is_zero() {
-            read = self.read_ready(1, wait, batch, out, names, positions);
+            read = self.read_ready(1, wait, into);
             if read > 0 {
-                read += self.read_ready(max - read, Duration::ZERO, batch, out, names, positions);
+                read += self.read_ready(max - read, Duration::ZERO, into);
             }
         }
         read
@@ -91,18 +83,11 @@ impl FetchQueue {
 
     /// One call of librdkafka's batch read; error records (a partition's
     /// fetch failing: librdkafka retries by itself) are logged and skipped.
-    fn read_ready(
-        &self,
-        max: usize,
-        wait: Duration,
-        batch: &mut FetchBuffer,
-        out: &mut Vec<Record>,
-        names: &mut TopicNames,
-        positions: &mut PositionsBuilder<'_>,
-    ) -> usize {
+    fn read_ready(&self, max: usize, wait: Duration, into: &mut ReadInto<'_, '_>) -> usize {
         if max == 0 {
             return 0;
         }
+        let ReadInto { batch, out, names, positions } = into;
         batch.0.clear();
         batch.0.reserve(max);
         let wait_ms = wait.as_millis().min(i32::MAX as u128) as i32;
@@ -135,6 +120,15 @@ impl Drop for FetchQueue {
         // still queued are destroyed with it.
         unsafe { rd_kafka_queue_destroy(self.queue.as_ptr()) };
     }
+}
+
+/// Where read records go: the array librdkafka fills, the records, the
+/// topic names they share and the positions they advance.
+pub(super) struct ReadInto<'a, 'p> {
+    pub(super) batch: &'a mut FetchBuffer,
+    pub(super) out: &'a mut Vec<Record>,
+    pub(super) names: &'a mut TopicNames,
+    pub(super) positions: &'a mut PositionsBuilder<'p>,
 }
 
 /// The array librdkafka's batch call fills, kept from poll to poll.

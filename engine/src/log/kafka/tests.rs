@@ -97,20 +97,14 @@ fn produced_records_are_read_by_a_group_and_a_commit_survives_a_new_member() {
     assert!(matches!(log.partition_count(&topic), Err(LogError::UnknownTopic { .. })), "the topic is gone");
 }
 
-/// The group member reads its partitions through a queue of its own,
-/// forwarded at each assignment (`fetch_queue.rs`). A member joining in
-/// the middle of a backlog takes over partitions: it must read them on
-/// from the last commit, in order, and between the two members nothing
-/// may be missed.
-#[test]
-fn a_partition_handed_to_a_new_member_is_read_on_from_the_last_commit() {
-    let Some(brokers) = brokers() else { return };
-    const RECORDS: u32 = 40_000;
-    let topic = unique("kafka-handover");
-    let log = KafkaLog::new(KafkaConfig::new(&brokers)).unwrap();
+/// A new topic of 4 partitions holding `count` records, the decimal
+/// numbers 0.. in turn, record n on partition n % 4.
+fn numbered_records(brokers: &str, prefix: &str, count: u32) -> (KafkaLog, String) {
+    let topic = unique(prefix);
+    let log = KafkaLog::new(KafkaConfig::new(brokers)).unwrap();
     log.create_topic(&topic, 4).unwrap();
     let producer = log.producer().unwrap();
-    for n in 0..RECORDS {
+    for n in 0..count {
         let payload = n.to_string();
         let message = Message {
             key: b"",
@@ -122,6 +116,19 @@ fn a_partition_handed_to_a_new_member_is_read_on_from_the_last_commit() {
         producer.send(&topic, message).unwrap();
     }
     producer.flush(Duration::from_secs(30)).unwrap();
+    (log, topic)
+}
+
+/// The group member reads its partitions through a queue of its own,
+/// forwarded at each assignment (`fetch_queue.rs`). A member joining in
+/// the middle of a backlog takes over partitions: it must read them on
+/// from the last commit, in order, and between the two members nothing
+/// may be missed.
+#[test]
+fn a_partition_handed_to_a_new_member_is_read_on_from_the_last_commit() {
+    let Some(brokers) = brokers() else { return };
+    const RECORDS: u32 = 40_000;
+    let (log, topic) = numbered_records(&brokers, "kafka-handover", RECORDS);
     let number = |record: &crate::log::Record| std::str::from_utf8(&record.payload).unwrap().parse::<u32>().unwrap();
 
     let group = unique("group");
@@ -257,22 +264,7 @@ fn headers_are_read_back_as_sent_and_a_record_without_them_has_none() {
 #[test]
 fn a_member_dropped_with_a_rebalance_pending_closes() {
     let Some(brokers) = brokers() else { return };
-    let topic = unique("kafka-pending-rebalance");
-    let log = KafkaLog::new(KafkaConfig::new(&brokers)).unwrap();
-    log.create_topic(&topic, 4).unwrap();
-    let producer = log.producer().unwrap();
-    for n in 0..4_000u32 {
-        let payload = n.to_string();
-        let message = Message {
-            key: b"",
-            payload: payload.as_bytes(),
-            partition: Some(PartitionId(n % 4)),
-            timestamp_ms: now_ms(),
-            headers: &[],
-        };
-        producer.send(&topic, message).unwrap();
-    }
-    producer.flush(Duration::from_secs(30)).unwrap();
+    let (log, topic) = numbered_records(&brokers, "kafka-pending-rebalance", 4_000);
 
     let group = unique("group");
     let mut first = log.group_consumer(&group, &topic).unwrap();
