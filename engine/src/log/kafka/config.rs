@@ -13,6 +13,22 @@ use rdkafka::ClientConfig;
 /// partition per 10 ms while the queue is full.
 const FETCH_QUEUE_BACKOFF_MS: &str = "10";
 
+/// `statistics.interval.ms` of a group member: not for the statistics
+/// (`GroupContext` drops them unparsed) but for the timer. librdkafka
+/// serves a classic-protocol group's state machine, heartbeats included,
+/// from its main thread's loop, which sleeps until its next operation or
+/// timer, at most 1 s (`rd_kafka_thread_main`). Fetching does not wake it,
+/// so a member heartbeated about once a second whatever
+/// `heartbeat.interval.ms` said, and learnt that late that the group was
+/// rebalancing. With this 100 ms timer, over 12 drain rounds, a starting
+/// worker's two filter threads were both reading 0.17-0.20 s after its
+/// start in 6 and 1.15-1.20 s in the others, against 0.15-0.19 s in 4 of
+/// 21 and 1.05-1.58 s without (perf/results/worker.md, 2026-12-05); the
+/// slow rounds still wait for librdkafka's own limit of one join a second
+/// (`rkcg_join_intvl`, not configurable). The cost: one statistics
+/// document of a few KiB built ten times a second.
+const GROUP_LOOP_WAKE_MS: &str = "100";
+
 /// Connection and tuning of the Kafka log.
 #[derive(Clone, Debug)]
 pub struct KafkaConfig {
@@ -132,6 +148,7 @@ impl KafkaConfig {
             // the first had read most of the backlog. A third of the session
             // timeout at most, as librdkafka recommends.
             .set("heartbeat.interval.ms", (self.session_timeout_ms / 3).clamp(100, 500).to_string())
+            .set("statistics.interval.ms", GROUP_LOOP_WAKE_MS)
             // `enable.partition.eof=false`: reaching the end of a partition is not an event.
             .set("enable.partition.eof", "false")
             // `fetch.wait.max.ms`: the broker answers an empty fetch after

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::bindings::{
     rd_kafka_commit_queue, rd_kafka_get_watermark_offsets, rd_kafka_queue_destroy, rd_kafka_queue_get_consumer,
-    rd_kafka_resp_err_t,
+    rd_kafka_queue_length, rd_kafka_resp_err_t,
 };
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
@@ -278,6 +278,10 @@ impl ClientContext for GroupContext {
     fn error(&self, error: KafkaError, reason: &str) {
         rebalance_noise::error(&error, reason);
     }
+
+    /// Statistics are asked for only to wake librdkafka's main loop
+    /// (`config.rs`, `GROUP_LOOP_WAKE_MS`): dropped unparsed.
+    fn stats_raw(&self, _statistics: &[u8]) {}
 }
 
 impl ConsumerContext for GroupContext {
@@ -438,9 +442,25 @@ impl KafkaGroupConsumer {
     }
 }
 
-/// Rebalance events served before the client closes, at most. A member
-/// has one or two pending (a revocation, then an assignment).
-const EVENTS_SERVED_BEFORE_CLOSE: usize = 16;
+/// librdkafka events served per `poll`, at most: more than arrive between
+/// two polls (statistics ten a second, a commit result per commit, a
+/// rebalance now and then, errors during an outage).
+const EVENTS_SERVED_PER_POLL: usize = 64;
+
+/// The events waiting in the consumer queue.
+fn queued_events(consumer: &BaseConsumer<GroupContext>) -> usize {
+    // SAFETY: the client pointer is live for the borrow of `consumer`; the
+    // queue handle is a new reference, released before returning.
+    unsafe {
+        let queue = rd_kafka_queue_get_consumer(consumer.client().native_ptr());
+        if queue.is_null() {
+            return 0;
+        }
+        let length = rd_kafka_queue_length(queue);
+        rd_kafka_queue_destroy(queue);
+        length
+    }
+}
 
 impl Drop for KafkaGroupConsumer {
     fn drop(&mut self) {
@@ -452,8 +472,10 @@ impl Drop for KafkaGroupConsumer {
         // Serving the queued events first leaves none for the close. Any
         // record returned meanwhile is not committed: the next owner reads
         // it again.
-        for _ in 0..EVENTS_SERVED_BEFORE_CLOSE {
-            // `None` also after an event was served, so no early exit.
+        for _ in 0..EVENTS_SERVED_PER_POLL {
+            if queued_events(&self.consumer) == 0 {
+                break;
+            }
             let _ = self.consumer.poll(Duration::ZERO);
         }
         // The fetch queue must go before the client: its queued records
@@ -471,10 +493,19 @@ impl Drop for KafkaGroupConsumer {
 impl LogConsumer for KafkaGroupConsumer {
     fn poll(&mut self, max: usize, timeout: Duration, out: &mut Vec<Record>) -> Result<usize, LogError> {
         let mut positions = PositionsBuilder::new(&mut self.uncommitted);
-        // librdkafka's events first (rebalances, commit results, errors),
-        // without waiting: the consumer queue holds no records unless one
-        // was fetched before its partition was forwarded.
-        let mut read = poll_into(&self.consumer, max, Duration::ZERO, out, &mut self.names, &mut positions)?;
+        // librdkafka's events first (rebalances, commit results, errors,
+        // statistics), every one queued, without waiting: rdkafka's `poll`
+        // serves one event per call, and a caller polling with long waits
+        // left its assignment behind a growing queue of the others. The
+        // consumer queue holds no records unless one was fetched before its
+        // partition was forwarded.
+        let mut read = 0;
+        for _ in 0..EVENTS_SERVED_PER_POLL {
+            if read >= max || queued_events(&self.consumer) == 0 {
+                break;
+            }
+            read += poll_into(&self.consumer, max - read, Duration::ZERO, out, &mut self.names, &mut positions)?;
+        }
         let wait = if read == 0 { timeout } else { Duration::ZERO };
         let mut into =
             ReadInto { batch: &mut self.fetch_buffer, out, names: &mut self.names, positions: &mut positions };
