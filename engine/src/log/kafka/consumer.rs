@@ -14,13 +14,12 @@ use rdkafka::bindings::{
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::{KafkaError, KafkaResult};
-use rdkafka::message::Message as _;
 use rdkafka::ClientContext;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::config::KafkaConfig;
 use super::fetch_queue::{FetchBuffer, FetchQueue, ReadInto};
-use super::headers::read_headers;
+use super::message::record_of;
 use super::rebalance_noise;
 use super::transport;
 use crate::log::{LogConsumer, LogError, PartitionId, RawTopics, Record};
@@ -115,19 +114,12 @@ fn poll_into<C: ConsumerContext>(
         match consumer.poll(wait) {
             None => break,
             Some(Ok(message)) => {
-                let topic = names.get(message.topic());
-                positions.note(&topic, message.partition(), message.offset() + 1);
-                out.push(Record {
-                    topic,
-                    partition: PartitionId(message.partition() as u32),
-                    offset: message.offset(),
-                    key: message.key().map(<[u8]>::to_vec),
-                    payload: message.payload().unwrap_or_default().to_vec(),
-                    timestamp_ms: message.timestamp().to_millis().unwrap_or(0),
-                    // SAFETY: the message is live for this call.
-                    headers: unsafe { read_headers(message.ptr()) },
-                });
-                read += 1;
+                // SAFETY: the message is live for this call.
+                if let Some(record) = unsafe { record_of(message.ptr(), names) } {
+                    positions.note(&record.topic, record.partition.0 as i32, record.offset + 1);
+                    out.push(record);
+                    read += 1;
+                }
             }
             Some(Err(error)) => {
                 if skipped_errors == 0 {
@@ -447,6 +439,27 @@ impl KafkaGroupConsumer {
 /// rebalance now and then, errors during an outage).
 const EVENTS_SERVED_PER_POLL: usize = 64;
 
+/// Serves every event waiting in the consumer queue (at most
+/// `EVENTS_SERVED_PER_POLL`), without waiting: rdkafka's `poll` serves one
+/// event per call. The consumer queue holds no records unless one was
+/// fetched before its partition was forwarded; those go to `out`.
+fn serve_queued_events(
+    consumer: &BaseConsumer<GroupContext>,
+    max: usize,
+    out: &mut Vec<Record>,
+    names: &mut TopicNames,
+    positions: &mut PositionsBuilder<'_>,
+) -> Result<usize, LogError> {
+    let mut read = 0;
+    for _ in 0..EVENTS_SERVED_PER_POLL {
+        if read >= max || queued_events(consumer) == 0 {
+            break;
+        }
+        read += poll_into(consumer, max - read, Duration::ZERO, out, names, positions)?;
+    }
+    Ok(read)
+}
+
 /// The events waiting in the consumer queue.
 fn queued_events(consumer: &BaseConsumer<GroupContext>) -> usize {
     // SAFETY: the client pointer is live for the borrow of `consumer`; the
@@ -472,12 +485,9 @@ impl Drop for KafkaGroupConsumer {
         // Serving the queued events first leaves none for the close. Any
         // record returned meanwhile is not committed: the next owner reads
         // it again.
-        for _ in 0..EVENTS_SERVED_PER_POLL {
-            if queued_events(&self.consumer) == 0 {
-                break;
-            }
-            let _ = self.consumer.poll(Duration::ZERO);
-        }
+        let (mut discarded, mut not_committed) = (Vec::new(), Positions::new());
+        let mut positions = PositionsBuilder::new(&mut not_committed);
+        let _ = serve_queued_events(&self.consumer, usize::MAX, &mut discarded, &mut self.names, &mut positions);
         // The fetch queue must go before the client: its queued records
         // hold references to the client's partitions. The context's
         // reference is dropped here, the consumer's own with the fields,
@@ -494,18 +504,10 @@ impl LogConsumer for KafkaGroupConsumer {
     fn poll(&mut self, max: usize, timeout: Duration, out: &mut Vec<Record>) -> Result<usize, LogError> {
         let mut positions = PositionsBuilder::new(&mut self.uncommitted);
         // librdkafka's events first (rebalances, commit results, errors,
-        // statistics), every one queued, without waiting: rdkafka's `poll`
-        // serves one event per call, and a caller polling with long waits
-        // left its assignment behind a growing queue of the others. The
-        // consumer queue holds no records unless one was fetched before its
-        // partition was forwarded.
-        let mut read = 0;
-        for _ in 0..EVENTS_SERVED_PER_POLL {
-            if read >= max || queued_events(&self.consumer) == 0 {
-                break;
-            }
-            read += poll_into(&self.consumer, max - read, Duration::ZERO, out, &mut self.names, &mut positions)?;
-        }
+        // statistics), every one queued: served one a poll, a caller
+        // polling with long waits left its assignment behind a growing
+        // queue of the others.
+        let mut read = serve_queued_events(&self.consumer, max, out, &mut self.names, &mut positions)?;
         let wait = if read == 0 { timeout } else { Duration::ZERO };
         let mut into =
             ReadInto { batch: &mut self.fetch_buffer, out, names: &mut self.names, positions: &mut positions };

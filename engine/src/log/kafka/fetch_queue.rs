@@ -16,20 +16,19 @@
 //! are dropped by librdkafka's version barrier as they are on the consumer
 //! queue.
 
-use std::ffi::{CStr, CString};
+use std::ffi::CString;
 use std::ptr::NonNull;
 use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::bindings::{
-    rd_kafka_consume_batch_queue, rd_kafka_message_destroy, rd_kafka_message_t, rd_kafka_message_timestamp,
-    rd_kafka_queue_destroy, rd_kafka_queue_forward, rd_kafka_queue_get_partition, rd_kafka_queue_new, rd_kafka_queue_t,
-    rd_kafka_resp_err_t, rd_kafka_t, rd_kafka_topic_name,
+    rd_kafka_consume_batch_queue, rd_kafka_message_destroy, rd_kafka_message_t, rd_kafka_queue_destroy,
+    rd_kafka_queue_forward, rd_kafka_queue_get_partition, rd_kafka_queue_new, rd_kafka_queue_t, rd_kafka_t,
 };
 
 use super::consumer::{PositionsBuilder, TopicNames};
-use super::headers::read_headers;
-use crate::log::{PartitionId, Record};
+use super::message::record_of;
+use crate::log::Record;
 
 /// The queue every assigned partition of one group member forwards to.
 pub(super) struct FetchQueue {
@@ -88,7 +87,6 @@ impl FetchQueue {
             return 0;
         }
         let ReadInto { batch, out, names, positions } = into;
-        batch.0.clear();
         batch.0.reserve(max);
         let wait_ms = wait.as_millis().min(i32::MAX as u128) as i32;
         // SAFETY: the array has room for `max` pointers; librdkafka writes
@@ -101,7 +99,7 @@ impl FetchQueue {
         let mut read = 0;
         for &message in &batch.0 {
             // SAFETY: `message` is live until destroyed at the end of this turn.
-            if let Some(record) = unsafe { to_record(message, names) } {
+            if let Some(record) = unsafe { record_of(message, names) } {
                 positions.note(&record.topic, record.partition.0 as i32, record.offset + 1);
                 out.push(record);
                 read += 1;
@@ -138,48 +136,3 @@ pub(super) struct FetchBuffer(Vec<*mut rd_kafka_message_t>);
 // SAFETY: the array is empty between calls; the pointers it holds during
 // one are messages owned by that call.
 unsafe impl Send for FetchBuffer {}
-
-/// `message` copied into a record; `None` for an error record.
-///
-/// # Safety
-/// `message` is a live message from librdkafka's consume calls.
-unsafe fn to_record(message: *mut rd_kafka_message_t, names: &mut TopicNames) -> Option<Record> {
-    let fields = &*message;
-    if fields.err != rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
-        tracing::debug!(error = ?fields.err, "kafka fetch error record skipped");
-        return None;
-    }
-    let topic = CStr::from_ptr(rd_kafka_topic_name(fields.rkt)).to_str().ok()?;
-    Some(Record {
-        topic: names.get(topic),
-        partition: PartitionId(fields.partition as u32),
-        offset: fields.offset,
-        key: bytes(fields.key, fields.key_len).map(<[u8]>::to_vec),
-        payload: bytes(fields.payload, fields.len).unwrap_or_default().to_vec(),
-        timestamp_ms: timestamp_ms(message),
-        headers: read_headers(message),
-    })
-}
-
-/// The `len` bytes at `data`; `None` for a null pointer (no key, no value).
-///
-/// # Safety
-/// A non-null `data` points at `len` bytes that outlive the borrow.
-unsafe fn bytes<'a>(data: *mut std::os::raw::c_void, len: usize) -> Option<&'a [u8]> {
-    (!data.is_null()).then(|| std::slice::from_raw_parts(data.cast::<u8>(), len))
-}
-
-/// The record's timestamp in milliseconds since the epoch, 0 when it has none
-/// (as `rdkafka::Timestamp::to_millis().unwrap_or(0)`).
-///
-/// # Safety
-/// `message` is live.
-unsafe fn timestamp_ms(message: *mut rd_kafka_message_t) -> i64 {
-    let mut kind = rdkafka::bindings::rd_kafka_timestamp_type_t::RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
-    let timestamp = rd_kafka_message_timestamp(message, &mut kind);
-    if kind == rdkafka::bindings::rd_kafka_timestamp_type_t::RD_KAFKA_TIMESTAMP_NOT_AVAILABLE || timestamp < 0 {
-        0
-    } else {
-        timestamp
-    }
-}

@@ -12,15 +12,17 @@
 //!   chosen offsets, with no group: `clicktail tail`.
 //!
 //! Every librdkafka setting is set in `config.rs`, with the reason for its
-//! value. Layout: `config.rs`, `producer.rs`, `consumer.rs`, `fetch_queue.rs` (a group
-//! member's records in batches), `headers.rs`
-//! (record headers to and from librdkafka), `tests.rs`
-//! (against the real broker of `scripts/services.sh`).
+//! value. Layout: `config.rs`, `producer.rs`, `consumer.rs`,
+//! `fetch_queue.rs` (a group member's records in batches), `message.rs`
+//! (a consumed message copied into a record), `headers.rs` (record headers
+//! to and from librdkafka), `tests.rs` (against the real broker of
+//! `scripts/services.sh`).
 
 mod config;
 mod consumer;
 mod fetch_queue;
 mod headers;
+mod message;
 mod producer;
 pub mod rebalance_noise;
 mod report_server;

@@ -1,0 +1,59 @@
+//! A consumed librdkafka message copied into a [`Record`], read through
+//! librdkafka's C API: by the batch read (`fetch_queue.rs`) and by the
+//! one-record `poll` (`consumer.rs`) alike.
+
+use std::ffi::CStr;
+
+use rdkafka::bindings::{
+    rd_kafka_message_t, rd_kafka_message_timestamp, rd_kafka_resp_err_t, rd_kafka_timestamp_type_t, rd_kafka_topic_name,
+};
+
+use super::consumer::TopicNames;
+use super::headers::read_headers;
+use crate::log::{PartitionId, Record};
+
+/// `message` copied into a record; `None` for an error record (logged)
+/// and for a topic name that is not UTF-8.
+///
+/// # Safety
+/// `message` is a live message from librdkafka's consume calls.
+pub(super) unsafe fn record_of(message: *const rd_kafka_message_t, names: &mut TopicNames) -> Option<Record> {
+    let fields = &*message;
+    if fields.err != rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
+        tracing::debug!(error = ?fields.err, "kafka fetch error record skipped");
+        return None;
+    }
+    let topic = CStr::from_ptr(rd_kafka_topic_name(fields.rkt)).to_str().ok()?;
+    Some(Record {
+        topic: names.get(topic),
+        partition: PartitionId(fields.partition as u32),
+        offset: fields.offset,
+        key: bytes(fields.key, fields.key_len).map(<[u8]>::to_vec),
+        payload: bytes(fields.payload, fields.len).unwrap_or_default().to_vec(),
+        timestamp_ms: timestamp_ms(message),
+        headers: read_headers(message),
+    })
+}
+
+/// The `len` bytes at `data`; `None` for a null pointer (no key, no value).
+///
+/// # Safety
+/// A non-null `data` points at `len` bytes that outlive the borrow.
+unsafe fn bytes<'a>(data: *mut std::os::raw::c_void, len: usize) -> Option<&'a [u8]> {
+    (!data.is_null()).then(|| std::slice::from_raw_parts(data.cast::<u8>(), len))
+}
+
+/// The record's timestamp in milliseconds since the epoch, 0 when it has none
+/// (as `rdkafka::Timestamp::to_millis().unwrap_or(0)`).
+///
+/// # Safety
+/// `message` is live.
+unsafe fn timestamp_ms(message: *const rd_kafka_message_t) -> i64 {
+    let mut kind = rd_kafka_timestamp_type_t::RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
+    let timestamp = rd_kafka_message_timestamp(message, &mut kind);
+    if kind == rd_kafka_timestamp_type_t::RD_KAFKA_TIMESTAMP_NOT_AVAILABLE || timestamp < 0 {
+        0
+    } else {
+        timestamp
+    }
+}
