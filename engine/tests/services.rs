@@ -372,3 +372,42 @@ fn a_stopped_worker_commits_what_it_read_and_leaves_the_group_at_once() {
     assert_eq!(produced.len() as i64, committed_events, "matches produced vs offsets committed");
     eprintln!("leave: {committed_events} of {} events committed at stop", events.len());
 }
+
+/// Issue 16: a worker of two threads joined its group as two members: two
+/// rebalances at start, and its second thread read up to 1.6 s after the
+/// first (librdkafka lets a member join at most once a second). A worker
+/// process is one member however many threads it runs, each thread reading
+/// its share of the partitions, and nothing is missed.
+#[test]
+fn a_worker_of_two_threads_is_one_group_member_and_both_threads_read() {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::ClientConfig;
+    use std::sync::atomic::Ordering;
+
+    let _serial = serial();
+    let Some(setup) = Setup::new("one_member") else { return };
+    assert_eq!(setup.config.threads, 2);
+    let all = setup.standing("*");
+    let events = clickstream(0..5_000);
+    setup.produce(&events, None);
+    let handle = setup.spawn();
+    wait_until("both filter threads to read", LIVE_DEADLINE, || {
+        handle.stats().threads_reading.load(Ordering::Relaxed) == 2
+    });
+    let client: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &setup.brokers)
+        .set("group.id", &setup.config.group_id)
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let groups = client.fetch_group_list(Some(setup.config.group_id.as_str()), Duration::from_secs(10)).unwrap();
+    let members: Vec<String> =
+        groups.groups().iter().flat_map(|info| info.members()).map(|member| member.client_id().to_owned()).collect();
+    assert_eq!(members.len(), 1, "group members of one worker process: {members:?}");
+
+    let expected: Vec<(FilterId, String)> = events.iter().map(|event| (all, event.clone())).collect();
+    let duplicates = assert_none_missing(&setup, &expected, Duration::from_secs(60), &handle);
+    eprintln!("one member: {} matches present, {duplicates} duplicates", expected.len());
+    handle.stop();
+    handle.join().unwrap();
+}

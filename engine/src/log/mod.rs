@@ -155,6 +155,21 @@ pub trait LogConsumer: Send {
     }
 }
 
+/// A group membership shared by the threads of one process. Thread `i`'s
+/// consumer reads the partitions the membership hands to `i`, and commits
+/// them; the process joins the group once however many threads it runs,
+/// so a new thread (or a second worker process) costs one rebalance, not one
+/// per thread.
+///
+/// A thread's consumer dropped with records read but not committed (its
+/// matches were not acknowledged) rewinds their partitions to the first of
+/// them: its next consumer, or the partition's next owner, reads them again.
+pub trait SharedGroup: Send + Sync {
+    /// Thread `thread`'s consumer (`thread` < the `threads` it was made for);
+    /// at most one at a time per thread.
+    fn consumer(&self, thread: usize) -> Result<Box<dyn LogConsumer>, LogError>;
+}
+
 /// A log: the factory of producers and consumers for its topics.
 pub trait Log: Send + Sync {
     fn producer(&self) -> Result<Box<dyn LogProducer>, LogError>;
@@ -166,6 +181,10 @@ pub trait Log: Send + Sync {
     /// As `group_consumer`, over every topic of `topics` (one group over
     /// all of them; a pattern also picks up topics created later).
     fn group_consumer_of(&self, group: &str, topics: &RawTopics) -> Result<Box<dyn LogConsumer>, LogError>;
+    /// One membership of `group` over `topics` for the `threads` threads of
+    /// a process, each reading its own share of the member's partitions
+    /// (see [`SharedGroup`]). Makes no connection until the first `consumer`.
+    fn shared_group(&self, group: &str, topics: &RawTopics, threads: usize) -> Box<dyn SharedGroup>;
     /// The name of every topic of the log (to resolve a pattern).
     fn topic_names(&self) -> Result<Vec<String>, LogError>;
     /// A consumer of every partition of `topic`, starting at its end: for

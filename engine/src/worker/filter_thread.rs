@@ -1,5 +1,6 @@
-//! One filter thread: a group consumer over the raw topics and a producer to
-//! the filtered topic, processing batches:
+//! One filter thread: its share of the process's group membership over the
+//! raw topics (`SharedGroup`) and a producer to the filtered topic,
+//! processing batches:
 //! poll → match each event → queue one record per (event, filter) on the
 //! producer, and once per `commit_interval` (or at once when caught up,
 //! idle or stopping):
@@ -11,10 +12,10 @@
 //! thread keeps consuming and producing: waiting for acknowledgements once
 //! per batch of 2,000 events stalled the thread for a round trip plus
 //! `linger.ms` each time (perf/results/worker.md). When a flush or a send
-//! fails, the thread does not commit: it drops its consumer (leaving the
-//! group) and joins again, so everything since the last commit is read
-//! again. At-least-once: duplicates are possible after a failure, loss is
-//! not.
+//! fails, the thread does not commit: it drops its consumer, which rewinds
+//! its partitions to the first record not committed, and takes a new one,
+//! so everything since the last commit is read again. At-least-once:
+//! duplicates are possible after a failure, loss is not.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -31,7 +32,7 @@ use super::scopes::{self, ScopeRoutes};
 use super::topic_slots::TopicSlots;
 use crate::clock::now_us;
 use crate::event::Malformed;
-use crate::log::{Log, LogConsumer, LogError, LogProducer, Message, Record};
+use crate::log::{Log, LogConsumer, LogError, LogProducer, Message, Record, SharedGroup};
 use crate::matcher::{FilterId, MatchScratch, Outcome};
 
 /// How often the per-topic lag gauges are set (the consumer measures the
@@ -42,6 +43,8 @@ pub(crate) struct FilterThread {
     pub(crate) index: usize,
     pub(crate) config: WorkerConfig,
     pub(crate) log: Arc<dyn Log>,
+    /// The process's group membership; this thread reads its share.
+    pub(crate) group: Arc<dyn SharedGroup>,
     pub(crate) live: Arc<LiveSlot>,
     pub(crate) stats: Arc<WorkerStats>,
     pub(crate) stop: Arc<AtomicBool>,
@@ -90,7 +93,7 @@ impl Uncommitted {
 
 /// Whether a commit waits for the group coordinator. While running it
 /// does not: the next batch goes on at once, and a commit lost on the way
-/// only means duplicates. Before leaving the group it does.
+/// only means duplicates. Before the consumer goes it does.
 #[derive(Clone, Copy)]
 enum CommitWait {
     No,
@@ -122,7 +125,7 @@ struct Buffers {
 }
 
 /// Counts the thread in `WorkerStats::threads_reading` from its first
-/// non-empty batch until it leaves the group (the end of `consume`).
+/// non-empty batch until its consumer goes (the end of `consume`).
 struct ReadingMark<'a> {
     stats: &'a WorkerStats,
     counted: bool,
@@ -183,7 +186,7 @@ impl FilterThread {
             let raw_partitions = raw_topics.iter().map(|(_, partitions)| partitions).sum();
             buffers.budgets = Budgets::new(raw_partitions, now_us(), seed);
             buffers.slots = TopicSlots::new(&raw_topics);
-            let mut consumer = match self.log.group_consumer_of(&self.config.group_id, &self.config.raw_topics) {
+            let mut consumer = match self.group.consumer(self.index) {
                 Ok(consumer) => consumer,
                 Err(error) => {
                     tracing::warn!(thread = self.index, %error, "cannot join the consumer group; retrying");
@@ -193,7 +196,8 @@ impl FilterThread {
             };
             backoff.reset();
             self.consume(consumer.as_mut(), producer.as_ref(), filtered_partitions, &mut buffers, &mut backoff);
-            // The consumer leaves the group when dropped, below.
+            // Dropped here: what it read without a commit is rewound. The
+            // member leaves the group when the last thread's consumer goes.
             self.health.set_assigned(self.index, false);
         }
     }
@@ -265,7 +269,7 @@ impl FilterThread {
             self.beat();
             if self.stopping() {
                 // Graceful stop: what was read is matched and produced;
-                // make it durable and commit it before leaving the group.
+                // make it durable and commit it before the consumer goes.
                 let _ = self.commit(consumer, producer, &mut uncommitted, &buffers.slots, CommitWait::UntilDurable);
                 return;
             }

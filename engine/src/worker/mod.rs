@@ -59,7 +59,7 @@ use control::ControlThread;
 use filter_thread::FilterThread;
 use live::LiveSlot;
 
-use crate::log::{Log, LogError, RawTopics};
+use crate::log::{Log, LogError, RawTopics, SharedGroup};
 use crate::matcher::FilterSet;
 use crate::registry::Registry;
 
@@ -131,11 +131,15 @@ pub fn spawn_workers(
     };
     handle.spawn("clicktail-control".to_owned(), move || control.run(set))?;
     let cores = if config.pin_threads { core_affinity::get_core_ids().unwrap_or_default() } else { Vec::new() };
+    // One group member for every filter thread (`SharedGroup`).
+    let group: Arc<dyn SharedGroup> =
+        Arc::from(log.shared_group(&config.group_id, &config.raw_topics, config.thread_count()));
     for index in 0..config.thread_count() {
         let thread = FilterThread {
             index,
             config: config.clone(),
             log: Arc::clone(&log),
+            group: Arc::clone(&group),
             live: Arc::clone(&live),
             stats: Arc::clone(&stats),
             stop: Arc::clone(&stop),
@@ -192,8 +196,8 @@ impl WorkerHandle {
         Arc::clone(&self.stop)
     }
 
-    /// Asks every thread to stop: each filter thread finishes its batch,
-    /// commits and leaves the group.
+    /// Asks every thread to stop: each filter thread finishes its batch and
+    /// commits; the group member leaves with the last of them.
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
     }

@@ -100,7 +100,7 @@ impl FetchQueue {
         for &message in &batch.0 {
             // SAFETY: `message` is live until destroyed at the end of this turn.
             if let Some(record) = unsafe { record_of(message, names) } {
-                positions.note(&record.topic, record.partition.0 as i32, record.offset + 1);
+                positions.note(&record.topic, record.partition.0 as i32, record.offset);
                 out.push(record);
                 read += 1;
             }

@@ -5,15 +5,16 @@
 //!   (then the worker does not commit, and re-reads the batch);
 //! - group consumers are `BaseConsumer`s with cooperative-sticky assignment
 //!   and no automatic commit: offsets are committed explicitly, after the
-//!   batch's matches are acknowledged;
+//!   batch's matches are acknowledged; a worker process joins once, its
+//!   threads sharing the member (`group.rs`);
 //! - tail consumers assign every partition at its end, with no group;
 //! - positioned consumers (`consumer_from`, with `watermarks` and
 //!   `offset_for_time` to choose the offsets) read chosen partitions from
 //!   chosen offsets, with no group: `clicktail tail`.
 //!
 //! Every librdkafka setting is set in `config.rs`, with the reason for its
-//! value. Layout: `config.rs`, `producer.rs`, `consumer.rs`,
-//! `fetch_queue.rs` (a group member's records in batches), `message.rs`
+//! value. Layout: `config.rs`, `producer.rs`, `consumer.rs` (the tail
+//! consumer), `group.rs` (the group member), `fetch_queue.rs` (a group member's records in batches), `message.rs`
 //! (a consumed message copied into a record), `headers.rs` (record headers
 //! to and from librdkafka), `tests.rs` (against the real broker of
 //! `scripts/services.sh`).
@@ -21,6 +22,7 @@
 mod config;
 mod consumer;
 mod fetch_queue;
+mod group;
 mod headers;
 mod message;
 mod producer;
@@ -41,7 +43,7 @@ use rdkafka::{Offset, TopicPartitionList};
 
 pub use config::KafkaConfig;
 
-use super::{Log, LogConsumer, LogError, LogProducer, PartitionId, RawTopics};
+use super::{Log, LogConsumer, LogError, LogProducer, PartitionId, RawTopics, SharedGroup};
 
 /// The Kafka log of one cluster.
 pub struct KafkaLog {
@@ -198,7 +200,11 @@ impl Log for KafkaLog {
     }
 
     fn group_consumer_of(&self, group: &str, topics: &RawTopics) -> Result<Box<dyn LogConsumer>, LogError> {
-        Ok(Box::new(consumer::KafkaGroupConsumer::subscribe(&self.config, group, topics)?))
+        Ok(Box::new(group::KafkaGroupConsumer::subscribe(&self.config, group, topics)?))
+    }
+
+    fn shared_group(&self, group: &str, topics: &RawTopics, threads: usize) -> Box<dyn SharedGroup> {
+        Box::new(group::KafkaSharedGroup::new(&self.config, group, topics, threads))
     }
 
     fn topic_names(&self) -> Result<Vec<String>, LogError> {

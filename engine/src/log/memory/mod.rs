@@ -36,7 +36,7 @@ use consumer::{MemoryGroupConsumer, MemoryMultiConsumer, MemoryTailConsumer};
 use producer::MemoryProducer;
 use topic::Topic;
 
-use super::{Log, LogConsumer, LogError, LogProducer, PartitionId, RawTopics};
+use super::{Log, LogConsumer, LogError, LogProducer, PartitionId, RawTopics, SharedGroup};
 
 /// Limits of the in-memory log.
 #[derive(Clone, Copy, Debug)]
@@ -112,6 +112,21 @@ impl MemoryLog {
     }
 }
 
+/// The in-memory log's shared membership: one member per thread. Joining
+/// costs nothing here, and a member that leaves with records uncommitted
+/// hands them back through the group's committed offsets.
+struct MemorySharedGroup {
+    log: MemoryLog,
+    group: String,
+    topics: RawTopics,
+}
+
+impl SharedGroup for MemorySharedGroup {
+    fn consumer(&self, _thread: usize) -> Result<Box<dyn LogConsumer>, LogError> {
+        self.log.group_consumer_of(&self.group, &self.topics)
+    }
+}
+
 impl Log for MemoryLog {
     fn producer(&self) -> Result<Box<dyn LogProducer>, LogError> {
         Ok(Box::new(MemoryProducer { log: Arc::clone(&self.shared), round_robin: AtomicU64::new(0) }))
@@ -123,6 +138,10 @@ impl Log for MemoryLog {
             return Ok(Box::new(MemoryGroupConsumer::join(self.shared.topic(name)?, group)));
         }
         Ok(Box::new(MemoryMultiConsumer::join(Arc::clone(&self.shared), group, topics)?))
+    }
+
+    fn shared_group(&self, group: &str, topics: &RawTopics, _threads: usize) -> Box<dyn SharedGroup> {
+        Box::new(MemorySharedGroup { log: self.clone(), group: group.to_owned(), topics: topics.clone() })
     }
 
     fn topic_names(&self) -> Result<Vec<String>, LogError> {

@@ -1,0 +1,692 @@
+//! A consumer group member shared by the threads of a process
+//! (`SharedGroup`): one librdkafka consumer in the group, its partitions
+//! split among the threads, each partition's records forwarded to its
+//! thread's fetch queue (`fetch_queue.rs`) and committed by that thread.
+//!
+//! Why one member per process rather than one per thread: every join is
+//! a rebalance of the whole group, and librdkafka lets a member join at
+//! most once a second (`rkcg_join_intvl`, hard-coded). A worker of two
+//! threads started with two rebalances, its second thread reading up to
+//! 1.6 s after its first (perf/results/worker.md, 2026-12-05).
+//!
+//! librdkafka's events (rebalances, commit results, errors, statistics)
+//! stay in the consumer queue, served by rdkafka's `poll` from whichever
+//! thread polls first, one thread at a time. A thread whose matches were
+//! not acknowledged drops its consumer: the partitions it read without
+//! committing are rewound (`GroupMember::rewind`), so that its next
+//! consumer reads them again, while the member stays in the group and the
+//! other threads read on.
+
+use std::collections::BTreeMap;
+use std::ffi::{CStr, CString};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::bindings::{
+    rd_kafka_commit_queue, rd_kafka_get_watermark_offsets, rd_kafka_queue_destroy, rd_kafka_queue_get_consumer,
+    rd_kafka_queue_length, rd_kafka_resp_err_t,
+};
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::ClientContext;
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::config::KafkaConfig;
+use super::consumer::{poll_into, Positions, PositionsBuilder, TopicNames};
+use super::fetch_queue::{FetchBuffer, FetchQueue, ReadInto};
+use super::rebalance_noise;
+use super::transport;
+use crate::log::{LogConsumer, LogError, RawTopics, Record, SharedGroup};
+
+/// How often the lag is refreshed (from librdkafka's cached watermarks).
+const LAG_REFRESH: Duration = Duration::from_secs(1);
+
+/// One (topic, partition) as librdkafka names it.
+type PartitionKey = (String, i32);
+
+/// The shared membership of a worker process: the member is made by the
+/// first thread that asks, and lives until the last thread's consumer and
+/// this are dropped (then it leaves the group).
+pub(super) struct KafkaSharedGroup {
+    config: KafkaConfig,
+    group: String,
+    topics: RawTopics,
+    threads: usize,
+    member: Mutex<Option<Arc<GroupMember>>>,
+}
+
+impl KafkaSharedGroup {
+    pub(super) fn new(config: &KafkaConfig, group: &str, topics: &RawTopics, threads: usize) -> Self {
+        KafkaSharedGroup {
+            config: config.clone(),
+            group: group.to_owned(),
+            topics: topics.clone(),
+            threads: threads.max(1),
+            member: Mutex::new(None),
+        }
+    }
+}
+
+impl SharedGroup for KafkaSharedGroup {
+    fn consumer(&self, thread: usize) -> Result<Box<dyn LogConsumer>, LogError> {
+        if thread >= self.threads {
+            return Err(LogError::Transport(format!("thread {thread} of a group shared by {}", self.threads)));
+        }
+        let mut slot = self.member.lock().map_err(|_| LogError::Transport("group member lock poisoned".into()))?;
+        let member = match &*slot {
+            Some(member) => Arc::clone(member),
+            None => Arc::clone(slot.insert(GroupMember::join(&self.config, &self.group, &self.topics, self.threads)?)),
+        };
+        Ok(Box::new(KafkaGroupConsumer::new(member, thread)))
+    }
+}
+
+/// The group member's context. Commits made in the background may still
+/// be on their way when a rebalance revokes a partition, and the next owner
+/// would then start from an older offset and read a batch again (a
+/// duplicate in a clean run of the service tests). Before a revocation
+/// completes, the offsets last sent for the revoked partitions are
+/// committed again, synchronously: their answer also means the earlier
+/// request on the same connection was handled.
+///
+/// It hands each assigned partition to a thread, counts every commit that
+/// failed where the caller could not see it (background commits, whose
+/// results come back as events, see [`commit_in_background_reported`]; and
+/// the commits above), and whether the group gave this member its
+/// assignment.
+struct GroupContext {
+    /// (Topic, partition) → next offset, as last sent in a commit.
+    sent: Mutex<BTreeMap<PartitionKey, i64>>,
+    /// Commits whose failure arrived in a callback, not yet taken.
+    commit_failures: AtomicU64,
+    /// Set by an assignment, cleared by a rebalance error.
+    assigned: AtomicBool,
+    /// The thread reading each owned (topic, partition): chosen when it is
+    /// assigned, removed when its revocation starts (before the next owner
+    /// gets it).
+    owners: Mutex<BTreeMap<PartitionKey, usize>>,
+    /// The partitions each thread owns, read on every poll without the lock.
+    owned_counts: Vec<AtomicU32>,
+    /// Each thread's fetch queue, where its partitions' records go; taken
+    /// out when the member is dropped, so that the queues go before the client.
+    fetch_queues: Mutex<Vec<Arc<FetchQueue>>>,
+}
+
+impl GroupContext {
+    fn new(threads: usize) -> Self {
+        GroupContext {
+            sent: Mutex::default(),
+            commit_failures: AtomicU64::new(0),
+            assigned: AtomicBool::new(false),
+            owners: Mutex::default(),
+            owned_counts: (0..threads).map(|_| AtomicU32::new(0)).collect(),
+            fetch_queues: Mutex::default(),
+        }
+    }
+
+    fn update_owners(&self, update: impl FnOnce(&mut BTreeMap<PartitionKey, usize>)) {
+        if let Ok(mut owners) = self.owners.lock() {
+            update(&mut owners);
+            let mut counts = vec![0u32; self.owned_counts.len()];
+            for &thread in owners.values() {
+                counts[thread] += 1;
+            }
+            for (count, now) in self.owned_counts.iter().zip(counts) {
+                count.store(now, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Gives each assigned partition to the thread owning fewest, and sends
+    /// its records to that thread's fetch queue before librdkafka starts
+    /// fetching them (`fetch_queue.rs`).
+    fn hand_out(&self, consumer: &BaseConsumer<Self>, assigned: &TopicPartitionList) {
+        let queues = self.fetch_queues.lock().map(|queues| queues.clone()).unwrap_or_default();
+        self.update_owners(|owners| {
+            let mut counts = vec![0usize; self.owned_counts.len()];
+            for &thread in owners.values() {
+                counts[thread] += 1;
+            }
+            for element in assigned.elements() {
+                let key = (element.topic().to_owned(), element.partition());
+                let thread = match owners.get(&key) {
+                    Some(&thread) => thread,
+                    None => (0..counts.len()).min_by_key(|&thread| counts[thread]).unwrap_or(0),
+                };
+                if owners.insert(key, thread).is_none() {
+                    counts[thread] += 1;
+                }
+                if let Some(queue) = queues.get(thread) {
+                    // SAFETY: the client is live for the borrow of
+                    // `consumer`, and the queue was made from it.
+                    unsafe {
+                        queue.forward_partition(consumer.client().native_ptr(), element.topic(), element.partition())
+                    };
+                }
+            }
+        });
+    }
+
+    fn commit_before_revoking(&self, consumer: &BaseConsumer<Self>, revoked: &TopicPartitionList) {
+        self.update_owners(|owners| {
+            for element in revoked.elements() {
+                owners.remove(&(element.topic().to_owned(), element.partition()));
+            }
+        });
+        let mut offsets = TopicPartitionList::new();
+        if let Ok(mut sent) = self.sent.lock() {
+            for element in revoked.elements() {
+                // Forgotten once revoked: if the partition comes back, an
+                // offset from before would move its new progress backwards.
+                if let Some(next) = sent.remove(&(element.topic().to_owned(), element.partition())) {
+                    let _ = offsets.add_partition_offset(element.topic(), element.partition(), Offset::Offset(next));
+                }
+            }
+        }
+        if offsets.count() > 0 {
+            if let Err(error) = consumer.commit(&offsets, CommitMode::Sync) {
+                if counted_as_expected(&error, "commit before a revocation failed") {
+                    return;
+                }
+                tracing::warn!(%error, "commit before a revocation failed; the next owner may read records again");
+                self.commit_failures.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The partitions `thread` owns now.
+    fn partitions_of(&self, thread: usize) -> Vec<PartitionKey> {
+        let Ok(owners) = self.owners.lock() else { return Vec::new() };
+        owners.iter().filter(|(_, &owner)| owner == thread).map(|(key, _)| key.clone()).collect()
+    }
+}
+
+/// librdkafka's logs and error events of a group member: an expected
+/// rebalance error is counted, not warned about (`rebalance_noise.rs`).
+impl ClientContext for GroupContext {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        rebalance_noise::log(level, facility, message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        rebalance_noise::error(&error, reason);
+    }
+
+    /// Statistics are asked for only to wake librdkafka's main loop
+    /// (`config.rs`, `GROUP_LOOP_WAKE_MS`): dropped unparsed.
+    fn stats_raw(&self, _statistics: &[u8]) {}
+}
+
+impl ConsumerContext for GroupContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(assigned) => self.hand_out(consumer, assigned),
+            Rebalance::Revoke(revoked) => self.commit_before_revoking(consumer, revoked),
+            Rebalance::Error(_) => {}
+        }
+    }
+
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(_) => self.assigned.store(true, Ordering::Relaxed),
+            Rebalance::Revoke(_) => {}
+            Rebalance::Error(_) => {
+                self.update_owners(BTreeMap::clear);
+                self.assigned.store(false, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Served by `poll` for each background commit's result (the
+    /// `COMMITFAIL` warnings of a rebalance were such commits). A
+    /// synchronous commit never comes here: its result goes only to its
+    /// caller, which counts it.
+    fn commit_callback(&self, result: KafkaResult<()>, _offsets: &TopicPartitionList) {
+        if let Err(error) = result {
+            // Refused under an old generation: the new owner reads the
+            // records again, which a rebalance always implies. Counted
+            // apart so that `commit_errors_total` (and its warning) means
+            // a commit failed for another cause.
+            if counted_as_expected(&error, "background offset commit failed") {
+                return;
+            }
+            tracing::debug!(%error, "offset commit failed");
+            self.commit_failures.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Counts `error` when it is a normal rebalance's (true), else leaves it
+/// to the caller.
+fn counted_as_expected(error: &KafkaError, what: &str) -> bool {
+    error.rdkafka_error_code().is_some_and(|code| rebalance_noise::count_if_expected(code, what))
+}
+
+/// The member: the librdkafka consumer and one fetch queue per thread.
+struct GroupMember {
+    /// Declared before `consumer`, so dropped before the client is
+    /// destroyed (see `Drop`).
+    fetch_queues: Vec<Arc<FetchQueue>>,
+    consumer: BaseConsumer<GroupContext>,
+    /// The topic a reachability check asks about (the first named; none
+    /// for a pattern alone: then the whole cluster's metadata).
+    probe_topic: Option<String>,
+    /// Held by the thread serving librdkafka's events: one at a time.
+    serving_events: Mutex<()>,
+}
+
+impl GroupMember {
+    /// Joins `group` over `topics` for `threads` threads: Kafka's
+    /// subscription takes the names and the `^pattern` together, and
+    /// re-evaluates the pattern on every metadata refresh
+    /// (`topic.metadata.refresh.interval.ms`).
+    fn join(config: &KafkaConfig, group: &str, topics: &RawTopics, threads: usize) -> Result<Arc<Self>, LogError> {
+        let consumer: BaseConsumer<GroupContext> =
+            config.group_consumer_config(group).create_with_context(GroupContext::new(threads)).map_err(transport)?;
+        let fetch_queues = (0..threads)
+            // SAFETY: the client is live, and the queues are dropped before it (`Drop`).
+            .map(|_| unsafe { FetchQueue::new(consumer.client().native_ptr()) })
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| LogError::Transport("librdkafka could not make a queue".to_owned()))?;
+        // Before subscribing: the first assignment is forwarded too.
+        if let Ok(mut slot) = consumer.context().fetch_queues.lock() {
+            slot.clone_from(&fetch_queues);
+        }
+        consumer.subscribe(&topics.subscription()).map_err(transport)?;
+        Ok(Arc::new(GroupMember {
+            fetch_queues,
+            consumer,
+            probe_topic: topics.names().first().cloned(),
+            serving_events: Mutex::new(()),
+        }))
+    }
+
+    fn context(&self) -> &GroupContext {
+        self.consumer.context()
+    }
+
+    /// Serves librdkafka's events unless another thread is serving them.
+    fn serve_events(
+        &self,
+        max: usize,
+        out: &mut Vec<Record>,
+        names: &mut TopicNames,
+        positions: &mut PositionsBuilder<'_>,
+    ) -> Result<usize, LogError> {
+        match self.serving_events.try_lock() {
+            Ok(_serving) => serve_queued_events(&self.consumer, max, out, names, positions),
+            Err(_) => Ok(0),
+        }
+    }
+
+    /// Moves each partition of `firsts` that the member still owns back to
+    /// its offset there. Records of those partitions already fetched are
+    /// dropped by librdkafka's version barrier, which the seek raises
+    /// before it returns; the seek itself is applied in the background.
+    /// A partition revoked meanwhile needs nothing: its next owner starts
+    /// from the last commit.
+    fn rewind(&self, firsts: &Positions) {
+        let Ok(owners) = self.context().owners.lock() else { return };
+        let mut rewound = TopicPartitionList::new();
+        for ((topic, partition), first) in firsts {
+            if owners.contains_key(&(topic.to_string(), *partition)) {
+                let _ = rewound.add_partition_offset(topic, *partition, Offset::Offset(*first));
+            }
+        }
+        drop(owners);
+        if rewound.count() == 0 {
+            return;
+        }
+        if let Err(error) = self.consumer.seek_partitions(rewound, Duration::ZERO) {
+            // Then the records are read again only after a rebalance or a
+            // restart, from the last commit: still never lost.
+            tracing::warn!(%error, "could not rewind partitions read without a commit");
+        }
+    }
+}
+
+impl Drop for GroupMember {
+    fn drop(&mut self) {
+        // A rebalance event still queued when rdkafka closes the client
+        // (its `Drop`) can be served after the group has terminated, and
+        // rdkafka's handler then waits forever for librdkafka's answer
+        // (`rd_kafka_rebalance_protocol`: the terminated group drops the
+        // request unanswered): the thread dropping the consumer hung.
+        // Serving the queued events first leaves none for the close. Any
+        // record returned meanwhile is not committed: the next owner reads
+        // it again.
+        let (mut discarded, mut not_committed, mut names) = (Vec::new(), Positions::new(), TopicNames::default());
+        let mut positions = PositionsBuilder::new(&mut not_committed);
+        let _ = serve_queued_events(&self.consumer, usize::MAX, &mut discarded, &mut names, &mut positions);
+        // The fetch queues must go before the client: their queued records
+        // hold references to the client's partitions. The context's
+        // references are dropped here, the member's own with the fields,
+        // `fetch_queues` first. A rebalance served while the client closes
+        // then finds no queue and leaves the records where librdkafka
+        // puts them.
+        if let Ok(mut queues) = self.context().fetch_queues.lock() {
+            queues.clear();
+        }
+    }
+}
+
+/// Queues a commit of `offsets` whose result comes back to
+/// `GroupContext::commit_callback` through `poll`.
+///
+/// `Consumer::commit(.., CommitMode::Async)` (`rd_kafka_commit` with
+/// `async=1`) sends the request with no reply queue, and rdkafka listens
+/// for results as events rather than through librdkafka's
+/// `offset_commit_cb`: librdkafka then has nowhere to report the result
+/// and only logs a `COMMITFAIL` warning; `commit_callback` is never called
+/// (the event is posted only for automatic commits). `rd_kafka_commit_queue`
+/// names the queue the result goes to: the consumer queue, which `poll`
+/// serves, turning the result into an `OFFSET_COMMIT` event.
+fn commit_in_background_reported(
+    consumer: &BaseConsumer<GroupContext>,
+    offsets: &TopicPartitionList,
+) -> Result<(), LogError> {
+    let client = consumer.client().native_ptr();
+    // SAFETY: the client pointer is live for the borrow of `consumer`. The
+    // queue handle is a new reference to the consumer queue, released
+    // below; librdkafka keeps its own reference for the reply, so the
+    // handle may go before the result arrives. `offsets` is copied by the call.
+    let error = unsafe {
+        let queue = rd_kafka_queue_get_consumer(client);
+        if queue.is_null() {
+            return Err(LogError::Transport("the consumer has no group queue".to_owned()));
+        }
+        let error = rd_kafka_commit_queue(client, offsets.ptr(), queue, None, std::ptr::null_mut());
+        rd_kafka_queue_destroy(queue);
+        error
+    };
+    match error {
+        rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR => Ok(()),
+        error => Err(transport(rdkafka::error::KafkaError::ConsumerCommit(error.into()))),
+    }
+}
+
+/// librdkafka events served per `poll`, at most: more than arrive between
+/// two polls (statistics ten a second, a commit result per commit, a
+/// rebalance now and then, errors during an outage).
+const EVENTS_SERVED_PER_POLL: usize = 64;
+
+/// Serves every event waiting in the consumer queue (at most
+/// `EVENTS_SERVED_PER_POLL`), without waiting: rdkafka's `poll` serves one
+/// event per call. The consumer queue holds no records unless one was
+/// fetched before its partition was forwarded; those go to `out`.
+fn serve_queued_events(
+    consumer: &BaseConsumer<GroupContext>,
+    max: usize,
+    out: &mut Vec<Record>,
+    names: &mut TopicNames,
+    positions: &mut PositionsBuilder<'_>,
+) -> Result<usize, LogError> {
+    let mut read = 0;
+    for _ in 0..EVENTS_SERVED_PER_POLL {
+        if read >= max || queued_events(consumer) == 0 {
+            break;
+        }
+        read += poll_into(consumer, max - read, Duration::ZERO, out, names, positions)?;
+    }
+    Ok(read)
+}
+
+/// The events waiting in the consumer queue.
+fn queued_events(consumer: &BaseConsumer<GroupContext>) -> usize {
+    // SAFETY: the client pointer is live for the borrow of `consumer`; the
+    // queue handle is a new reference, released before returning.
+    unsafe {
+        let queue = rd_kafka_queue_get_consumer(consumer.client().native_ptr());
+        if queue.is_null() {
+            return 0;
+        }
+        let length = rd_kafka_queue_length(queue);
+        rd_kafka_queue_destroy(queue);
+        length
+    }
+}
+
+/// One thread's consumer: it reads the partitions the member hands to its
+/// thread, and commits them.
+pub(super) struct KafkaGroupConsumer {
+    member: Arc<GroupMember>,
+    thread: usize,
+    fetch_buffer: FetchBuffer,
+    names: TopicNames,
+    /// Next offset per partition, of every record returned by `poll` since
+    /// the last successful commit.
+    uncommitted: Positions,
+    /// The first offset returned per partition since the last successful
+    /// commit: where a rewind goes (`Drop`).
+    uncommitted_from: Positions,
+    /// Next offset per partition ever returned, for the lag.
+    positions: Positions,
+    lag_by_topic: Vec<(Arc<str>, u64)>,
+    lag: Option<u64>,
+    lag_measured: Option<Instant>,
+}
+
+impl KafkaGroupConsumer {
+    /// A member of its own in `group`, over `topics`.
+    pub(super) fn subscribe(config: &KafkaConfig, group: &str, topics: &RawTopics) -> Result<Self, LogError> {
+        Ok(Self::new(GroupMember::join(config, group, topics, 1)?, 0))
+    }
+
+    fn new(member: Arc<GroupMember>, thread: usize) -> Self {
+        KafkaGroupConsumer {
+            member,
+            thread,
+            fetch_buffer: FetchBuffer::default(),
+            names: TopicNames::default(),
+            uncommitted: BTreeMap::new(),
+            uncommitted_from: BTreeMap::new(),
+            positions: BTreeMap::new(),
+            lag_by_topic: Vec::new(),
+            lag: None,
+            lag_measured: None,
+        }
+    }
+
+    fn commit_uncommitted(&mut self, mode: CommitMode) -> Result<(), LogError> {
+        if self.uncommitted.is_empty() {
+            return Ok(());
+        }
+        let mut offsets = TopicPartitionList::new();
+        for ((topic, partition), next) in &self.uncommitted {
+            offsets.add_partition_offset(topic, *partition, Offset::Offset(*next)).map_err(transport)?;
+        }
+        let consumer = &self.member.consumer;
+        match mode {
+            CommitMode::Sync => consumer.commit(&offsets, mode).map_err(transport)?,
+            CommitMode::Async => commit_in_background_reported(consumer, &offsets)?,
+        }
+        if let Ok(mut sent) = self.member.context().sent.lock() {
+            sent.extend(
+                self.uncommitted.iter().map(|((topic, partition), next)| ((topic.to_string(), *partition), *next)),
+            );
+        }
+        self.uncommitted.clear();
+        self.uncommitted_from.clear();
+        Ok(())
+    }
+
+    /// The lag of this thread's partitions per topic: high watermark minus
+    /// next position, summed per topic.
+    fn measure_lag(&mut self) -> Option<()> {
+        self.lag_by_topic.clear();
+        for (topic_name, partition) in self.member.context().partitions_of(self.thread) {
+            let topic = self.names.get(&topic_name);
+            let high = cached_high_watermark(&self.member.consumer, &CString::new(topic_name).ok()?, partition)?;
+            let position = self.positions.get(&(Arc::clone(&topic), partition)).copied().unwrap_or(high);
+            let lag = (high - position).max(0) as u64;
+            match self.lag_by_topic.iter_mut().find(|(known, _)| *known == topic) {
+                Some((_, sum)) => *sum += lag,
+                None => self.lag_by_topic.push((topic, lag)),
+            }
+        }
+        Some(())
+    }
+}
+
+/// The high watermark of `partition` as of the consumer's last fetch
+/// response. `fetch_watermarks` would ask the broker instead: one round
+/// trip per partition, once a second, in the middle of the filter thread's
+/// loop (a stall seen in the end-to-end latency's tail).
+fn cached_high_watermark<C: ConsumerContext>(consumer: &BaseConsumer<C>, topic: &CStr, partition: i32) -> Option<i64> {
+    let (mut low, mut high) = (-1i64, -1i64);
+    // SAFETY: the client pointer is live for the borrow of `consumer`, the
+    // topic is a NUL-terminated string, and the two out-pointers are valid
+    // for writes; librdkafka only reads its cache under its own lock.
+    let error = unsafe {
+        rd_kafka_get_watermark_offsets(consumer.client().native_ptr(), topic.as_ptr(), partition, &mut low, &mut high)
+    };
+    (error == rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0).then_some(high)
+}
+
+impl Drop for KafkaGroupConsumer {
+    fn drop(&mut self) {
+        // Records read and not committed (their matches were not
+        // acknowledged) are read again. When this consumer was the
+        // member's last holder the member leaves the group next, and the
+        // partitions' next owners start from the last commit anyway.
+        if !self.uncommitted_from.is_empty() && Arc::strong_count(&self.member) > 1 {
+            self.member.rewind(&self.uncommitted_from);
+        }
+    }
+}
+
+impl LogConsumer for KafkaGroupConsumer {
+    fn poll(&mut self, max: usize, timeout: Duration, out: &mut Vec<Record>) -> Result<usize, LogError> {
+        let mut positions = PositionsBuilder::with_first(&mut self.uncommitted, &mut self.uncommitted_from);
+        // librdkafka's events first (rebalances, commit results, errors,
+        // statistics), every one queued: served one a poll, a caller
+        // polling with long waits left its assignment behind a growing
+        // queue of the others.
+        let mut read = self.member.serve_events(max, out, &mut self.names, &mut positions)?;
+        let wait = if read == 0 { timeout } else { Duration::ZERO };
+        let mut into =
+            ReadInto { batch: &mut self.fetch_buffer, out, names: &mut self.names, positions: &mut positions };
+        read += self.member.fetch_queues[self.thread].read_into(max - read, wait, &mut into);
+        positions.finish();
+        self.positions.extend(self.uncommitted.iter().map(|(key, next)| (key.clone(), *next)));
+        if self.lag_measured.is_none_or(|at| at.elapsed() >= LAG_REFRESH) {
+            let measured = self.measure_lag();
+            self.lag = measured.map(|()| self.lag_by_topic.iter().map(|(_, lag)| lag).sum());
+            if measured.is_none() {
+                self.lag_by_topic.clear();
+            }
+            self.lag_measured = Some(Instant::now());
+        }
+        Ok(read)
+    }
+
+    fn commit(&mut self) -> Result<(), LogError> {
+        // A synchronous commit: when it returns Ok the group coordinator
+        // has the offsets. If it fails (a rebalance moved the partition),
+        // the new owner re-reads from the previous commit: duplicates only.
+        self.commit_uncommitted(CommitMode::Sync)
+    }
+
+    fn commit_in_background(&mut self) -> Result<(), LogError> {
+        // The request is only queued. Should it fail, the records are read
+        // again after the next rebalance or restart: duplicates only.
+        self.commit_uncommitted(CommitMode::Async)
+    }
+
+    fn lag(&self) -> Option<u64> {
+        self.lag
+    }
+
+    fn lag_by_topic(&self, out: &mut Vec<(Arc<str>, u64)>) {
+        out.clone_from(&self.lag_by_topic);
+    }
+
+    fn is_assigned(&self) -> bool {
+        self.member.context().assigned.load(Ordering::Relaxed)
+    }
+
+    fn owned_partitions(&self) -> Option<u32> {
+        Some(self.member.context().owned_counts[self.thread].load(Ordering::Relaxed))
+    }
+
+    fn take_commit_failures(&mut self) -> u64 {
+        self.member.context().commit_failures.swap(0, Ordering::Relaxed)
+    }
+
+    fn check_reachable(&self, timeout: Duration) -> Result<(), LogError> {
+        super::check_reachable(self.member.consumer.client(), self.member.probe_topic.as_deref(), timeout)
+    }
+}
+
+#[cfg(test)]
+#[cfg(test)]
+mod tests {
+    use rdkafka::mocking::MockCluster;
+    use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+
+    use super::super::producer::KafkaProducer;
+    use super::*;
+    use crate::log::{LogProducer, Message, PartitionId};
+
+    /// Polls one record at a time (serving librdkafka's events) until
+    /// `done` holds or 30 s pass; returns whether it held.
+    fn poll_until(consumer: &mut KafkaGroupConsumer, mut done: impl FnMut(&mut KafkaGroupConsumer) -> bool) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut out = Vec::new();
+        while Instant::now() < deadline {
+            if done(consumer) {
+                return true;
+            }
+            consumer.poll(1, Duration::from_millis(100), &mut out).unwrap();
+        }
+        done(consumer)
+    }
+
+    /// Issue 11: `COMMITFAIL` warnings during rebalances left
+    /// `commit_errors_total` at 0. A background commit's failure must reach
+    /// `take_commit_failures`, once (a synchronous commit's failure is its
+    /// caller's error: `rd_kafka_commit` answers it on a queue of its own).
+    /// librdkafka's mock broker (the error path only).
+    #[test]
+    fn a_failed_background_commit_is_counted_once() {
+        let cluster = MockCluster::new(1).unwrap();
+        cluster.create_topic("raw", 1, 1).unwrap();
+        let config = KafkaConfig::new(&cluster.bootstrap_servers());
+        let producer = KafkaProducer::new(&config).unwrap();
+        for payload in [b"a", b"b", b"c"] {
+            let message = Message { key: b"", payload, partition: Some(PartitionId(0)), timestamp_ms: 0, headers: &[] };
+            producer.send("raw", message).unwrap();
+        }
+        producer.flush(Duration::from_secs(10)).unwrap();
+        let mut consumer = KafkaGroupConsumer::subscribe(&config, "group", &RawTopics::one("raw")).unwrap();
+
+        // A background commit that succeeds is not a failure.
+        assert!(
+            poll_until(&mut consumer, |consumer| consumer.positions.get(&(Arc::from("raw"), 0)) == Some(&1)),
+            "record a read"
+        );
+        consumer.commit_in_background().unwrap();
+        assert!(
+            poll_until(&mut consumer, |consumer| consumer.positions.get(&(Arc::from("raw"), 0)) == Some(&2)),
+            "record b read"
+        );
+        assert_eq!(consumer.take_commit_failures(), 0);
+
+        // A background commit the coordinator refuses: queued without error,
+        // its failure arrives with a later poll.
+        cluster.request_errors(
+            RDKafkaApiKey::OffsetCommit,
+            &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_OFFSET_METADATA_TOO_LARGE],
+        );
+        consumer.commit_in_background().unwrap();
+        let mut failures = 0;
+        let counted = poll_until(&mut consumer, |consumer| {
+            failures += consumer.take_commit_failures();
+            failures > 0
+        });
+        assert!(counted, "the failed background commit was never counted");
+        assert_eq!(failures, 1);
+    }
+}
