@@ -27,9 +27,18 @@ impl<K, V> Default for CowMap<K, V> {
     }
 }
 
+/// Which bits of the hash choose the shard: bits 32 to 37. Each shard's
+/// table uses the hash too, its low bits for the bucket and its top 7 bits
+/// as the tag compared before any key (hashbrown's control bytes). The shard
+/// was first chosen by the top 6 bits, so the keys of one shard shared 6 of
+/// the 7 tag bits: every other slot probed passed the tag and cost a key
+/// comparison, a cache miss on the key's bytes. In a draining worker with
+/// 10,000 `user.id` filters those comparisons were a quarter of the filter
+/// threads' time (perf/results/worker.md, 2026-12-05).
+const SHARD_SHIFT: u32 = 32;
+
 fn shard_of<Q: Hash + ?Sized>(key: &Q) -> usize {
-    // The high bits: FxHash mixes them best, and the shard's own table uses the low ones.
-    (FxBuildHasher.hash_one(key) >> 58) as usize % SHARDS
+    (FxBuildHasher.hash_one(key) >> SHARD_SHIFT) as usize % SHARDS
 }
 
 impl<K: Hash + Eq + Clone, V: Clone> CowMap<K, V> {
@@ -76,6 +85,20 @@ impl<K: Hash + Eq + Clone, V: Clone> CowMap<K, V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The keys of one shard must spread over hashbrown's 128 tags (the
+    /// top 7 bits of the hash), or most probes compare keys.
+    #[test]
+    fn the_keys_of_one_shard_spread_over_every_tag() {
+        let mut tags = std::collections::BTreeSet::new();
+        for index in 0..100_000 {
+            let key = format!("u-{index}");
+            if shard_of(key.as_str()) == 0 {
+                tags.insert(FxBuildHasher.hash_one(key.as_str()) >> 57);
+            }
+        }
+        assert_eq!(tags.len(), 128, "tags used by the keys of shard 0");
+    }
 
     #[test]
     fn clones_share_until_written() {
