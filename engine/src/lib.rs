@@ -17,6 +17,7 @@ pub mod language;
 pub mod log;
 pub mod matcher;
 pub mod registry;
+pub mod small_pages;
 pub mod worker;
 
 #[cfg(any(test, feature = "reference"))]

@@ -86,7 +86,7 @@ fn server() {
     // As `clicktail gateway` does; FANOUT_HUGE_PAGES=1 measures the server
     // with the kernel's default instead, for a reference in the same run.
     if std::env::var_os("FANOUT_HUGE_PAGES").is_none() {
-        clicktail_gateway::small_pages::use_small_pages().unwrap();
+        clicktail_engine::small_pages::use_small_pages().unwrap();
     }
     let log = Arc::new(MemoryLog::default());
     log.create_topic("clicks", 1).unwrap();

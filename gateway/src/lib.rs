@@ -47,7 +47,6 @@ mod reassert;
 mod routes;
 mod schema_sample;
 mod server;
-pub mod small_pages;
 pub mod topics;
 
 pub use config::GatewayConfig;

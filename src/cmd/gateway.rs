@@ -39,7 +39,7 @@ pub struct GatewayArgs {
 pub fn run(mut args: GatewayArgs) -> anyhow::Result<ExitCode> {
     super::process::init_tracing();
     let stop = super::process::StopSignals::install()?;
-    if let Err(error) = clicktail_gateway::small_pages::use_small_pages() {
+    if let Err(error) = clicktail_engine::small_pages::use_small_pages() {
         tracing::warn!(%error, "could not turn transparent huge pages off: idle sessions will cost more memory");
     }
     // A configuration mistake (no token) is reported as such even when
