@@ -129,11 +129,7 @@ impl GroupContext {
     fn update_owners(&self, update: impl FnOnce(&mut BTreeMap<PartitionKey, usize>)) {
         if let Ok(mut owners) = self.owners.lock() {
             update(&mut owners);
-            let mut counts = vec![0u32; self.owned_counts.len()];
-            for &thread in owners.values() {
-                counts[thread] += 1;
-            }
-            for (count, now) in self.owned_counts.iter().zip(counts) {
+            for (count, now) in self.owned_counts.iter().zip(partitions_per_thread(&owners, self.owned_counts.len())) {
                 count.store(now, Ordering::Relaxed);
             }
         }
@@ -145,10 +141,7 @@ impl GroupContext {
     fn hand_out(&self, consumer: &BaseConsumer<Self>, assigned: &TopicPartitionList) {
         let queues = self.fetch_queues.lock().map(|queues| queues.clone()).unwrap_or_default();
         self.update_owners(|owners| {
-            let mut counts = vec![0usize; self.owned_counts.len()];
-            for &thread in owners.values() {
-                counts[thread] += 1;
-            }
+            let mut counts = partitions_per_thread(owners, self.owned_counts.len());
             for element in assigned.elements() {
                 let key = (element.topic().to_owned(), element.partition());
                 let thread = match owners.get(&key) {
@@ -201,6 +194,15 @@ impl GroupContext {
         let Ok(owners) = self.owners.lock() else { return Vec::new() };
         owners.iter().filter(|(_, &owner)| owner == thread).map(|(key, _)| key.clone()).collect()
     }
+}
+
+/// How many of `owners`' partitions each of `threads` threads reads.
+fn partitions_per_thread(owners: &BTreeMap<PartitionKey, usize>, threads: usize) -> Vec<u32> {
+    let mut counts = vec![0u32; threads];
+    for &thread in owners.values() {
+        counts[thread] += 1;
+    }
+    counts
 }
 
 /// librdkafka's logs and error events of a group member: an expected
