@@ -19,6 +19,10 @@ export const RECONNECT_BASE_MS = 250;
 // A retry waits at most this: a restarted gateway is serving the page's
 // panels again within 5 s (issue 13's target) even on a loaded machine.
 export const RECONNECT_MAX_MS = 2000;
+// Failed handshakes in a row, each while /healthz answered, before the page
+// believes the gateway refuses its token or origin and stops retrying: one
+// alone can be a restart's race (link.js, onClosed).
+export const HANDSHAKE_REFUSALS_BELIEVED = 2;
 export const STATS_STALE_MS = 3000;      // no stats frame for this long: the filter stopped matching
 export const SEAM_IDS_MAX = 64;          // event ids remembered at the last timestamp (the resume seam)
 export const EXPORT_COLUMNS_MAX = 100;   // CSV columns: the first paths seen in the exported rows

@@ -2,7 +2,7 @@
 // itself after a close (backoff with jitter), and the clock: the gateway's
 // offset from this page's, from heartbeat round trips.
 
-import { CLOCK_SAMPLES, HEARTBEAT_MS, RECONNECT_BASE_MS, RECONNECT_MAX_MS } from "./bounds.js";
+import { CLOCK_SAMPLES, HANDSHAKE_REFUSALS_BELIEVED, HEARTBEAT_MS, RECONNECT_BASE_MS, RECONNECT_MAX_MS } from "./bounds.js";
 import { $, disconnectButton, statusBadge } from "./dom.js";
 import { onFrame, queueSubscribe } from "./frames.js";
 import { showPanelState } from "./panels.js";
@@ -45,6 +45,7 @@ function onOpened(ws) {
   if (link.socket !== ws) return;
   link.opened = true;
   link.attempt = 0;
+  link.refusedInARow = 0;
   $("token-row").hidden = true;
   setStatus("connected", "on");
   disconnectButton.disabled = false;
@@ -79,18 +80,24 @@ async function onClosed(ws, close) {
   if (!wasOpen) {
     // The WebSocket API hides the HTTP status of a refused handshake: ask
     // the gateway's /healthz. No answer means it is down, an answer means
-    // it refused us (token or origin).
+    // it refused us (token or origin), unless a restart raced the two: the
+    // handshake reached the old gateway as it exited, /healthz the new one.
+    // So a refusal is believed only when it happens twice in a row.
     const reachable = await fetch("/healthz", { cache: "no-store" }).then((r) => r.ok, () => false);
     if (!link.wanted || link.socket) return;
-    if (reachable) {
+    link.refusedInARow = reachable ? link.refusedInARow + 1 : 0;
+    if (link.refusedInARow >= HANDSHAKE_REFUSALS_BELIEVED) {
       link.wanted = false;
+      link.refusedInARow = 0;
       $("token-row").hidden = false;
       setStatus("refused: admin token or origin", "bad");
       disconnectButton.disabled = panels.size === 0;
       return;
     }
   }
-  scheduleReconnect(wasOpen ? `closed${close.reason ? ": " + close.reason : ""}` : "gateway unreachable");
+  const why = wasOpen ? `closed${close.reason ? ": " + close.reason : ""}`
+    : link.refusedInARow > 0 ? "handshake failed" : "gateway unreachable";
+  scheduleReconnect(why);
 }
 
 // Exponential backoff with jitter (half fixed, half random), capped so a

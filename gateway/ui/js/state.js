@@ -5,7 +5,7 @@
 // The connection. `generation` grows with every socket, so frames of an old
 // socket and filter ids it handed out are never confused with the current ones.
 export const link = {
-  socket: null, generation: 0, wanted: false, opened: false, attempt: 0, retryTimer: null,
+  socket: null, generation: 0, wanted: false, opened: false, attempt: 0, retryTimer: null, refusedInARow: 0,
   inFlightMax: 4, heartbeatTimer: null, dropsTotal: 0,
 };
 export const panels = new Map();    // page-local key -> panel, in creation order
