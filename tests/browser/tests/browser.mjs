@@ -84,9 +84,9 @@ export async function freePort() {
  */
 // `budget`: the session filters' match budget (matches/s, 0 = unlimited);
 // the load test lifts it so the page takes the whole flood.
-export async function startDemo(port, rate, budget = 1000) {
+export async function startDemo(port, rate, budget = 1000, extraArgs = []) {
   const args = ["demo", "--listen", `127.0.0.1:${port}`, "--rate", String(rate)];
-  args.push("--session-filter-rate-max-per-s", String(budget));
+  args.push("--session-filter-rate-max-per-s", String(budget), ...extraArgs);
   const child = spawn(clicktailBin, args, {
     stdio: ["ignore", "ignore", "pipe"],
   });

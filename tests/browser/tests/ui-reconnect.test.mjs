@@ -92,6 +92,27 @@ test("a failed handshake while /healthz answers once is retried, not taken for a
   await page.close();
 });
 
+// The other side of the test above: a gateway that does refuse the page's
+// token is still told apart, after its second refusal, and the token field
+// it asks for gets the page in.
+test("a gateway refusing the token is told apart, and the token given gets the page in", async () => {
+  const tokenPort = await freePort();
+  const guarded = await startDemo(tokenPort, 200, 1000, ["--admin-token", "s3cret"]);
+  try {
+    const page = await session.browser.newPage();
+    await page.goto(guarded.url + "/");
+    await subscribe(page, 'type == "page_view"');
+    await eventually(async () => /refused/.test(await page.textContent("#status")), 10_000, "the refusal");
+    assert.equal(await page.isVisible("#token"), true, "the token field");
+    await page.fill("#token", "s3cret");
+    await page.click("#connect");
+    await eventually(async () => (await countOf(panelOf(page, "page_view"))) >= 1, 15_000, "page views with the token");
+    await page.close();
+  } finally {
+    await guarded.stop();
+  }
+});
+
 test("✕ on a panel from before a restart removes that panel at once and never another filter", async () => {
   if (!demoUp) await startOurDemo(); // the test before may have failed with it stopped
   const page = await session.browser.newPage();
