@@ -1,4 +1,4 @@
-//! A group member's fetched records, read in batches.
+//! A thread's share of a group member's fetched records, read in batches.
 //!
 //! rdkafka's `BaseConsumer::poll` returns one record per call: a queue
 //! lock, an event and three clock reads per record, 22% of a draining
@@ -8,10 +8,11 @@
 //! carries the group's rebalance events, which the batch call would answer
 //! with librdkafka's default handling (an unassign) instead of
 //! `GroupContext`'s. So every assigned partition's queue is forwarded
-//! here instead, before its fetching starts (`forward_partition`, from
-//! `pre_rebalance`), and the consumer queue keeps only librdkafka's events,
-//! which `BaseConsumer::poll` still serves. A forward made by the
-//! application outlives the partition's assignments (librdkafka's
+//! instead to the fetch queue of the thread it is handed to (`group.rs`),
+//! before its fetching starts (`forward_partition`, from `pre_rebalance`),
+//! and the consumer queue keeps only librdkafka's events, which
+//! `BaseConsumer::poll` still serves. A forward made by the application
+//! outlives the partition's assignments (librdkafka's
 //! `RD_KAFKA_Q_F_FWD_APP`), and records fetched under an old assignment
 //! are dropped by librdkafka's version barrier as they are on the consumer
 //! queue.

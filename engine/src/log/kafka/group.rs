@@ -79,7 +79,7 @@ impl SharedGroup for KafkaSharedGroup {
             Some(member) => Arc::clone(member),
             None => Arc::clone(slot.insert(GroupMember::join(&self.config, &self.group, &self.topics, self.threads)?)),
         };
-        Ok(Box::new(KafkaGroupConsumer::new(member, thread)))
+        Ok(Box::new(KafkaGroupConsumer::new(member, thread)?))
     }
 }
 
@@ -266,11 +266,9 @@ fn counted_as_expected(error: &KafkaError, what: &str) -> bool {
     error.rdkafka_error_code().is_some_and(|code| rebalance_noise::count_if_expected(code, what))
 }
 
-/// The member: the librdkafka consumer and one fetch queue per thread.
+/// The member: the librdkafka consumer, whose context holds one fetch
+/// queue per thread.
 struct GroupMember {
-    /// Declared before `consumer`, so dropped before the client is
-    /// destroyed (see `Drop`).
-    fetch_queues: Vec<Arc<FetchQueue>>,
     consumer: BaseConsumer<GroupContext>,
     /// The topic a reachability check asks about (the first named; none
     /// for a pattern alone: then the whole cluster's metadata).
@@ -294,11 +292,10 @@ impl GroupMember {
             .ok_or_else(|| LogError::Transport("librdkafka could not make a queue".to_owned()))?;
         // Before subscribing: the first assignment is forwarded too.
         if let Ok(mut slot) = consumer.context().fetch_queues.lock() {
-            slot.clone_from(&fetch_queues);
+            *slot = fetch_queues;
         }
         consumer.subscribe(&topics.subscription()).map_err(transport)?;
         Ok(Arc::new(GroupMember {
-            fetch_queues,
             consumer,
             probe_topic: topics.names().first().cloned(),
             serving_events: Mutex::new(()),
@@ -307,6 +304,13 @@ impl GroupMember {
 
     fn context(&self) -> &GroupContext {
         self.consumer.context()
+    }
+
+    /// Thread `thread`'s fetch queue.
+    fn fetch_queue(&self, thread: usize) -> Result<Arc<FetchQueue>, LogError> {
+        let queues =
+            self.context().fetch_queues.lock().map_err(|_| LogError::Transport("fetch queues lock poisoned".into()))?;
+        queues.get(thread).cloned().ok_or_else(|| LogError::Transport(format!("no fetch queue for thread {thread}")))
     }
 
     /// Serves librdkafka's events unless another thread is serving them.
@@ -363,11 +367,11 @@ impl Drop for GroupMember {
         let mut positions = PositionsBuilder::new(&mut not_committed);
         let _ = serve_queued_events(&self.consumer, usize::MAX, &mut discarded, &mut names, &mut positions);
         // The fetch queues must go before the client: their queued records
-        // hold references to the client's partitions. The context's
-        // references are dropped here, the member's own with the fields,
-        // `fetch_queues` first. A rebalance served while the client closes
-        // then finds no queue and leaves the records where librdkafka
-        // puts them.
+        // hold references to the client's partitions. The threads'
+        // consumers, which hold the member, are gone, so the context's
+        // references are the last. A rebalance served while the client
+        // closes then finds no queue and leaves the records where
+        // librdkafka puts them.
         if let Ok(mut queues) = self.context().fetch_queues.lock() {
             queues.clear();
         }
@@ -453,6 +457,8 @@ fn queued_events(consumer: &BaseConsumer<GroupContext>) -> usize {
 /// One thread's consumer: it reads the partitions the member hands to its
 /// thread, and commits them.
 pub(super) struct KafkaGroupConsumer {
+    /// This thread's; declared before `member`, so dropped before it.
+    fetch_queue: Arc<FetchQueue>,
     member: Arc<GroupMember>,
     thread: usize,
     fetch_buffer: FetchBuffer,
@@ -473,11 +479,12 @@ pub(super) struct KafkaGroupConsumer {
 impl KafkaGroupConsumer {
     /// A member of its own in `group`, over `topics`.
     pub(super) fn subscribe(config: &KafkaConfig, group: &str, topics: &RawTopics) -> Result<Self, LogError> {
-        Ok(Self::new(GroupMember::join(config, group, topics, 1)?, 0))
+        Self::new(GroupMember::join(config, group, topics, 1)?, 0)
     }
 
-    fn new(member: Arc<GroupMember>, thread: usize) -> Self {
-        KafkaGroupConsumer {
+    fn new(member: Arc<GroupMember>, thread: usize) -> Result<Self, LogError> {
+        Ok(KafkaGroupConsumer {
+            fetch_queue: member.fetch_queue(thread)?,
             member,
             thread,
             fetch_buffer: FetchBuffer::default(),
@@ -488,7 +495,7 @@ impl KafkaGroupConsumer {
             lag_by_topic: Vec::new(),
             lag: None,
             lag_measured: None,
-        }
+        })
     }
 
     fn commit_uncommitted(&mut self, mode: CommitMode) -> Result<(), LogError> {
@@ -570,7 +577,7 @@ impl LogConsumer for KafkaGroupConsumer {
         let wait = if read == 0 { timeout } else { Duration::ZERO };
         let mut into =
             ReadInto { batch: &mut self.fetch_buffer, out, names: &mut self.names, positions: &mut positions };
-        read += self.member.fetch_queues[self.thread].read_into(max - read, wait, &mut into);
+        read += self.fetch_queue.read_into(max - read, wait, &mut into);
         positions.finish();
         self.positions.extend(self.uncommitted.iter().map(|(key, next)| (key.clone(), *next)));
         if self.lag_measured.is_none_or(|at| at.elapsed() >= LAG_REFRESH) {

@@ -14,9 +14,10 @@
 //!
 //! Every librdkafka setting is set in `config.rs`, with the reason for its
 //! value. Layout: `config.rs`, `producer.rs`, `consumer.rs` (the tail
-//! consumer), `group.rs` (the group member), `fetch_queue.rs` (a group member's records in batches), `message.rs`
-//! (a consumed message copied into a record), `headers.rs` (record headers
-//! to and from librdkafka), `tests.rs` (against the real broker of
+//! consumer), `group.rs` (the group member), `fetch_queue.rs` (a thread's
+//! share of the member's records, in batches), `message.rs` (a consumed
+//! message copied into a record), `headers.rs` (record headers to and from
+//! librdkafka), `tests.rs` (against the real broker of
 //! `scripts/services.sh`).
 
 mod config;

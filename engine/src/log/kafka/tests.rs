@@ -119,6 +119,11 @@ fn numbered_records(brokers: &str, prefix: &str, count: u32) -> (KafkaLog, Strin
     (log, topic)
 }
 
+/// The number a record of [`numbered_records`] carries.
+fn number(record: &crate::log::Record) -> u32 {
+    std::str::from_utf8(&record.payload).unwrap().parse().unwrap()
+}
+
 /// The group member reads its partitions through a queue of its own,
 /// forwarded at each assignment (`fetch_queue.rs`). A member joining in
 /// the middle of a backlog takes over partitions: it must read them on
@@ -129,7 +134,6 @@ fn a_partition_handed_to_a_new_member_is_read_on_from_the_last_commit() {
     let Some(brokers) = brokers() else { return };
     const RECORDS: u32 = 40_000;
     let (log, topic) = numbered_records(&brokers, "kafka-handover", RECORDS);
-    let number = |record: &crate::log::Record| std::str::from_utf8(&record.payload).unwrap().parse::<u32>().unwrap();
 
     let group = unique("group");
     let mut first = log.group_consumer(&group, &topic).unwrap();
@@ -303,7 +307,6 @@ fn threads_sharing_a_member_split_its_partitions_and_a_dropped_one_reads_again_f
     let Some(brokers) = brokers() else { return };
     const RECORDS: u32 = 40_000;
     let (log, topic) = numbered_records(&brokers, "kafka-shared", RECORDS);
-    let number = |record: &crate::log::Record| std::str::from_utf8(&record.payload).unwrap().parse::<u32>().unwrap();
     let shared = log.shared_group(&unique("group"), &crate::log::RawTopics::one(&topic), 2);
     let (mut zero, mut one) = (shared.consumer(0).unwrap(), shared.consumer(1).unwrap());
     assert!(shared.consumer(2).is_err(), "a third thread of a group shared by two");
