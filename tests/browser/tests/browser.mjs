@@ -83,7 +83,8 @@ export async function freePort() {
  * the port is free again for a restart.
  */
 // `budget`: the session filters' match budget (matches/s, 0 = unlimited);
-// the load test lifts it so the page takes the whole flood.
+// the load test lifts it so the page takes the whole flood. `extraArgs`:
+// more flags of `clicktail demo` (`--admin-token`, say).
 export async function startDemo(port, rate, budget = 1000, extraArgs = []) {
   const args = ["demo", "--listen", `127.0.0.1:${port}`, "--rate", String(rate)];
   args.push("--session-filter-rate-max-per-s", String(budget), ...extraArgs);
