@@ -164,6 +164,10 @@ pub trait LogConsumer: Send {
 /// A thread's consumer dropped with records read but not committed (its
 /// matches were not acknowledged) rewinds their partitions to the first of
 /// them: its next consumer, or the partition's next owner, reads them again.
+///
+/// Its records may come without their headers (the Kafka log's always
+/// do): the filter threads match the payload alone, and copying the
+/// headers out costs librdkafka an allocation per record.
 pub trait SharedGroup: Send + Sync {
     /// Thread `thread`'s consumer (`thread` < the `threads` it was made for);
     /// at most one at a time per thread.

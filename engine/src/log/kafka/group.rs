@@ -36,6 +36,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use super::config::KafkaConfig;
 use super::consumer::{poll_into, Positions, PositionsBuilder, TopicNames};
 use super::fetch_queue::{FetchBuffer, FetchQueue, ReadInto};
+use super::message::HeaderCopy;
 use super::rebalance_noise;
 use super::transport;
 use crate::log::{LogConsumer, LogError, RawTopics, Record, SharedGroup};
@@ -77,7 +78,13 @@ impl SharedGroup for KafkaSharedGroup {
         let mut slot = self.member.lock().map_err(|_| LogError::Transport("group member lock poisoned".into()))?;
         let member = match &*slot {
             Some(member) => Arc::clone(member),
-            None => Arc::clone(slot.insert(GroupMember::join(&self.config, &self.group, &self.topics, self.threads)?)),
+            None => Arc::clone(slot.insert(GroupMember::join(
+                &self.config,
+                &self.group,
+                &self.topics,
+                self.threads,
+                HeaderCopy::Skipped,
+            )?)),
         };
         Ok(Box::new(KafkaGroupConsumer::new(member, thread)?))
     }
@@ -275,6 +282,8 @@ struct GroupMember {
     probe_topic: Option<String>,
     /// Held by the thread serving librdkafka's events: one at a time.
     serving_events: Mutex<()>,
+    /// Whether its records carry their headers (not for a worker's threads).
+    headers: HeaderCopy,
 }
 
 impl GroupMember {
@@ -282,7 +291,13 @@ impl GroupMember {
     /// subscription takes the names and the `^pattern` together, and
     /// re-evaluates the pattern on every metadata refresh
     /// (`topic.metadata.refresh.interval.ms`).
-    fn join(config: &KafkaConfig, group: &str, topics: &RawTopics, threads: usize) -> Result<Arc<Self>, LogError> {
+    fn join(
+        config: &KafkaConfig,
+        group: &str,
+        topics: &RawTopics,
+        threads: usize,
+        headers: HeaderCopy,
+    ) -> Result<Arc<Self>, LogError> {
         let consumer: BaseConsumer<GroupContext> =
             config.group_consumer_config(group).create_with_context(GroupContext::new(threads)).map_err(transport)?;
         let fetch_queues = (0..threads)
@@ -299,6 +314,7 @@ impl GroupMember {
             consumer,
             probe_topic: topics.names().first().cloned(),
             serving_events: Mutex::new(()),
+            headers,
         }))
     }
 
@@ -322,7 +338,7 @@ impl GroupMember {
         positions: &mut PositionsBuilder<'_>,
     ) -> Result<usize, LogError> {
         match self.serving_events.try_lock() {
-            Ok(_serving) => serve_queued_events(&self.consumer, max, out, names, positions),
+            Ok(_serving) => serve_queued_events(&self.consumer, max, out, names, self.headers, positions),
             Err(_) => Ok(0),
         }
     }
@@ -365,7 +381,14 @@ impl Drop for GroupMember {
         // it again.
         let (mut discarded, mut not_committed, mut names) = (Vec::new(), Positions::new(), TopicNames::default());
         let mut positions = PositionsBuilder::new(&mut not_committed);
-        let _ = serve_queued_events(&self.consumer, usize::MAX, &mut discarded, &mut names, &mut positions);
+        let _ = serve_queued_events(
+            &self.consumer,
+            usize::MAX,
+            &mut discarded,
+            &mut names,
+            HeaderCopy::Skipped,
+            &mut positions,
+        );
         // The fetch queues must go before the client: their queued records
         // hold references to the client's partitions. The threads'
         // consumers, which hold the member, are gone, so the context's
@@ -427,6 +450,7 @@ fn serve_queued_events(
     max: usize,
     out: &mut Vec<Record>,
     names: &mut TopicNames,
+    headers: HeaderCopy,
     positions: &mut PositionsBuilder<'_>,
 ) -> Result<usize, LogError> {
     let mut read = 0;
@@ -434,7 +458,7 @@ fn serve_queued_events(
         if read >= max || queued_events(consumer) == 0 {
             break;
         }
-        read += poll_into(consumer, max - read, Duration::ZERO, out, names, positions)?;
+        read += poll_into(consumer, max - read, Duration::ZERO, out, names, headers, positions)?;
     }
     Ok(read)
 }
@@ -479,7 +503,7 @@ pub(super) struct KafkaGroupConsumer {
 impl KafkaGroupConsumer {
     /// A member of its own in `group`, over `topics`.
     pub(super) fn subscribe(config: &KafkaConfig, group: &str, topics: &RawTopics) -> Result<Self, LogError> {
-        Self::new(GroupMember::join(config, group, topics, 1)?, 0)
+        Self::new(GroupMember::join(config, group, topics, 1, HeaderCopy::Copied)?, 0)
     }
 
     fn new(member: Arc<GroupMember>, thread: usize) -> Result<Self, LogError> {
@@ -575,8 +599,13 @@ impl LogConsumer for KafkaGroupConsumer {
         // queue of the others.
         let mut read = self.member.serve_events(max, out, &mut self.names, &mut positions)?;
         let wait = if read == 0 { timeout } else { Duration::ZERO };
-        let mut into =
-            ReadInto { batch: &mut self.fetch_buffer, out, names: &mut self.names, positions: &mut positions };
+        let mut into = ReadInto {
+            batch: &mut self.fetch_buffer,
+            out,
+            names: &mut self.names,
+            headers: self.member.headers,
+            positions: &mut positions,
+        };
         read += self.fetch_queue.read_into(max - read, wait, &mut into);
         positions.finish();
         self.positions.extend(self.uncommitted.iter().map(|(key, next)| (key.clone(), *next)));

@@ -10,14 +10,32 @@ use rdkafka::bindings::{
 
 use super::consumer::TopicNames;
 use super::headers::read_headers;
-use crate::log::{PartitionId, Record};
+use crate::log::{Headers, PartitionId, Record};
 
-/// `message` copied into a record; `None` for an error record (logged)
-/// and for a topic name that is not UTF-8.
+/// Whether a consumer copies each record's headers out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum HeaderCopy {
+    /// For readers of filtered records (gateways, backfill), whose
+    /// metadata is in the headers.
+    Copied,
+    /// For the worker's group members, whose filter threads match the
+    /// payload alone. librdkafka parses a record's headers on first use
+    /// into a buffer it allocates and frees, even for a record without any
+    /// (the count is part of them): a fifth of a filter thread's time in
+    /// the drain (perf/results/worker.md, 2026-12-05T06:20Z).
+    Skipped,
+}
+
+/// `message` copied into a record (its headers as `headers` says); `None`
+/// for an error record (logged) and for a topic name that is not UTF-8.
 ///
 /// # Safety
 /// `message` is a live message from librdkafka's consume calls.
-pub(super) unsafe fn record_of(message: *const rd_kafka_message_t, names: &mut TopicNames) -> Option<Record> {
+pub(super) unsafe fn record_of(
+    message: *const rd_kafka_message_t,
+    names: &mut TopicNames,
+    headers: HeaderCopy,
+) -> Option<Record> {
     let fields = &*message;
     if fields.err != rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
         tracing::debug!(error = ?fields.err, "kafka fetch error record skipped");
@@ -31,7 +49,10 @@ pub(super) unsafe fn record_of(message: *const rd_kafka_message_t, names: &mut T
         key: bytes(fields.key, fields.key_len).map(<[u8]>::to_vec),
         payload: bytes(fields.payload, fields.len).unwrap_or_default().to_vec(),
         timestamp_ms: timestamp_ms(message),
-        headers: read_headers(message),
+        headers: match headers {
+            HeaderCopy::Copied => read_headers(message),
+            HeaderCopy::Skipped => Headers::default(),
+        },
     })
 }
 

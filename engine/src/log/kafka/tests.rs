@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use super::{KafkaConfig, KafkaLog};
 use crate::clock::now_ms;
-use crate::log::{Header, Headers, Log, LogError, Message, PartitionId};
+use crate::log::{Header, Headers, Log, LogConsumer, LogError, Message, PartitionId, Record};
 
 /// The broker address; a missing variable fails the test (services are
 /// part of the test setup) unless `CLICKTAIL_SKIP_SERVICES=1`.
@@ -223,6 +223,18 @@ fn unreachable_brokers_are_named() {
     assert!(started.elapsed() < Duration::from_secs(10), "bounded by the request timeout");
 }
 
+/// Reads `count` records of `consumer`, waiting up to 30 s.
+fn read_records(consumer: &mut dyn LogConsumer, count: usize) -> Vec<Record> {
+    let mut read = Vec::new();
+    let started = Instant::now();
+    while read.len() < count && started.elapsed() < Duration::from_secs(30) {
+        consumer.poll(100, Duration::from_millis(200), &mut read).unwrap_or(0);
+    }
+    read
+}
+
+/// A group consumer reads headers as sent; a worker's shared group skips
+/// them (its filter threads match the payload alone, see `HeaderCopy`).
 #[test]
 fn headers_are_read_back_as_sent_and_a_record_without_them_has_none() {
     let Some(brokers) = brokers() else { return };
@@ -246,12 +258,9 @@ fn headers_are_read_back_as_sent_and_a_record_without_them_has_none() {
     producer.send(&topic, Message { payload: b"without", headers: &[], ..with }).unwrap();
     producer.flush(Duration::from_secs(30)).unwrap();
 
-    let mut consumer = log.group_consumer(&unique("group"), &topic).unwrap();
-    let mut read = Vec::new();
-    let started = Instant::now();
-    while read.len() < 2 && started.elapsed() < Duration::from_secs(30) {
-        consumer.poll(100, Duration::from_millis(200), &mut read).unwrap_or(0);
-    }
+    let read = read_records(&mut *log.group_consumer(&unique("group"), &topic).unwrap(), 2);
+    let shared = log.shared_group(&unique("group"), &crate::log::RawTopics::one(&topic), 1);
+    let read_by_worker = read_records(&mut *shared.consumer(0).unwrap(), 2);
     let _ = log.delete_topic(&topic);
     assert_eq!(read.len(), 2, "records read");
     assert_eq!(read[0].payload, b"with");
@@ -259,6 +268,9 @@ fn headers_are_read_back_as_sent_and_a_record_without_them_has_none() {
     assert_eq!(read[0].headers.get("ct.filter"), Some(&b"again"[..]));
     assert_eq!(read[1].payload, b"without");
     assert!(read[1].headers.is_empty());
+    let payloads: Vec<&[u8]> = read_by_worker.iter().map(|record| &record.payload[..]).collect();
+    assert_eq!(payloads, [&b"with"[..], &b"without"[..]], "records read by a worker's member");
+    assert!(read_by_worker.iter().all(|record| record.headers.is_empty()), "a worker's member skips headers");
 }
 
 /// A member whose partitions a newcomer asked for, dropped before it served
