@@ -3,6 +3,9 @@
 # propagation p99 with 50,000 filters at 500 changes/s) on the real
 # services; appends a dated record to perf/results/worker.md.
 #   perf/worker/run.sh [drain|propagation|all]
+# The drain's events and filters: BENCH_MIX=clickstream (default), users
+# (issue 16's table: 10,000 user.id filters, 0.5% of events matching) or
+# synthetic; every BENCH_* setting is listed in engine/examples/worker_bench.rs.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
