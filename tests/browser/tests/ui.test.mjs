@@ -73,7 +73,18 @@ test("pause holds the list still, disconnect ends the session", async () => {
   const panel = page.locator(".panel").last();
   await panel.locator(".pause").click();
   const firstRows = () => panel.locator(".events .event .line").evaluateAll((lines) => lines.slice(0, 3).map((line) => line.textContent));
-  const frozen = await firstRows();
+  // Rows that arrived before the click are still drawn after it: a busy
+  // panel is drawn at most every FLOOD_DRAW_MS (150 ms; ci39 read the rows
+  // between the click and that draw). So the list is frozen once two reads
+  // 400 ms apart agree, and must then stay so.
+  let frozen = await firstRows();
+  await eventually(async () => {
+    await new Promise((done) => setTimeout(done, 400));
+    const now = await firstRows();
+    const settled = JSON.stringify(now) === JSON.stringify(frozen);
+    frozen = now;
+    return settled;
+  }, 5_000, "the paused list to settle");
   await new Promise((done) => setTimeout(done, 1500));
   assert.deepEqual(await firstRows(), frozen);
   await panel.locator(".pause").click();
