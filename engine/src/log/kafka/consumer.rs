@@ -10,7 +10,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::config::KafkaConfig;
-use super::message::{record_of, HeaderCopy};
+use super::message::{HeaderCopy, RecordReader};
 use super::transport;
 use crate::log::{LogConsumer, LogError, PartitionId, Record};
 
@@ -87,9 +87,8 @@ impl<'a> PositionsBuilder<'a> {
     }
 }
 
-/// Appends up to `max` records from `consumer` to `out` (their headers as
-/// `headers` says), recording the next position of each partition in
-/// `positions`.
+/// Appends up to `max` records from `consumer` to `out`, made by `reader`,
+/// recording the next position of each partition in `positions`.
 ///
 /// Errors delivered by `poll` are librdkafka's error events (a broker
 /// down, a transport failure): librdkafka reconnects by itself, and during
@@ -102,8 +101,7 @@ pub(super) fn poll_into<C: ConsumerContext>(
     max: usize,
     timeout: Duration,
     out: &mut Vec<Record>,
-    names: &mut TopicNames,
-    headers: HeaderCopy,
+    reader: &mut RecordReader,
     positions: &mut PositionsBuilder<'_>,
 ) -> Result<usize, LogError> {
     let deadline = Instant::now() + timeout;
@@ -118,7 +116,7 @@ pub(super) fn poll_into<C: ConsumerContext>(
             None => break,
             Some(Ok(message)) => {
                 // SAFETY: the message is live for this call.
-                if let Some(record) = unsafe { record_of(message.ptr(), names, headers) } {
+                if let Some(record) = unsafe { reader.record(message.ptr()) } {
                     positions.note(&record.topic, record.partition.0 as i32, record.offset);
                     out.push(record);
                     read += 1;
@@ -150,7 +148,7 @@ fn whole_millis(wait: Duration) -> Duration {
 pub(super) struct KafkaTailConsumer {
     consumer: BaseConsumer,
     topic: String,
-    names: TopicNames,
+    reader: RecordReader,
     positions: Positions,
 }
 
@@ -181,7 +179,7 @@ impl KafkaTailConsumer {
         Ok(KafkaTailConsumer {
             consumer,
             topic: topic.to_owned(),
-            names: TopicNames::default(),
+            reader: RecordReader::new(HeaderCopy::Copied),
             positions: BTreeMap::new(),
         })
     }
@@ -190,7 +188,7 @@ impl KafkaTailConsumer {
 impl LogConsumer for KafkaTailConsumer {
     fn poll(&mut self, max: usize, timeout: Duration, out: &mut Vec<Record>) -> Result<usize, LogError> {
         let mut positions = PositionsBuilder::new(&mut self.positions);
-        let read = poll_into(&self.consumer, max, timeout, out, &mut self.names, HeaderCopy::Copied, &mut positions);
+        let read = poll_into(&self.consumer, max, timeout, out, &mut self.reader, &mut positions);
         positions.finish();
         read
     }

@@ -27,8 +27,8 @@ use rdkafka::bindings::{
     rd_kafka_queue_forward, rd_kafka_queue_get_partition, rd_kafka_queue_new, rd_kafka_queue_t, rd_kafka_t,
 };
 
-use super::consumer::{PositionsBuilder, TopicNames};
-use super::message::{record_of, HeaderCopy};
+use super::consumer::PositionsBuilder;
+use super::message::RecordReader;
 use crate::log::Record;
 
 /// The queue every assigned partition of one group member forwards to.
@@ -87,7 +87,7 @@ impl FetchQueue {
         if max == 0 {
             return 0;
         }
-        let ReadInto { batch, out, names, headers, positions } = into;
+        let ReadInto { batch, out, reader, positions } = into;
         batch.0.reserve(max);
         let wait_ms = wait.as_millis().min(i32::MAX as u128) as i32;
         // SAFETY: the array has room for `max` pointers; librdkafka writes
@@ -100,7 +100,7 @@ impl FetchQueue {
         let mut read = 0;
         for &message in &batch.0 {
             // SAFETY: `message` is live until destroyed at the end of this turn.
-            if let Some(record) = unsafe { record_of(message, names, *headers) } {
+            if let Some(record) = unsafe { reader.record(message) } {
                 positions.note(&record.topic, record.partition.0 as i32, record.offset);
                 out.push(record);
                 read += 1;
@@ -121,14 +121,12 @@ impl Drop for FetchQueue {
     }
 }
 
-/// Where read records go: the array librdkafka fills, the records, the
-/// topic names they share, whether they carry their headers, and the
-/// positions they advance.
+/// Where read records go: the array librdkafka fills, the records, what
+/// makes them, and the positions they advance.
 pub(super) struct ReadInto<'a, 'p> {
     pub(super) batch: &'a mut FetchBuffer,
     pub(super) out: &'a mut Vec<Record>,
-    pub(super) names: &'a mut TopicNames,
-    pub(super) headers: HeaderCopy,
+    pub(super) reader: &'a mut RecordReader,
     pub(super) positions: &'a mut PositionsBuilder<'p>,
 }
 

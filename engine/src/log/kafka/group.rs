@@ -34,9 +34,9 @@ use rdkafka::ClientContext;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::config::KafkaConfig;
-use super::consumer::{poll_into, Positions, PositionsBuilder, TopicNames};
+use super::consumer::{poll_into, Positions, PositionsBuilder};
 use super::fetch_queue::{FetchBuffer, FetchQueue, ReadInto};
-use super::message::HeaderCopy;
+use super::message::{HeaderCopy, RecordReader};
 use super::rebalance_noise;
 use super::transport;
 use crate::log::{LogConsumer, LogError, RawTopics, Record, SharedGroup};
@@ -334,11 +334,11 @@ impl GroupMember {
         &self,
         max: usize,
         out: &mut Vec<Record>,
-        names: &mut TopicNames,
+        reader: &mut RecordReader,
         positions: &mut PositionsBuilder<'_>,
     ) -> Result<usize, LogError> {
         match self.serving_events.try_lock() {
-            Ok(_serving) => serve_queued_events(&self.consumer, max, out, names, self.headers, positions),
+            Ok(_serving) => serve_queued_events(&self.consumer, max, out, reader, positions),
             Err(_) => Ok(0),
         }
     }
@@ -379,16 +379,10 @@ impl Drop for GroupMember {
         // Serving the queued events first leaves none for the close. Any
         // record returned meanwhile is not committed: the next owner reads
         // it again.
-        let (mut discarded, mut not_committed, mut names) = (Vec::new(), Positions::new(), TopicNames::default());
+        let (mut discarded, mut not_committed) = (Vec::new(), Positions::new());
+        let mut reader = RecordReader::new(HeaderCopy::Skipped);
         let mut positions = PositionsBuilder::new(&mut not_committed);
-        let _ = serve_queued_events(
-            &self.consumer,
-            usize::MAX,
-            &mut discarded,
-            &mut names,
-            HeaderCopy::Skipped,
-            &mut positions,
-        );
+        let _ = serve_queued_events(&self.consumer, usize::MAX, &mut discarded, &mut reader, &mut positions);
         // The fetch queues must go before the client: their queued records
         // hold references to the client's partitions. The threads'
         // consumers, which hold the member, are gone, so the context's
@@ -449,8 +443,7 @@ fn serve_queued_events(
     consumer: &BaseConsumer<GroupContext>,
     max: usize,
     out: &mut Vec<Record>,
-    names: &mut TopicNames,
-    headers: HeaderCopy,
+    reader: &mut RecordReader,
     positions: &mut PositionsBuilder<'_>,
 ) -> Result<usize, LogError> {
     let mut read = 0;
@@ -458,7 +451,7 @@ fn serve_queued_events(
         if read >= max || queued_events(consumer) == 0 {
             break;
         }
-        read += poll_into(consumer, max - read, Duration::ZERO, out, names, headers, positions)?;
+        read += poll_into(consumer, max - read, Duration::ZERO, out, reader, positions)?;
     }
     Ok(read)
 }
@@ -486,7 +479,7 @@ pub(super) struct KafkaGroupConsumer {
     member: Arc<GroupMember>,
     thread: usize,
     fetch_buffer: FetchBuffer,
-    names: TopicNames,
+    reader: RecordReader,
     /// Next offset per partition, of every record returned by `poll` since
     /// the last successful commit.
     uncommitted: Positions,
@@ -509,10 +502,10 @@ impl KafkaGroupConsumer {
     fn new(member: Arc<GroupMember>, thread: usize) -> Result<Self, LogError> {
         Ok(KafkaGroupConsumer {
             fetch_queue: member.fetch_queue(thread)?,
+            reader: RecordReader::new(member.headers),
             member,
             thread,
             fetch_buffer: FetchBuffer::default(),
-            names: TopicNames::default(),
             uncommitted: BTreeMap::new(),
             uncommitted_from: BTreeMap::new(),
             positions: BTreeMap::new(),
@@ -550,7 +543,7 @@ impl KafkaGroupConsumer {
     fn measure_lag(&mut self) -> Option<()> {
         self.lag_by_topic.clear();
         for (topic_name, partition) in self.member.context().partitions_of(self.thread) {
-            let topic = self.names.get(&topic_name);
+            let topic = self.reader.names.get(&topic_name);
             let high = cached_high_watermark(&self.member.consumer, &CString::new(topic_name).ok()?, partition)?;
             let position = self.positions.get(&(Arc::clone(&topic), partition)).copied().unwrap_or(high);
             let lag = (high - position).max(0) as u64;
@@ -597,15 +590,10 @@ impl LogConsumer for KafkaGroupConsumer {
         // statistics), every one queued: served one a poll, a caller
         // polling with long waits left its assignment behind a growing
         // queue of the others.
-        let mut read = self.member.serve_events(max, out, &mut self.names, &mut positions)?;
+        let mut read = self.member.serve_events(max, out, &mut self.reader, &mut positions)?;
         let wait = if read == 0 { timeout } else { Duration::ZERO };
-        let mut into = ReadInto {
-            batch: &mut self.fetch_buffer,
-            out,
-            names: &mut self.names,
-            headers: self.member.headers,
-            positions: &mut positions,
-        };
+        let mut into =
+            ReadInto { batch: &mut self.fetch_buffer, out, reader: &mut self.reader, positions: &mut positions };
         read += self.fetch_queue.read_into(max - read, wait, &mut into);
         positions.finish();
         self.positions.extend(self.uncommitted.iter().map(|(key, next)| (key.clone(), *next)));

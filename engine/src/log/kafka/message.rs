@@ -26,16 +26,34 @@ pub(super) enum HeaderCopy {
     Skipped,
 }
 
+/// How one consumer turns librdkafka's messages into records: the topic
+/// names its records share, and whether it copies their headers.
+pub(super) struct RecordReader {
+    pub(super) names: TopicNames,
+    headers: HeaderCopy,
+}
+
+impl RecordReader {
+    pub(super) fn new(headers: HeaderCopy) -> Self {
+        RecordReader { names: TopicNames::default(), headers }
+    }
+
+    /// `message` copied into a record; `None` for an error record (logged)
+    /// and for a topic name that is not UTF-8.
+    ///
+    /// # Safety
+    /// `message` is a live message from librdkafka's consume calls.
+    pub(super) unsafe fn record(&mut self, message: *const rd_kafka_message_t) -> Option<Record> {
+        record_of(message, &mut self.names, self.headers)
+    }
+}
+
 /// `message` copied into a record (its headers as `headers` says); `None`
 /// for an error record (logged) and for a topic name that is not UTF-8.
 ///
 /// # Safety
 /// `message` is a live message from librdkafka's consume calls.
-pub(super) unsafe fn record_of(
-    message: *const rd_kafka_message_t,
-    names: &mut TopicNames,
-    headers: HeaderCopy,
-) -> Option<Record> {
+unsafe fn record_of(message: *const rd_kafka_message_t, names: &mut TopicNames, headers: HeaderCopy) -> Option<Record> {
     let fields = &*message;
     if fields.err != rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
         tracing::debug!(error = ?fields.err, "kafka fetch error record skipped");
