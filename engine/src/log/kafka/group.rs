@@ -28,8 +28,8 @@ use rdkafka::bindings::{
     rd_kafka_queue_length, rd_kafka_resp_err_t,
 };
 use rdkafka::config::RDKafkaLogLevel;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
-use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
+use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::ClientContext;
 use rdkafka::{Offset, TopicPartitionList};
 
@@ -43,6 +43,11 @@ use crate::log::{LogConsumer, LogError, RawTopics, Record, SharedGroup};
 
 /// How often the lag is refreshed (from librdkafka's cached watermarks).
 const LAG_REFRESH: Duration = Duration::from_secs(1);
+
+/// How long an assignment waits for the group's committed offsets before
+/// leaving its partitions to librdkafka (`start_never_committed_at_earliest`);
+/// the thread serving the rebalance reads no records meanwhile.
+const COMMITTED_QUERY_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// One (topic, partition) as librdkafka names it.
 type PartitionKey = (String, i32);
@@ -229,22 +234,47 @@ impl ClientContext for GroupContext {
 }
 
 impl ConsumerContext for GroupContext {
-    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        match rebalance {
-            Rebalance::Assign(assigned) => self.hand_out(consumer, assigned),
-            Rebalance::Revoke(revoked) => self.commit_before_revoking(consumer, revoked),
-            Rebalance::Error(_) => {}
-        }
-    }
-
-    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        match rebalance {
-            Rebalance::Assign(_) => self.assigned.store(true, Ordering::Relaxed),
-            Rebalance::Revoke(_) => {}
-            Rebalance::Error(_) => {
+    /// rdkafka's own `rebalance` (pre-rebalance, assign or unassign,
+    /// post-rebalance) in one place, with one step its hooks cannot take:
+    /// an assignment's never-committed partitions start at the earliest
+    /// record explicitly (`start_never_committed_at_earliest`).
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        event: rd_kafka_resp_err_t,
+        partitions: &mut TopicPartitionList,
+    ) {
+        let cooperative = matches!(consumer.rebalance_protocol(), RebalanceProtocol::Cooperative);
+        let changed = match event {
+            rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                start_never_committed_at_earliest(consumer, partitions);
+                self.hand_out(consumer, partitions);
+                let assigned =
+                    if cooperative { consumer.incremental_assign(partitions) } else { consumer.assign(partitions) };
+                self.assigned.store(true, Ordering::Relaxed);
+                assigned
+            }
+            rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                self.commit_before_revoking(consumer, partitions);
+                if cooperative {
+                    consumer.incremental_unassign(partitions)
+                } else {
+                    consumer.unassign()
+                }
+            }
+            error => {
+                tracing::error!(error = %RDKafkaErrorCode::from(error), "rebalance failed; giving up the assignment");
                 self.update_owners(BTreeMap::clear);
                 self.assigned.store(false, Ordering::Relaxed);
+                if cooperative {
+                    consumer.incremental_unassign(partitions)
+                } else {
+                    consumer.unassign()
+                }
             }
+        };
+        if let Err(error) = changed {
+            tracing::warn!(%error, "librdkafka refused an assignment change");
         }
     }
 
@@ -271,6 +301,29 @@ impl ConsumerContext for GroupContext {
 /// to the caller.
 fn counted_as_expected(error: &KafkaError, what: &str) -> bool {
     error.rdkafka_error_code().is_some_and(|code| rebalance_noise::count_if_expected(code, what))
+}
+
+/// Starts each partition of `assigned` that the group never committed at
+/// its earliest record, as `auto.offset.reset=earliest` would
+/// (`config.rs`), but at once: librdkafka resets a partition without a
+/// committed offset only after a 100 ms backoff (`rd_kafka_offset_reset`
+/// with `__NO_OFFSET`), a twentieth of a 2,000,000-event drain
+/// (perf/results/worker.md, 2026-12-05T09Z). A partition with a committed
+/// offset, or all of them when the group's offsets cannot be read within
+/// `COMMITTED_QUERY_TIMEOUT`, is left for librdkafka to position as before.
+fn start_never_committed_at_earliest(consumer: &BaseConsumer<GroupContext>, assigned: &mut TopicPartitionList) {
+    let committed = match consumer.committed_offsets(assigned.clone(), COMMITTED_QUERY_TIMEOUT) {
+        Ok(committed) => committed,
+        Err(error) => {
+            tracing::debug!(%error, "committed offsets unknown at assignment; librdkafka positions the partitions");
+            return;
+        }
+    };
+    for element in committed.elements() {
+        if element.offset() == Offset::Invalid && element.error().is_ok() {
+            let _ = assigned.set_partition_offset(element.topic(), element.partition(), Offset::Beginning);
+        }
+    }
 }
 
 /// The member: the librdkafka consumer, whose context holds one fetch
@@ -646,7 +699,6 @@ impl LogConsumer for KafkaGroupConsumer {
     }
 }
 
-#[cfg(test)]
 #[cfg(test)]
 mod tests {
     use rdkafka::mocking::MockCluster;

@@ -374,3 +374,70 @@ fn threads_sharing_a_member_split_its_partitions_and_a_dropped_one_reads_again_f
     drop((zero, one, shared));
     log.delete_topic(&topic).unwrap();
 }
+
+/// An assignment starts the partitions its group never committed at their
+/// first record itself (`start_never_committed_at_earliest`) and leaves
+/// the committed ones to librdkafka: a worker restarted after committing
+/// part of its topic reads those partitions on from the commit and the
+/// others from their first record.
+#[test]
+fn a_member_reads_committed_partitions_on_from_the_commit_and_the_others_from_their_first_record() {
+    let Some(brokers) = brokers() else { return };
+    let topic = unique("kafka-start");
+    let log = KafkaLog::new(KafkaConfig::new(&brokers)).unwrap();
+    log.create_topic(&topic, 4).unwrap();
+    let producer = log.producer().unwrap();
+    let send = |partitions: std::ops::Range<u32>, label: &str| {
+        for partition in partitions {
+            for n in 0..50 {
+                let payload = format!("{label} {partition} {n}");
+                let message = Message {
+                    key: b"",
+                    payload: payload.as_bytes(),
+                    partition: Some(PartitionId(partition)),
+                    timestamp_ms: now_ms(),
+                    headers: &[],
+                };
+                producer.send(&topic, message).unwrap();
+            }
+        }
+        producer.flush(Duration::from_secs(30)).unwrap();
+    };
+    let group = unique("group");
+    let topics = crate::log::RawTopics::one(&topic);
+
+    // The first worker reads and commits partitions 0 and 1, all there is.
+    send(0..2, "before");
+    {
+        let shared = log.shared_group(&group, &topics, 1);
+        let mut consumer = shared.consumer(0).unwrap();
+        assert_eq!(read_records(consumer.as_mut(), 100).len(), 100, "records before the commit");
+        consumer.commit().unwrap();
+    }
+
+    // The next one: partitions 2 and 3 from their first record, 0 and 1
+    // after the commit.
+    send(2..4, "before");
+    send(0..4, "after");
+    let shared = log.shared_group(&group, &topics, 1);
+    let mut consumer = shared.consumer(0).unwrap();
+    let mut read = read_records(consumer.as_mut(), 300);
+    let quiet_until = Instant::now() + Duration::from_millis(500);
+    while Instant::now() < quiet_until {
+        consumer.poll(100, Duration::from_millis(50), &mut read).unwrap();
+    }
+    let mut labels: Vec<String> = read
+        .iter()
+        .map(|record| {
+            let text = std::str::from_utf8(&record.payload).unwrap();
+            text.rsplit_once(' ').unwrap().0.to_owned()
+        })
+        .collect();
+    labels.dedup();
+    let expected = ["after 0", "after 1", "before 2", "after 2", "before 3", "after 3"];
+    let mut sorted = labels.clone();
+    sorted.sort_by_key(|label| expected.iter().position(|known| known == label));
+    assert_eq!((read.len(), sorted.as_slice()), (300, expected.map(String::from).as_slice()), "read {labels:?}");
+    drop((consumer, shared));
+    log.delete_topic(&topic).unwrap();
+}
