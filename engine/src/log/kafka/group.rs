@@ -52,25 +52,45 @@ const COMMITTED_QUERY_TIMEOUT: Duration = Duration::from_secs(1);
 /// One (topic, partition) as librdkafka names it.
 type PartitionKey = (String, i32);
 
-/// The shared membership of a worker process: the member is made by the
-/// first thread that asks, and lives until the last thread's consumer and
-/// this are dropped (then it leaves the group).
+/// The shared membership of a worker process: the member's client is made
+/// with this (it finds the group's coordinator while the worker loads its
+/// filters), joins when the first thread asks, and lives until the last
+/// thread's consumer and this are dropped (then it leaves the group).
 pub(super) struct KafkaSharedGroup {
     config: KafkaConfig,
     group: String,
     topics: RawTopics,
     threads: usize,
-    member: Mutex<Option<Arc<GroupMember>>>,
+    member: Mutex<MemberSlot>,
+}
+
+/// Where the shared member is in its life.
+enum MemberSlot {
+    /// Not made yet, or its client could not be made in `new` (made again,
+    /// joined and the error reported by the first `consumer`).
+    Absent,
+    /// Its client is up and connecting, not yet in the group: a worker
+    /// joins only once its filters are loaded, and librdkafka's bootstrap
+    /// and coordinator lookup (a fifth of the time from a worker's start
+    /// to its first event, perf/results/worker.md, 2026-12-05T09Z) are
+    /// done meanwhile.
+    Connected(Arc<GroupMember>),
+    Joined(Arc<GroupMember>),
 }
 
 impl KafkaSharedGroup {
     pub(super) fn new(config: &KafkaConfig, group: &str, topics: &RawTopics, threads: usize) -> Self {
+        let threads = threads.max(1);
+        let member = match GroupMember::connect(config, group, topics, threads, HeaderCopy::Skipped) {
+            Ok(member) => MemberSlot::Connected(member),
+            Err(_) => MemberSlot::Absent,
+        };
         KafkaSharedGroup {
             config: config.clone(),
             group: group.to_owned(),
             topics: topics.clone(),
-            threads: threads.max(1),
-            member: Mutex::new(None),
+            threads,
+            member: Mutex::new(member),
         }
     }
 }
@@ -82,15 +102,16 @@ impl SharedGroup for KafkaSharedGroup {
         }
         let mut slot = self.member.lock().map_err(|_| LogError::Transport("group member lock poisoned".into()))?;
         let member = match &*slot {
-            Some(member) => Arc::clone(member),
-            None => Arc::clone(slot.insert(GroupMember::join(
-                &self.config,
-                &self.group,
-                &self.topics,
-                self.threads,
-                HeaderCopy::Skipped,
-            )?)),
+            MemberSlot::Joined(member) => Arc::clone(member),
+            MemberSlot::Connected(member) => {
+                member.subscribe(&self.topics)?;
+                Arc::clone(member)
+            }
+            MemberSlot::Absent => {
+                GroupMember::join(&self.config, &self.group, &self.topics, self.threads, HeaderCopy::Skipped)?
+            }
         };
+        *slot = MemberSlot::Joined(Arc::clone(&member));
         Ok(Box::new(KafkaGroupConsumer::new(member, thread)?))
     }
 }
@@ -351,6 +372,20 @@ impl GroupMember {
         threads: usize,
         headers: HeaderCopy,
     ) -> Result<Arc<Self>, LogError> {
+        let member = Self::connect(config, group, topics, threads, headers)?;
+        member.subscribe(topics)?;
+        Ok(member)
+    }
+
+    /// The member's client and its threads' fetch queues, not yet in the
+    /// group: librdkafka connects and looks up the group's coordinator.
+    fn connect(
+        config: &KafkaConfig,
+        group: &str,
+        topics: &RawTopics,
+        threads: usize,
+        headers: HeaderCopy,
+    ) -> Result<Arc<Self>, LogError> {
         let consumer: BaseConsumer<GroupContext> =
             config.group_consumer_config(group).create_with_context(GroupContext::new(threads)).map_err(transport)?;
         let fetch_queues = (0..threads)
@@ -358,17 +393,20 @@ impl GroupMember {
             .map(|_| unsafe { FetchQueue::new(consumer.client().native_ptr()) })
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| LogError::Transport("librdkafka could not make a queue".to_owned()))?;
-        // Before subscribing: the first assignment is forwarded too.
+        // Before any subscription: the first assignment is forwarded too.
         if let Ok(mut slot) = consumer.context().fetch_queues.lock() {
             *slot = fetch_queues;
         }
-        consumer.subscribe(&topics.subscription()).map_err(transport)?;
         Ok(Arc::new(GroupMember {
             consumer,
             probe_topic: topics.names().first().cloned(),
             serving_events: Mutex::new(()),
             headers,
         }))
+    }
+
+    fn subscribe(&self, topics: &RawTopics) -> Result<(), LogError> {
+        self.consumer.subscribe(&topics.subscription()).map_err(transport)
     }
 
     fn context(&self) -> &GroupContext {
