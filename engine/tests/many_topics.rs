@@ -45,7 +45,7 @@ fn produce(log: &KafkaLog, topic: &str, events: &[(u32, String)]) -> Vec<Source>
     });
     records
         .iter()
-        .map(|r| (r.topic.to_string(), r.partition.0, r.offset, String::from_utf8(r.payload.clone()).unwrap()))
+        .map(|r| (r.topic.to_string(), r.partition.0, r.offset, String::from_utf8(r.payload.to_vec()).unwrap()))
         .collect()
 }
 

@@ -60,7 +60,7 @@ mod tests {
             partition: PartitionId(0),
             offset: 7,
             key: None,
-            payload: payload.to_vec(),
+            payload: payload.to_vec().into(),
             timestamp_ms: 0,
             headers,
         }

@@ -20,9 +20,11 @@ mod headers;
 #[cfg(feature = "kafka")]
 pub mod kafka;
 pub mod memory;
+mod payload;
 mod topics;
 
 pub use headers::{Header, Headers};
+pub use payload::Payload;
 pub use topics::{is_topic_name, RawTopics, RawTopicsError};
 
 /// A partition of a topic.
@@ -38,7 +40,7 @@ pub struct Record {
     /// Position in the partition; increases by at least one per record.
     pub offset: i64,
     pub key: Option<Vec<u8>>,
-    pub payload: Vec<u8>,
+    pub payload: Payload,
     /// Milliseconds since the Unix epoch, as set by the producer.
     pub timestamp_ms: i64,
     /// The record's headers, as sent (empty when it has none).

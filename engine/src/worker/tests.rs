@@ -104,7 +104,7 @@ fn matches_reach_the_filtered_topic_with_their_header_key_and_partition() {
         .iter()
         .map(|record| {
             let decoded = decode(&record.headers, &record.payload).unwrap();
-            assert_eq!(decoded.event, record.payload, "the value is the event");
+            assert_eq!(decoded.event, record.payload.as_slice(), "the value is the event");
             assert_eq!((decoded.raw_topic, decoded.history), (RAW, false));
             let source = raw.iter().find(|r| (r.partition, r.offset) == (decoded.raw_partition, decoded.raw_offset));
             assert_eq!(source.map(|r| &r.payload), Some(&record.payload), "raw partition and offset name the event");

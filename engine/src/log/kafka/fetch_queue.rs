@@ -23,8 +23,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::bindings::{
-    rd_kafka_consume_batch_queue, rd_kafka_message_destroy, rd_kafka_message_t, rd_kafka_queue_destroy,
-    rd_kafka_queue_forward, rd_kafka_queue_get_partition, rd_kafka_queue_new, rd_kafka_queue_t, rd_kafka_t,
+    rd_kafka_consume_batch_queue, rd_kafka_message_t, rd_kafka_queue_destroy, rd_kafka_queue_forward,
+    rd_kafka_queue_get_partition, rd_kafka_queue_new, rd_kafka_queue_t, rd_kafka_t,
 };
 
 use super::consumer::PositionsBuilder;
@@ -92,21 +92,20 @@ impl FetchQueue {
         let wait_ms = wait.as_millis().min(i32::MAX as u128) as i32;
         // SAFETY: the array has room for `max` pointers; librdkafka writes
         // the first `count` of them, each a message now owned here and
-        // destroyed below.
+        // taken over by the reader below.
         let count = unsafe { rd_kafka_consume_batch_queue(self.queue.as_ptr(), wait_ms, batch.0.as_mut_ptr(), max) };
         let count = usize::try_from(count).unwrap_or(0);
         // SAFETY: see above.
         unsafe { batch.0.set_len(count) };
         let mut read = 0;
         for &message in &batch.0 {
-            // SAFETY: `message` is live until destroyed at the end of this turn.
-            if let Some(record) = unsafe { reader.record(message) } {
+            // SAFETY: `message` is live and owned here; the reader takes it
+            // over (lent to the record, or destroyed) and it is not used again.
+            if let Some(record) = unsafe { reader.take_record(message) } {
                 positions.note(&record.topic, record.partition.0 as i32, record.offset);
                 out.push(record);
                 read += 1;
             }
-            // SAFETY: each message is destroyed once, after its last use.
-            unsafe { rd_kafka_message_destroy(message) };
         }
         batch.0.clear();
         read

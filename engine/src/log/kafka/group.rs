@@ -356,7 +356,8 @@ struct GroupMember {
     probe_topic: Option<String>,
     /// Held by the thread serving librdkafka's events: one at a time.
     serving_events: Mutex<()>,
-    /// Whether its records carry their headers (not for a worker's threads).
+    /// Whether its records carry their headers and own their payloads
+    /// (a worker's threads: neither, see `reader`).
     headers: HeaderCopy,
 }
 
@@ -411,6 +412,16 @@ impl GroupMember {
 
     fn context(&self) -> &GroupContext {
         self.consumer.context()
+    }
+
+    /// How a thread's consumer makes its records. A worker's filter threads
+    /// (no headers) also read the payloads in place (`LentPayload`), the
+    /// member leased to each thread: a count per thread, not one shared.
+    fn reader(self: &Arc<Self>) -> RecordReader {
+        match self.headers {
+            HeaderCopy::Copied => RecordReader::new(HeaderCopy::Copied),
+            HeaderCopy::Skipped => RecordReader::lending(HeaderCopy::Skipped, Arc::new(Arc::clone(self))),
+        }
     }
 
     /// Thread `thread`'s fetch queue.
@@ -593,7 +604,7 @@ impl KafkaGroupConsumer {
     fn new(member: Arc<GroupMember>, thread: usize) -> Result<Self, LogError> {
         Ok(KafkaGroupConsumer {
             fetch_queue: member.fetch_queue(thread)?,
-            reader: RecordReader::new(member.headers),
+            reader: member.reader(),
             member,
             thread,
             fetch_buffer: FetchBuffer::default(),

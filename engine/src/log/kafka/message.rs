@@ -1,16 +1,58 @@
-//! A consumed librdkafka message copied into a [`Record`], read through
+//! A consumed librdkafka message made into a [`Record`], read through
 //! librdkafka's C API: by the batch read (`fetch_queue.rs`) and by the
-//! one-record `poll` (`consumer.rs`) alike.
+//! one-record `poll` (`consumer.rs`) alike. Its payload is copied out, or
+//! lent by the message for the worker's filter threads (`LentPayload`).
 
 use std::ffi::CStr;
+use std::ops::Deref;
+use std::ptr::NonNull;
+use std::sync::Arc;
 
 use rdkafka::bindings::{
-    rd_kafka_message_t, rd_kafka_message_timestamp, rd_kafka_resp_err_t, rd_kafka_timestamp_type_t, rd_kafka_topic_name,
+    rd_kafka_message_destroy, rd_kafka_message_t, rd_kafka_message_timestamp, rd_kafka_resp_err_t,
+    rd_kafka_timestamp_type_t, rd_kafka_topic_name,
 };
 
 use super::consumer::TopicNames;
 use super::headers::read_headers;
-use crate::log::{Headers, PartitionId, Record};
+use crate::log::{Headers, PartitionId, Payload, Record};
+
+/// What keeps a client alive while records lend its messages' payloads:
+/// one per reading thread, so that its count is not shared between cores.
+pub(super) type Lease = Arc<dyn Send + Sync>;
+
+/// A consumed message whose payload a record reads in place; the message
+/// goes back to librdkafka when the record is dropped.
+pub(crate) struct LentPayload {
+    message: NonNull<rd_kafka_message_t>,
+    /// Dropped after the message (fields drop in order).
+    _client: Lease,
+}
+
+// SAFETY: librdkafka's messages may be read from and destroyed on any
+// thread; the payload is never written.
+unsafe impl Send for LentPayload {}
+unsafe impl Sync for LentPayload {}
+
+impl Deref for LentPayload {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        // SAFETY: the message is live until `drop`, and its client with it.
+        unsafe {
+            let fields = self.message.as_ref();
+            bytes(fields.payload, fields.len).unwrap_or_default()
+        }
+    }
+}
+
+impl Drop for LentPayload {
+    fn drop(&mut self) {
+        // SAFETY: the message was handed over by `take_record` and is
+        // destroyed once, here, while `_client` still holds its client.
+        unsafe { rd_kafka_message_destroy(self.message.as_ptr()) };
+    }
+}
 
 /// Whether a consumer copies each record's headers out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,11 +73,40 @@ pub(super) enum HeaderCopy {
 pub(super) struct RecordReader {
     pub(super) names: TopicNames,
     headers: HeaderCopy,
+    /// Set when the records lend their messages' payloads (`take_record`).
+    lease: Option<Lease>,
 }
 
 impl RecordReader {
     pub(super) fn new(headers: HeaderCopy) -> Self {
-        RecordReader { names: TopicNames::default(), headers }
+        RecordReader { names: TopicNames::default(), headers, lease: None }
+    }
+
+    /// A reader whose records taken from librdkafka (`take_record`) read
+    /// their payloads in place, `lease` keeping the client alive: only for
+    /// readers that drop their records soon (a worker's filter threads, each
+    /// batch before the next), as each one holds its fetch response.
+    pub(super) fn lending(headers: HeaderCopy, lease: Lease) -> Self {
+        RecordReader { names: TopicNames::default(), headers, lease: Some(lease) }
+    }
+
+    /// `message` made into a record, which takes it over: its payload is
+    /// lent when this reader lends, else copied and the message destroyed.
+    /// `None` (the message destroyed) as for [`RecordReader::record`].
+    ///
+    /// # Safety
+    /// `message` is a live message from librdkafka's consume calls, owned
+    /// by the caller, who never uses it again.
+    pub(super) unsafe fn take_record(&mut self, message: *mut rd_kafka_message_t) -> Option<Record> {
+        let (Some(lease), Some(lent)) = (&self.lease, NonNull::new(message)) else {
+            let record = self.record(message);
+            rd_kafka_message_destroy(message);
+            return record;
+        };
+        let lent = LentPayload { message: lent, _client: Arc::clone(lease) };
+        let mut record = record_of(message, &mut self.names, self.headers, Payloads::Lent)?;
+        record.payload = Payload::lent(lent);
+        Some(record)
     }
 
     /// `message` copied into a record; `None` for an error record (logged)
@@ -44,8 +115,15 @@ impl RecordReader {
     /// # Safety
     /// `message` is a live message from librdkafka's consume calls.
     pub(super) unsafe fn record(&mut self, message: *const rd_kafka_message_t) -> Option<Record> {
-        record_of(message, &mut self.names, self.headers)
+        record_of(message, &mut self.names, self.headers, Payloads::Copied)
     }
+}
+
+/// Whether `record_of` copies the payload, or leaves it to the caller.
+#[derive(Clone, Copy)]
+enum Payloads {
+    Copied,
+    Lent,
 }
 
 /// `message` copied into a record (its headers as `headers` says); `None`
@@ -53,7 +131,12 @@ impl RecordReader {
 ///
 /// # Safety
 /// `message` is a live message from librdkafka's consume calls.
-unsafe fn record_of(message: *const rd_kafka_message_t, names: &mut TopicNames, headers: HeaderCopy) -> Option<Record> {
+unsafe fn record_of(
+    message: *const rd_kafka_message_t,
+    names: &mut TopicNames,
+    headers: HeaderCopy,
+    payloads: Payloads,
+) -> Option<Record> {
     let fields = &*message;
     if fields.err != rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
         tracing::debug!(error = ?fields.err, "kafka fetch error record skipped");
@@ -65,7 +148,10 @@ unsafe fn record_of(message: *const rd_kafka_message_t, names: &mut TopicNames, 
         partition: PartitionId(fields.partition as u32),
         offset: fields.offset,
         key: bytes(fields.key, fields.key_len).map(<[u8]>::to_vec),
-        payload: bytes(fields.payload, fields.len).unwrap_or_default().to_vec(),
+        payload: match payloads {
+            Payloads::Copied => bytes(fields.payload, fields.len).unwrap_or_default().to_vec().into(),
+            Payloads::Lent => Payload::default(),
+        },
         timestamp_ms: timestamp_ms(message),
         headers: match headers {
             HeaderCopy::Copied => read_headers(message),

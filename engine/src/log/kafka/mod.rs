@@ -43,6 +43,7 @@ use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 
 pub use config::KafkaConfig;
+pub(crate) use message::LentPayload;
 
 use super::{Log, LogConsumer, LogError, LogProducer, PartitionId, RawTopics, SharedGroup};
 

@@ -234,7 +234,8 @@ fn read_records(consumer: &mut dyn LogConsumer, count: usize) -> Vec<Record> {
 }
 
 /// A group consumer reads headers as sent; a worker's shared group skips
-/// them (its filter threads match the payload alone, see `HeaderCopy`).
+/// them (its filter threads match the payload alone, see `HeaderCopy`) and
+/// lends the payloads.
 #[test]
 fn headers_are_read_back_as_sent_and_a_record_without_them_has_none() {
     let Some(brokers) = brokers() else { return };
@@ -261,6 +262,9 @@ fn headers_are_read_back_as_sent_and_a_record_without_them_has_none() {
     let read = read_records(&mut *log.group_consumer(&unique("group"), &topic).unwrap(), 2);
     let shared = log.shared_group(&unique("group"), &crate::log::RawTopics::one(&topic), 1);
     let read_by_worker = read_records(&mut *shared.consumer(0).unwrap(), 2);
+    // The worker's records read their payloads in place, and outlive the
+    // consumer and the group that read them (`LentPayload`).
+    drop(shared);
     let _ = log.delete_topic(&topic);
     assert_eq!(read.len(), 2, "records read");
     assert_eq!(read[0].payload, b"with");
@@ -271,6 +275,8 @@ fn headers_are_read_back_as_sent_and_a_record_without_them_has_none() {
     let payloads: Vec<&[u8]> = read_by_worker.iter().map(|record| &record.payload[..]).collect();
     assert_eq!(payloads, [&b"with"[..], &b"without"[..]], "records read by a worker's member");
     assert!(read_by_worker.iter().all(|record| record.headers.is_empty()), "a worker's member skips headers");
+    assert!(read_by_worker.iter().all(|record| record.payload.is_lent()), "a worker's member lends payloads");
+    assert!(!read.iter().any(|record| record.payload.is_lent()), "a group consumer copies them");
 }
 
 /// A member whose partitions a newcomer asked for, dropped before it served

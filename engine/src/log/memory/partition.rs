@@ -81,7 +81,7 @@ impl PartitionLog {
             partition: self.id,
             offset,
             key,
-            payload,
+            payload: payload.into(),
             timestamp_ms,
             headers,
         });

@@ -11,7 +11,7 @@ fn message<'a>(key: &'a [u8], payload: &'a [u8], partition: Option<u32>) -> Mess
 }
 
 fn payloads(records: &[Record]) -> Vec<String> {
-    records.iter().map(|r| String::from_utf8(r.payload.clone()).unwrap()).collect()
+    records.iter().map(|r| String::from_utf8(r.payload.to_vec()).unwrap()).collect()
 }
 
 #[test]

@@ -274,7 +274,7 @@ mod tests {
             partition: PartitionId(partition),
             offset,
             key: None,
-            payload: Vec::new(),
+            payload: crate::log::Payload::default(),
             timestamp_ms,
             headers: Headers::default(),
         }
