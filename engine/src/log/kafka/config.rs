@@ -161,6 +161,25 @@ impl KafkaConfig {
         config
     }
 
+    /// A filter thread's own fetcher (`fetcher.rs`): assigned partitions
+    /// by its group member, outside the group; it never commits.
+    pub(crate) fn fetcher_config(&self) -> ClientConfig {
+        let mut config = self.common("fetcher");
+        config
+            // Required by librdkafka's consumer API; nothing is committed under it.
+            .set("group.id", format!("{}-fetcher-unused", self.client_id))
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            // Only after an offset is out of range (the member positions
+            // every partition it hands over): as the group's own reset.
+            .set("auto.offset.reset", "earliest")
+            .set("enable.partition.eof", "false")
+            .set("fetch.wait.max.ms", "100")
+            .set("queued.max.messages.kbytes", self.consumer_prefetch_kbytes_max.to_string())
+            .set("fetch.queue.backoff.ms", FETCH_QUEUE_BACKOFF_MS);
+        config
+    }
+
     pub(crate) fn tail_consumer_config(&self) -> ClientConfig {
         let mut config = self.common("tail");
         config

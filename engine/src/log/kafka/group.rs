@@ -2,6 +2,9 @@
 //! (`SharedGroup`): one librdkafka consumer in the group, its partitions
 //! split among the threads, each partition's records forwarded to its
 //! thread's fetch queue (`fetch_queue.rs`) and committed by that thread.
+//! The member fetches the first thread's partitions; every other thread
+//! fetches its own through a client of its own outside the group
+//! (`fetcher.rs`), so that the threads' fetches run in parallel.
 //!
 //! Why one member per process rather than one per thread: every join is
 //! a rebalance of the whole group, and librdkafka lets a member join at
@@ -36,6 +39,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use super::config::KafkaConfig;
 use super::consumer::{poll_into, Positions, PositionsBuilder};
 use super::fetch_queue::{FetchBuffer, FetchQueue, ReadInto};
+use super::fetcher::ThreadFetcher;
 use super::message::{HeaderCopy, RecordReader};
 use super::rebalance_noise;
 use super::transport;
@@ -145,18 +149,64 @@ struct GroupContext {
     /// Each thread's fetch queue, where its partitions' records go; taken
     /// out when the member is dropped, so that the queues go before the client.
     fetch_queues: Mutex<Vec<Arc<FetchQueue>>>,
+    /// Each thread's own fetcher (`fetcher.rs`), for every thread after the
+    /// first; the first thread's partitions are fetched by the member.
+    fetchers: Vec<Option<ThreadFetcher>>,
 }
 
 impl GroupContext {
-    fn new(threads: usize) -> Self {
+    fn new(fetchers: Vec<Option<ThreadFetcher>>) -> Self {
         GroupContext {
             sent: Mutex::default(),
             commit_failures: AtomicU64::new(0),
             assigned: AtomicBool::new(false),
             owners: Mutex::default(),
-            owned_counts: (0..threads).map(|_| AtomicU32::new(0)).collect(),
+            owned_counts: (0..fetchers.len()).map(|_| AtomicU32::new(0)).collect(),
             fetch_queues: Mutex::default(),
+            fetchers,
         }
+    }
+
+    /// Thread `thread`'s own fetcher, if it has one.
+    fn fetcher(&self, thread: usize) -> Option<&ThreadFetcher> {
+        self.fetchers.get(thread).and_then(Option::as_ref)
+    }
+
+    /// Starts each thread's share (`split`, from `split_by_fetcher`) on its fetcher.
+    fn start_fetchers(&self, split: &[TopicPartitionList]) {
+        for (thread, partitions) in split.iter().enumerate().skip(1) {
+            if let (Some(fetcher), true) = (self.fetcher(thread), partitions.count() > 0) {
+                if let Err(error) = fetcher.start(partitions) {
+                    tracing::warn!(thread, %error, "a thread's fetcher refused its partitions");
+                }
+            }
+        }
+    }
+
+    /// Stops each thread's share on its fetcher, before the revocation
+    /// completes: the partitions' next owners start from the last commit.
+    fn stop_fetchers(&self, split: &[TopicPartitionList]) {
+        for (thread, partitions) in split.iter().enumerate().skip(1) {
+            if let (Some(fetcher), true) = (self.fetcher(thread), partitions.count() > 0) {
+                if let Err(error) = fetcher.stop(partitions) {
+                    tracing::warn!(thread, %error, "a thread's fetcher could not stop its partitions");
+                }
+            }
+        }
+    }
+
+    /// `partitions` split by who fetches them: the member (index 0), or a
+    /// thread's fetcher (its thread's index), each with its offset.
+    fn split_by_fetcher(&self, partitions: &TopicPartitionList) -> Vec<TopicPartitionList> {
+        let mut split: Vec<TopicPartitionList> =
+            (0..self.fetchers.len().max(1)).map(|_| TopicPartitionList::new()).collect();
+        let Ok(owners) = self.owners.lock() else { return split };
+        for element in partitions.elements() {
+            let thread = owners.get(&(element.topic().to_owned(), element.partition())).copied().unwrap_or(0);
+            let by = if self.fetcher(thread).is_some() { thread } else { 0 };
+            let _ = split[by].add_partition_offset(element.topic(), element.partition(), element.offset());
+        }
+        split
     }
 
     fn update_owners(&self, update: impl FnOnce(&mut BTreeMap<PartitionKey, usize>)) {
@@ -171,18 +221,30 @@ impl GroupContext {
     /// Gives each assigned partition to the thread owning fewest, and sends
     /// its records to that thread's fetch queue before librdkafka starts
     /// fetching them (`fetch_queue.rs`).
-    fn hand_out(&self, consumer: &BaseConsumer<Self>, assigned: &TopicPartitionList) {
+    ///
+    /// With `positioned` false (the group's offsets could not be read) the
+    /// partitions all go to the threads the member fetches for: a thread's
+    /// fetcher can only start a partition at a known offset.
+    fn hand_out(&self, consumer: &BaseConsumer<Self>, assigned: &TopicPartitionList, positioned: bool) {
         let queues = self.fetch_queues.lock().map(|queues| queues.clone()).unwrap_or_default();
+        let eligible = |thread: usize| positioned || self.fetcher(thread).is_none();
         self.update_owners(|owners| {
             let mut counts = partitions_per_thread(owners, self.owned_counts.len());
             for element in assigned.elements() {
                 let key = (element.topic().to_owned(), element.partition());
                 let thread = match owners.get(&key) {
                     Some(&thread) => thread,
-                    None => (0..counts.len()).min_by_key(|&thread| counts[thread]).unwrap_or(0),
+                    None => (0..counts.len())
+                        .filter(|&thread| eligible(thread))
+                        .min_by_key(|&thread| counts[thread])
+                        .unwrap_or(0),
                 };
                 if owners.insert(key, thread).is_none() {
                     counts[thread] += 1;
+                }
+                if self.fetcher(thread).is_some() {
+                    // Its fetcher forwards it when it starts it.
+                    continue;
                 }
                 if let Some(queue) = queues.get(thread) {
                     // SAFETY: the client is live for the borrow of
@@ -268,27 +330,35 @@ impl ConsumerContext for GroupContext {
         let cooperative = matches!(consumer.rebalance_protocol(), RebalanceProtocol::Cooperative);
         let changed = match event {
             rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
-                start_never_committed_at_earliest(consumer, partitions);
-                self.hand_out(consumer, partitions);
-                let assigned =
-                    if cooperative { consumer.incremental_assign(partitions) } else { consumer.assign(partitions) };
+                let positioned = position_at_assignment(consumer, partitions);
+                self.hand_out(consumer, partitions, positioned);
+                let mut split = self.split_by_fetcher(partitions);
+                let own = std::mem::replace(&mut split[0], TopicPartitionList::new());
+                let assigned = if cooperative { consumer.incremental_assign(&own) } else { consumer.assign(&own) };
+                self.start_fetchers(&split);
                 self.assigned.store(true, Ordering::Relaxed);
                 assigned
             }
             rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                let mut split = self.split_by_fetcher(partitions);
+                self.stop_fetchers(&split);
                 self.commit_before_revoking(consumer, partitions);
+                let own = std::mem::replace(&mut split[0], TopicPartitionList::new());
                 if cooperative {
-                    consumer.incremental_unassign(partitions)
+                    consumer.incremental_unassign(&own)
                 } else {
                     consumer.unassign()
                 }
             }
             error => {
                 tracing::error!(error = %RDKafkaErrorCode::from(error), "rebalance failed; giving up the assignment");
+                let mut split = self.split_by_fetcher(partitions);
+                self.stop_fetchers(&split);
                 self.update_owners(BTreeMap::clear);
                 self.assigned.store(false, Ordering::Relaxed);
+                let own = std::mem::replace(&mut split[0], TopicPartitionList::new());
                 if cooperative {
-                    consumer.incremental_unassign(partitions)
+                    consumer.incremental_unassign(&own)
                 } else {
                     consumer.unassign()
                 }
@@ -324,27 +394,48 @@ fn counted_as_expected(error: &KafkaError, what: &str) -> bool {
     error.rdkafka_error_code().is_some_and(|code| rebalance_noise::count_if_expected(code, what))
 }
 
-/// Starts each partition of `assigned` that the group never committed at
-/// its earliest record, as `auto.offset.reset=earliest` would
-/// (`config.rs`), but at once: librdkafka resets a partition without a
-/// committed offset only after a 100 ms backoff (`rd_kafka_offset_reset`
-/// with `__NO_OFFSET`), a twentieth of a 2,000,000-event drain
-/// (perf/results/worker.md, 2026-12-05T09Z). A partition with a committed
-/// offset, or all of them when the group's offsets cannot be read within
-/// `COMMITTED_QUERY_TIMEOUT`, is left for librdkafka to position as before.
-fn start_never_committed_at_earliest(consumer: &BaseConsumer<GroupContext>, assigned: &mut TopicPartitionList) {
+/// Positions each partition of `assigned` itself: at the group's committed
+/// offset, or at the earliest record for one the group never committed,
+/// as `auto.offset.reset=earliest` would (`config.rs`), but at once:
+/// librdkafka resets a partition without a committed offset only after a
+/// 100 ms backoff (`rd_kafka_offset_reset` with `__NO_OFFSET`), half of a
+/// new worker's time to its first event (perf/results/worker.md,
+/// 2026-12-05T09Z). A thread's own fetcher (`fetcher.rs`) needs the offset
+/// anyway: it is outside the group. Returns false, leaving `assigned` for
+/// librdkafka to position, when the group's offsets cannot be read within
+/// `COMMITTED_QUERY_TIMEOUT`.
+fn position_at_assignment(consumer: &BaseConsumer<GroupContext>, assigned: &mut TopicPartitionList) -> bool {
     let committed = match consumer.committed_offsets(assigned.clone(), COMMITTED_QUERY_TIMEOUT) {
         Ok(committed) => committed,
         Err(error) => {
             tracing::debug!(%error, "committed offsets unknown at assignment; librdkafka positions the partitions");
-            return;
+            return false;
         }
     };
+    let mut positioned = true;
     for element in committed.elements() {
-        if element.offset() == Offset::Invalid && element.error().is_ok() {
-            let _ = assigned.set_partition_offset(element.topic(), element.partition(), Offset::Beginning);
+        let start = match (element.error(), element.offset()) {
+            (Ok(()), Offset::Invalid) => Offset::Beginning,
+            (Ok(()), committed @ Offset::Offset(_)) => committed,
+            _ => {
+                positioned = false;
+                continue;
+            }
+        };
+        let _ = assigned.set_partition_offset(element.topic(), element.partition(), start);
+    }
+    positioned
+}
+
+/// The partitions of `partitions` that `owners` lists.
+fn owned_only(partitions: TopicPartitionList, owners: &BTreeMap<PartitionKey, usize>) -> TopicPartitionList {
+    let mut owned = TopicPartitionList::new();
+    for element in partitions.elements() {
+        if owners.contains_key(&(element.topic().to_owned(), element.partition())) {
+            let _ = owned.add_partition_offset(element.topic(), element.partition(), element.offset());
         }
     }
+    owned
 }
 
 /// The member: the librdkafka consumer, whose context holds one fetch
@@ -387,11 +478,17 @@ impl GroupMember {
         threads: usize,
         headers: HeaderCopy,
     ) -> Result<Arc<Self>, LogError> {
+        let fetchers = (0..threads)
+            .map(|thread| if thread == 0 { Ok(None) } else { ThreadFetcher::connect(config).map(Some) })
+            .collect::<Result<Vec<_>, _>>()?;
         let consumer: BaseConsumer<GroupContext> =
-            config.group_consumer_config(group).create_with_context(GroupContext::new(threads)).map_err(transport)?;
+            config.group_consumer_config(group).create_with_context(GroupContext::new(fetchers)).map_err(transport)?;
         let fetch_queues = (0..threads)
-            // SAFETY: the client is live, and the queues are dropped before it (`Drop`).
-            .map(|_| unsafe { FetchQueue::new(consumer.client().native_ptr()) })
+            .map(|thread| match consumer.context().fetcher(thread) {
+                Some(fetcher) => Some(fetcher.queue()),
+                // SAFETY: the client is live, and the queues are dropped before it (`Drop`).
+                None => unsafe { FetchQueue::new(consumer.client().native_ptr()) },
+            })
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| LogError::Transport("librdkafka could not make a queue".to_owned()))?;
         // Before any subscription: the first assignment is forwarded too.
@@ -452,21 +549,27 @@ impl GroupMember {
     /// A partition revoked meanwhile needs nothing: its next owner starts
     /// from the last commit.
     fn rewind(&self, firsts: &Positions) {
-        let Ok(owners) = self.context().owners.lock() else { return };
         let mut rewound = TopicPartitionList::new();
         for ((topic, partition), first) in firsts {
-            if owners.contains_key(&(topic.to_string(), *partition)) {
-                let _ = rewound.add_partition_offset(topic, *partition, Offset::Offset(*first));
+            let _ = rewound.add_partition_offset(topic, *partition, Offset::Offset(*first));
+        }
+        // Revoked ones meanwhile are not in the split (no owner).
+        let context = self.context();
+        let owned: BTreeMap<_, _> = context.owners.lock().map(|owners| owners.clone()).unwrap_or_default();
+        for (by, partitions) in context.split_by_fetcher(&rewound).into_iter().enumerate() {
+            let partitions = owned_only(partitions, &owned);
+            if partitions.count() == 0 {
+                continue;
             }
-        }
-        drop(owners);
-        if rewound.count() == 0 {
-            return;
-        }
-        if let Err(error) = self.consumer.seek_partitions(rewound, Duration::ZERO) {
-            // Then the records are read again only after a rebalance or a
-            // restart, from the last commit: still never lost.
-            tracing::warn!(%error, "could not rewind partitions read without a commit");
+            let sought = match context.fetcher(by) {
+                Some(fetcher) => fetcher.seek(partitions),
+                None => self.consumer.seek_partitions(partitions, Duration::ZERO).map(|_| ()),
+            };
+            if let Err(error) = sought {
+                // Then the records are read again only after a rebalance or a
+                // restart, from the last commit: still never lost.
+                tracing::warn!(%error, "could not rewind partitions read without a commit");
+            }
         }
     }
 }
@@ -646,7 +749,11 @@ impl KafkaGroupConsumer {
         self.lag_by_topic.clear();
         for (topic_name, partition) in self.member.context().partitions_of(self.thread) {
             let topic = self.reader.names.get(&topic_name);
-            let high = cached_high_watermark(&self.member.consumer, &CString::new(topic_name).ok()?, partition)?;
+            let name = CString::new(topic_name).ok()?;
+            let high = match self.member.context().fetcher(self.thread) {
+                Some(fetcher) => fetcher.high_watermark(&name, partition)?,
+                None => cached_high_watermark(&self.member.consumer, &name, partition)?,
+            };
             let position = self.positions.get(&(Arc::clone(&topic), partition)).copied().unwrap_or(high);
             let lag = (high - position).max(0) as u64;
             match self.lag_by_topic.iter_mut().find(|(known, _)| *known == topic) {
@@ -662,7 +769,11 @@ impl KafkaGroupConsumer {
 /// response. `fetch_watermarks` would ask the broker instead: one round
 /// trip per partition, once a second, in the middle of the filter thread's
 /// loop (a stall seen in the end-to-end latency's tail).
-fn cached_high_watermark<C: ConsumerContext>(consumer: &BaseConsumer<C>, topic: &CStr, partition: i32) -> Option<i64> {
+pub(super) fn cached_high_watermark<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    topic: &CStr,
+    partition: i32,
+) -> Option<i64> {
     let (mut low, mut high) = (-1i64, -1i64);
     // SAFETY: the client pointer is live for the borrow of `consumer`, the
     // topic is a NUL-terminated string, and the two out-pointers are valid
@@ -693,6 +804,9 @@ impl LogConsumer for KafkaGroupConsumer {
         // polling with long waits left its assignment behind a growing
         // queue of the others.
         let mut read = self.member.serve_events(max, out, &mut self.reader, &mut positions)?;
+        if let Some(fetcher) = self.member.context().fetcher(self.thread) {
+            read += fetcher.serve_events(max - read, out, &mut self.reader, &mut positions)?;
+        }
         let wait = if read == 0 { timeout } else { Duration::ZERO };
         let mut into =
             ReadInto { batch: &mut self.fetch_buffer, out, reader: &mut self.reader, positions: &mut positions };

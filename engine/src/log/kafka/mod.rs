@@ -23,6 +23,7 @@
 mod config;
 mod consumer;
 mod fetch_queue;
+mod fetcher;
 mod group;
 mod headers;
 mod message;

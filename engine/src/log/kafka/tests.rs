@@ -316,68 +316,85 @@ fn a_member_dropped_with_a_rebalance_pending_closes() {
 }
 
 /// A worker process joins its group once (`group.rs`): its threads share
-/// one member, each reading the partitions handed to it. A thread whose
-/// consumer is dropped with records read but not committed (its matches
-/// were not acknowledged) must read them again from the first of them,
-/// while the other thread reads on with no rebalance.
+/// one member, each reading the partitions handed to it (the first thread
+/// through the member, the others through fetchers of their own,
+/// `fetcher.rs`). A thread whose consumer is dropped with records read but
+/// not committed (its matches were not acknowledged) must read them again
+/// from the first of them, while the other thread reads on with no
+/// rebalance.
 #[test]
 fn threads_sharing_a_member_split_its_partitions_and_a_dropped_one_reads_again_from_its_last_commit() {
     let Some(brokers) = brokers() else { return };
+    for failing in [0, 1] {
+        a_thread_sharing_a_member_fails_and_reads_again(&brokers, failing);
+    }
+}
+
+/// Thread `failing` of two reads, commits, reads more and is dropped; its
+/// next consumer reads again from its first uncommitted records.
+fn a_thread_sharing_a_member_fails_and_reads_again(brokers: &str, failing: usize) {
     const RECORDS: u32 = 40_000;
-    let (log, topic) = numbered_records(&brokers, "kafka-shared", RECORDS);
+    let (log, topic) = numbered_records(brokers, "kafka-shared", RECORDS);
     let shared = log.shared_group(&unique("group"), &crate::log::RawTopics::one(&topic), 2);
-    let (mut zero, mut one) = (shared.consumer(0).unwrap(), shared.consumer(1).unwrap());
+    let other = 1 - failing;
+    let mut consumers = [shared.consumer(0).unwrap(), shared.consumer(1).unwrap()];
     assert!(shared.consumer(2).is_err(), "a third thread of a group shared by two");
 
-    // Both threads read, two partitions each; thread 0 commits a first part.
-    let (mut zero_committed, mut one_read) = (Vec::new(), Vec::new());
+    // Both threads read, two partitions each; the failing one commits a first part.
+    let (mut committed, mut other_read) = (Vec::new(), Vec::new());
     let started = Instant::now();
-    while (zero_committed.len() < 4_000 || one_read.is_empty()) && started.elapsed() < Duration::from_secs(30) {
-        zero.poll(500, Duration::from_millis(20), &mut zero_committed).unwrap();
-        one.poll(500, Duration::from_millis(20), &mut one_read).unwrap();
+    while (committed.len() < 4_000 || other_read.is_empty()) && started.elapsed() < Duration::from_secs(30) {
+        consumers[failing].poll(500, Duration::from_millis(20), &mut committed).unwrap();
+        consumers[other].poll(500, Duration::from_millis(20), &mut other_read).unwrap();
     }
-    assert_eq!((zero.owned_partitions(), one.owned_partitions()), (Some(2), Some(2)), "partitions per thread");
-    zero.commit().unwrap();
+    let owned = |consumers: &[Box<dyn LogConsumer>; 2]| consumers.each_ref().map(|c| c.owned_partitions());
+    assert_eq!(owned(&consumers), [Some(2), Some(2)], "partitions per thread");
+    consumers[failing].commit().unwrap();
     let partitions_of = |records: &[crate::log::Record]| {
         records.iter().map(|record| record.partition.0).collect::<std::collections::BTreeSet<_>>()
     };
-    let (zero_partitions, one_partitions) = (partitions_of(&zero_committed), partitions_of(&one_read));
-    assert!(zero_partitions.is_disjoint(&one_partitions), "{zero_partitions:?} and {one_partitions:?}");
+    let (failing_partitions, other_partitions) = (partitions_of(&committed), partitions_of(&other_read));
+    assert!(failing_partitions.is_disjoint(&other_partitions), "{failing_partitions:?} and {other_partitions:?}");
 
-    // Thread 0 reads more and fails before committing: where each of its
+    // It reads more and fails before committing: where each of its
     // partitions' uncommitted records started.
     let mut lost = Vec::new();
-    while lost.len() < 2_000 {
-        zero.poll(500, Duration::from_millis(20), &mut lost).unwrap();
+    let started = Instant::now();
+    while lost.len() < 2_000 && started.elapsed() < Duration::from_secs(30) {
+        consumers[failing].poll(500, Duration::from_millis(20), &mut lost).unwrap();
     }
+    assert!(
+        lost.len() >= 2_000,
+        "thread {failing} read {} after its commit (its partitions drained alone?)",
+        lost.len()
+    );
     let mut first_uncommitted = std::collections::BTreeMap::new();
     for record in &lost {
         first_uncommitted.entry(record.partition.0).or_insert(record.offset);
     }
-    drop(zero);
+    consumers[failing] = shared.consumer(failing).unwrap();
 
-    // Its next consumer reads each partition again from there; thread 1
-    // reads on, every record once.
-    let mut zero = shared.consumer(0).unwrap();
-    let mut zero_again = Vec::new();
+    // Its next consumer reads each partition again from there; the other
+    // thread reads on, every record once.
+    let mut again = Vec::new();
     let started = Instant::now();
-    let total = |zero_again: &Vec<_>, one_read: &Vec<_>| zero_committed.len() + zero_again.len() + one_read.len();
-    while total(&zero_again, &one_read) < RECORDS as usize && started.elapsed() < Duration::from_secs(60) {
-        zero.poll(2_000, Duration::from_millis(20), &mut zero_again).unwrap();
-        one.poll(2_000, Duration::from_millis(20), &mut one_read).unwrap();
+    let total = |again: &Vec<_>, other_read: &Vec<_>| committed.len() + again.len() + other_read.len();
+    while total(&again, &other_read) < RECORDS as usize && started.elapsed() < Duration::from_secs(60) {
+        consumers[failing].poll(2_000, Duration::from_millis(20), &mut again).unwrap();
+        consumers[other].poll(2_000, Duration::from_millis(20), &mut other_read).unwrap();
     }
     for (partition, first) in &first_uncommitted {
-        let again = zero_again.iter().find(|record| record.partition.0 == *partition).map(|record| record.offset);
-        assert_eq!(again, Some(*first), "partition {partition} read again from");
+        let read_again = again.iter().find(|record| record.partition.0 == *partition).map(|record| record.offset);
+        assert_eq!(read_again, Some(*first), "thread {failing}: partition {partition} read again from");
     }
     let mut seen = vec![0u32; RECORDS as usize];
-    for record in zero_committed.iter().chain(&zero_again).chain(&one_read) {
+    for record in committed.iter().chain(&again).chain(&other_read) {
         seen[number(record) as usize] += 1;
     }
     let counts = |times: u32| seen.iter().filter(|&&seen| seen == times).count();
-    assert_eq!((counts(0), counts(2)), (0, 0), "records missed, read twice");
-    assert_eq!((zero.owned_partitions(), one.owned_partitions()), (Some(2), Some(2)), "no rebalance");
-    drop((zero, one, shared));
+    assert_eq!((counts(0), counts(2)), (0, 0), "thread {failing}: records missed, read twice");
+    assert_eq!(owned(&consumers), [Some(2), Some(2)], "no rebalance");
+    drop((consumers, shared));
     log.delete_topic(&topic).unwrap();
 }
 
