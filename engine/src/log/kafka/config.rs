@@ -164,28 +164,24 @@ impl KafkaConfig {
     /// A filter thread's own fetcher (`fetcher.rs`): assigned partitions
     /// by its group member, outside the group; it never commits.
     pub(crate) fn fetcher_config(&self) -> ClientConfig {
-        let mut config = self.common("fetcher");
-        config
-            // Required by librdkafka's consumer API; nothing is committed under it.
-            .set("group.id", format!("{}-fetcher-unused", self.client_id))
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            // Only after an offset is out of range (the member positions
-            // every partition it hands over): as the group's own reset.
-            .set("auto.offset.reset", "earliest")
-            .set("enable.partition.eof", "false")
-            .set("fetch.wait.max.ms", "100")
-            .set("queued.max.messages.kbytes", self.consumer_prefetch_kbytes_max.to_string())
-            .set("fetch.queue.backoff.ms", FETCH_QUEUE_BACKOFF_MS);
+        let mut config = self.assigned_consumer_config("fetcher");
+        // Only after an offset is out of range (the member positions every
+        // partition it hands over): as the group's own reset.
+        config.set("auto.offset.reset", "earliest");
         config
     }
 
     pub(crate) fn tail_consumer_config(&self) -> ClientConfig {
-        let mut config = self.common("tail");
+        self.assigned_consumer_config("tail")
+    }
+
+    /// A consumer of partitions assigned by hand, never committing.
+    fn assigned_consumer_config(&self, role: &str) -> ClientConfig {
+        let mut config = self.common(role);
         config
             // A group id is required by librdkafka's consumer API even with
             // manual assignment; nothing is ever committed under it.
-            .set("group.id", format!("{}-tail-unused", self.client_id))
+            .set("group.id", format!("{}-{role}-unused", self.client_id))
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("enable.partition.eof", "false")

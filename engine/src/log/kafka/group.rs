@@ -174,22 +174,25 @@ impl GroupContext {
 
     /// Starts each thread's share (`split`, from `split_by_fetcher`) on its fetcher.
     fn start_fetchers(&self, split: &[TopicPartitionList]) {
-        for (thread, partitions) in split.iter().enumerate().skip(1) {
-            if let (Some(fetcher), true) = (self.fetcher(thread), partitions.count() > 0) {
-                if let Err(error) = fetcher.start(partitions) {
-                    tracing::warn!(thread, %error, "a thread's fetcher refused its partitions");
-                }
-            }
-        }
+        self.on_fetchers(split, "start", ThreadFetcher::start);
     }
 
     /// Stops each thread's share on its fetcher, before the revocation
     /// completes: the partitions' next owners start from the last commit.
     fn stop_fetchers(&self, split: &[TopicPartitionList]) {
+        self.on_fetchers(split, "stop", ThreadFetcher::stop);
+    }
+
+    fn on_fetchers(
+        &self,
+        split: &[TopicPartitionList],
+        action: &str,
+        act: impl Fn(&ThreadFetcher, &TopicPartitionList) -> KafkaResult<()>,
+    ) {
         for (thread, partitions) in split.iter().enumerate().skip(1) {
             if let (Some(fetcher), true) = (self.fetcher(thread), partitions.count() > 0) {
-                if let Err(error) = fetcher.stop(partitions) {
-                    tracing::warn!(thread, %error, "a thread's fetcher could not stop its partitions");
+                if let Err(error) = act(fetcher, partitions) {
+                    tracing::warn!(thread, %error, "a thread's fetcher could not {action} its partitions");
                 }
             }
         }
