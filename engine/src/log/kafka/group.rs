@@ -76,7 +76,7 @@ enum MemberSlot {
     /// Its client is up and connecting, not yet in the group: a worker
     /// joins only once its filters are loaded, and librdkafka's bootstrap
     /// and coordinator lookup (a fifth of the time from a worker's start
-    /// to its first event, perf/results/worker.md, 2026-12-05T09Z) are
+    /// to its first event, perf/results/worker.md, 2026-12-05T08:30Z) are
     /// done meanwhile.
     Connected(Arc<GroupMember>),
     Joined(Arc<GroupMember>),
@@ -403,7 +403,7 @@ fn counted_as_expected(error: &KafkaError, what: &str) -> bool {
 /// librdkafka resets a partition without a committed offset only after a
 /// 100 ms backoff (`rd_kafka_offset_reset` with `__NO_OFFSET`), half of a
 /// new worker's time to its first event (perf/results/worker.md,
-/// 2026-12-05T09Z). A thread's own fetcher (`fetcher.rs`) needs the offset
+/// 2026-12-05T08:30Z). A thread's own fetcher (`fetcher.rs`) needs the offset
 /// anyway: it is outside the group. Returns false, leaving `assigned` for
 /// librdkafka to position, when the group's offsets cannot be read within
 /// `COMMITTED_QUERY_TIMEOUT`.
