@@ -49,7 +49,7 @@ use crate::log::{LogConsumer, LogError, RawTopics, Record, SharedGroup};
 const LAG_REFRESH: Duration = Duration::from_secs(1);
 
 /// How long an assignment waits for the group's committed offsets before
-/// leaving its partitions to librdkafka (`start_never_committed_at_earliest`);
+/// leaving its partitions to librdkafka (`position_at_assignment`);
 /// the thread serving the rebalance reads no records meanwhile.
 const COMMITTED_QUERY_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -321,9 +321,11 @@ impl ClientContext for GroupContext {
 
 impl ConsumerContext for GroupContext {
     /// rdkafka's own `rebalance` (pre-rebalance, assign or unassign,
-    /// post-rebalance) in one place, with one step its hooks cannot take:
-    /// an assignment's never-committed partitions start at the earliest
-    /// record explicitly (`start_never_committed_at_earliest`).
+    /// post-rebalance) in one place, with two steps its hooks cannot take:
+    /// an assignment's partitions are positioned here
+    /// (`position_at_assignment`), and the member assigns and unassigns only
+    /// the partitions it fetches, the threads' fetchers the others
+    /// (`split_by_fetcher`).
     fn rebalance(
         &self,
         consumer: &BaseConsumer<Self>,

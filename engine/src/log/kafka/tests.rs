@@ -398,11 +398,11 @@ fn a_thread_sharing_a_member_fails_and_reads_again(brokers: &str, failing: usize
     log.delete_topic(&topic).unwrap();
 }
 
-/// An assignment starts the partitions its group never committed at their
-/// first record itself (`start_never_committed_at_earliest`) and leaves
-/// the committed ones to librdkafka: a worker restarted after committing
-/// part of its topic reads those partitions on from the commit and the
-/// others from their first record.
+/// An assignment positions the partitions itself (`position_at_assignment`):
+/// the ones its group never committed at their first record, the others
+/// at their commit. A worker restarted after committing part of its topic
+/// reads those partitions on from the commit and the others from their
+/// first record.
 #[test]
 fn a_member_reads_committed_partitions_on_from_the_commit_and_the_others_from_their_first_record() {
     let Some(brokers) = brokers() else { return };
