@@ -37,15 +37,6 @@ impl Payload {
     pub fn as_slice(&self) -> &[u8] {
         self
     }
-
-    /// The bytes as a vector of their own (a copy when lent).
-    pub fn into_vec(self) -> Vec<u8> {
-        match self.0 {
-            Bytes::Owned(bytes) => bytes,
-            #[cfg(feature = "kafka")]
-            Bytes::Lent(bytes) => bytes.to_vec(),
-        }
-    }
 }
 
 impl Deref for Payload {
@@ -57,12 +48,6 @@ impl Deref for Payload {
             #[cfg(feature = "kafka")]
             Bytes::Lent(bytes) => bytes,
         }
-    }
-}
-
-impl AsRef<[u8]> for Payload {
-    fn as_ref(&self) -> &[u8] {
-        self
     }
 }
 
@@ -127,7 +112,7 @@ mod tests {
         assert_eq!(&*payload, b"{\"a\":1}");
         assert_eq!(payload.clone(), payload);
         assert_eq!(format!("{payload:?}"), format!("{:?}", b"{\"a\":1}".as_slice()));
-        assert_eq!(payload.into_vec(), b"{\"a\":1}");
+        assert_eq!(payload.to_vec(), b"{\"a\":1}");
         assert!(Payload::default().is_empty());
     }
 }

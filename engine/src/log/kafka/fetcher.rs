@@ -27,9 +27,9 @@ use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::{ClientContext, TopicPartitionList};
 
 use super::config::KafkaConfig;
-use super::consumer::{poll_into, PositionsBuilder};
+use super::consumer::PositionsBuilder;
 use super::fetch_queue::FetchQueue;
-use super::group::cached_high_watermark;
+use super::group::{cached_high_watermark, serve_queued_events};
 use super::message::RecordReader;
 use super::{rebalance_noise, transport};
 use crate::log::{LogError, Record};
@@ -102,9 +102,10 @@ impl ThreadFetcher {
         cached_high_watermark(&self.consumer, topic, partition)
     }
 
-    /// Serves the client's queued events (errors, logged and skipped by
-    /// `poll_into`) without waiting. Its partitions' records all go to the
-    /// thread's queue; one found here all the same goes to `out` too.
+    /// Serves the client's queued events (errors, logged and skipped) as
+    /// the member's are (`serve_queued_events`). Its partitions' records
+    /// all go to the thread's queue; one found here all the same goes to
+    /// `out` too.
     pub(super) fn serve_events(
         &self,
         max: usize,
@@ -112,7 +113,7 @@ impl ThreadFetcher {
         reader: &mut RecordReader,
         positions: &mut PositionsBuilder<'_>,
     ) -> Result<usize, LogError> {
-        poll_into(&self.consumer, max, Duration::ZERO, out, reader, positions)
+        serve_queued_events(&self.consumer, max, out, reader, positions)
     }
 
     fn client(&self) -> *mut rdkafka::bindings::rd_kafka_t {

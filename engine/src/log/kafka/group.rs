@@ -107,12 +107,10 @@ impl SharedGroup for KafkaSharedGroup {
         let mut slot = self.member.lock().map_err(|_| LogError::Transport("group member lock poisoned".into()))?;
         let member = match &*slot {
             MemberSlot::Joined(member) => Arc::clone(member),
-            MemberSlot::Connected(member) => {
-                member.subscribe(&self.topics)?;
-                Arc::clone(member)
-            }
+            MemberSlot::Connected(member) => Arc::clone(member).subscribed(&self.topics)?,
             MemberSlot::Absent => {
-                GroupMember::join(&self.config, &self.group, &self.topics, self.threads, HeaderCopy::Skipped)?
+                GroupMember::connect(&self.config, &self.group, &self.topics, self.threads, HeaderCopy::Skipped)?
+                    .subscribed(&self.topics)?
             }
         };
         *slot = MemberSlot::Joined(Arc::clone(&member));
@@ -172,7 +170,7 @@ impl GroupContext {
         self.fetchers.get(thread).and_then(Option::as_ref)
     }
 
-    /// Starts each thread's share (`split`, from `split_by_fetcher`) on its fetcher.
+    /// Starts each thread's share (`split`, from `split_by_thread`) on its fetcher.
     fn start_fetchers(&self, split: &[TopicPartitionList]) {
         self.on_fetchers(split, "start", ThreadFetcher::start);
     }
@@ -198,16 +196,17 @@ impl GroupContext {
         }
     }
 
-    /// `partitions` split by who fetches them: the member (index 0), or a
-    /// thread's fetcher (its thread's index), each with its offset.
-    fn split_by_fetcher(&self, partitions: &TopicPartitionList) -> Vec<TopicPartitionList> {
+    /// `partitions` split by the thread owning each (a partition without
+    /// an owner goes with the first thread's), each with its offset: the
+    /// first list is the member's to fetch, every other one its thread's
+    /// fetcher's.
+    fn split_by_thread(&self, partitions: &TopicPartitionList) -> Vec<TopicPartitionList> {
         let mut split: Vec<TopicPartitionList> =
             (0..self.fetchers.len().max(1)).map(|_| TopicPartitionList::new()).collect();
         let Ok(owners) = self.owners.lock() else { return split };
         for element in partitions.elements() {
             let thread = owners.get(&(element.topic().to_owned(), element.partition())).copied().unwrap_or(0);
-            let by = if self.fetcher(thread).is_some() { thread } else { 0 };
-            let _ = split[by].add_partition_offset(element.topic(), element.partition(), element.offset());
+            let _ = split[thread].add_partition_offset(element.topic(), element.partition(), element.offset());
         }
         split
     }
@@ -325,7 +324,7 @@ impl ConsumerContext for GroupContext {
     /// an assignment's partitions are positioned here
     /// (`position_at_assignment`), and the member assigns and unassigns only
     /// the partitions it fetches, the threads' fetchers the others
-    /// (`split_by_fetcher`).
+    /// (`split_by_thread`).
     fn rebalance(
         &self,
         consumer: &BaseConsumer<Self>,
@@ -333,40 +332,37 @@ impl ConsumerContext for GroupContext {
         partitions: &mut TopicPartitionList,
     ) {
         let cooperative = matches!(consumer.rebalance_protocol(), RebalanceProtocol::Cooperative);
+        let unassign = |own: &TopicPartitionList| {
+            if cooperative {
+                consumer.incremental_unassign(own)
+            } else {
+                consumer.unassign()
+            }
+        };
         let changed = match event {
             rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 let positioned = position_at_assignment(consumer, partitions);
                 self.hand_out(consumer, partitions, positioned);
-                let mut split = self.split_by_fetcher(partitions);
-                let own = std::mem::replace(&mut split[0], TopicPartitionList::new());
-                let assigned = if cooperative { consumer.incremental_assign(&own) } else { consumer.assign(&own) };
+                let split = self.split_by_thread(partitions);
+                let assigned =
+                    if cooperative { consumer.incremental_assign(&split[0]) } else { consumer.assign(&split[0]) };
                 self.start_fetchers(&split);
                 self.assigned.store(true, Ordering::Relaxed);
                 assigned
             }
             rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
-                let mut split = self.split_by_fetcher(partitions);
+                let split = self.split_by_thread(partitions);
                 self.stop_fetchers(&split);
                 self.commit_before_revoking(consumer, partitions);
-                let own = std::mem::replace(&mut split[0], TopicPartitionList::new());
-                if cooperative {
-                    consumer.incremental_unassign(&own)
-                } else {
-                    consumer.unassign()
-                }
+                unassign(&split[0])
             }
             error => {
                 tracing::error!(error = %RDKafkaErrorCode::from(error), "rebalance failed; giving up the assignment");
-                let mut split = self.split_by_fetcher(partitions);
+                let split = self.split_by_thread(partitions);
                 self.stop_fetchers(&split);
                 self.update_owners(BTreeMap::clear);
                 self.assigned.store(false, Ordering::Relaxed);
-                let own = std::mem::replace(&mut split[0], TopicPartitionList::new());
-                if cooperative {
-                    consumer.incremental_unassign(&own)
-                } else {
-                    consumer.unassign()
-                }
+                unassign(&split[0])
             }
         };
         if let Err(error) = changed {
@@ -432,17 +428,6 @@ fn position_at_assignment(consumer: &BaseConsumer<GroupContext>, assigned: &mut 
     positioned
 }
 
-/// The partitions of `partitions` that `owners` lists.
-fn owned_only(partitions: TopicPartitionList, owners: &BTreeMap<PartitionKey, usize>) -> TopicPartitionList {
-    let mut owned = TopicPartitionList::new();
-    for element in partitions.elements() {
-        if owners.contains_key(&(element.topic().to_owned(), element.partition())) {
-            let _ = owned.add_partition_offset(element.topic(), element.partition(), element.offset());
-        }
-    }
-    owned
-}
-
 /// The member: the librdkafka consumer, whose context holds one fetch
 /// queue per thread.
 struct GroupMember {
@@ -458,24 +443,9 @@ struct GroupMember {
 }
 
 impl GroupMember {
-    /// Joins `group` over `topics` for `threads` threads: Kafka's
-    /// subscription takes the names and the `^pattern` together, and
-    /// re-evaluates the pattern on every metadata refresh
-    /// (`topic.metadata.refresh.interval.ms`).
-    fn join(
-        config: &KafkaConfig,
-        group: &str,
-        topics: &RawTopics,
-        threads: usize,
-        headers: HeaderCopy,
-    ) -> Result<Arc<Self>, LogError> {
-        let member = Self::connect(config, group, topics, threads, headers)?;
-        member.subscribe(topics)?;
-        Ok(member)
-    }
-
-    /// The member's client and its threads' fetch queues, not yet in the
-    /// group: librdkafka connects and looks up the group's coordinator.
+    /// The member's client for `threads` threads, with their fetch queues
+    /// and fetchers, not yet in `group` (`subscribed` joins it): librdkafka
+    /// connects and looks up the group's coordinator.
     fn connect(
         config: &KafkaConfig,
         group: &str,
@@ -508,8 +478,12 @@ impl GroupMember {
         }))
     }
 
-    fn subscribe(&self, topics: &RawTopics) -> Result<(), LogError> {
-        self.consumer.subscribe(&topics.subscription()).map_err(transport)
+    /// Joins the group over `topics`: Kafka's subscription takes the names
+    /// and the `^pattern` together, and re-evaluates the pattern on every
+    /// metadata refresh (`topic.metadata.refresh.interval.ms`).
+    fn subscribed(self: Arc<Self>, topics: &RawTopics) -> Result<Arc<Self>, LogError> {
+        self.consumer.subscribe(&topics.subscription()).map_err(transport)?;
+        Ok(self)
     }
 
     fn context(&self) -> &GroupContext {
@@ -547,34 +521,33 @@ impl GroupMember {
         }
     }
 
-    /// Moves each partition of `firsts` that the member still owns back to
-    /// its offset there. Records of those partitions already fetched are
+    /// Moves each partition of `firsts` that `thread` still owns back to
+    /// its offset there, on the client fetching it (the member, or the
+    /// thread's fetcher). Records of those partitions already fetched are
     /// dropped by librdkafka's version barrier, which the seek raises
     /// before it returns; the seek itself is applied in the background.
     /// A partition revoked meanwhile needs nothing: its next owner starts
-    /// from the last commit.
-    fn rewind(&self, firsts: &Positions) {
+    /// from the last commit (so does one handed back to another thread).
+    fn rewind(&self, thread: usize, firsts: &Positions) {
+        let Ok(owners) = self.context().owners.lock() else { return };
         let mut rewound = TopicPartitionList::new();
         for ((topic, partition), first) in firsts {
-            let _ = rewound.add_partition_offset(topic, *partition, Offset::Offset(*first));
+            if owners.get(&(topic.to_string(), *partition)) == Some(&thread) {
+                let _ = rewound.add_partition_offset(topic, *partition, Offset::Offset(*first));
+            }
         }
-        // Revoked ones meanwhile are not in the split (no owner).
-        let context = self.context();
-        let owned: BTreeMap<_, _> = context.owners.lock().map(|owners| owners.clone()).unwrap_or_default();
-        for (by, partitions) in context.split_by_fetcher(&rewound).into_iter().enumerate() {
-            let partitions = owned_only(partitions, &owned);
-            if partitions.count() == 0 {
-                continue;
-            }
-            let sought = match context.fetcher(by) {
-                Some(fetcher) => fetcher.seek(partitions),
-                None => self.consumer.seek_partitions(partitions, Duration::ZERO).map(|_| ()),
-            };
-            if let Err(error) = sought {
-                // Then the records are read again only after a rebalance or a
-                // restart, from the last commit: still never lost.
-                tracing::warn!(%error, "could not rewind partitions read without a commit");
-            }
+        drop(owners);
+        if rewound.count() == 0 {
+            return;
+        }
+        let sought = match self.context().fetcher(thread) {
+            Some(fetcher) => fetcher.seek(rewound),
+            None => self.consumer.seek_partitions(rewound, Duration::ZERO).map(|_| ()),
+        };
+        if let Err(error) = sought {
+            // Then the records are read again only after a rebalance or a
+            // restart, from the last commit: still never lost.
+            tracing::warn!(%error, "could not rewind partitions read without a commit");
         }
     }
 }
@@ -649,8 +622,8 @@ const EVENTS_SERVED_PER_POLL: usize = 64;
 /// `EVENTS_SERVED_PER_POLL`), without waiting: rdkafka's `poll` serves one
 /// event per call. The consumer queue holds no records unless one was
 /// fetched before its partition was forwarded; those go to `out`.
-fn serve_queued_events(
-    consumer: &BaseConsumer<GroupContext>,
+pub(super) fn serve_queued_events<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
     max: usize,
     out: &mut Vec<Record>,
     reader: &mut RecordReader,
@@ -667,7 +640,7 @@ fn serve_queued_events(
 }
 
 /// The events waiting in the consumer queue.
-fn queued_events(consumer: &BaseConsumer<GroupContext>) -> usize {
+fn queued_events<C: ConsumerContext>(consumer: &BaseConsumer<C>) -> usize {
     // SAFETY: the client pointer is live for the borrow of `consumer`; the
     // queue handle is a new reference, released before returning.
     unsafe {
@@ -706,7 +679,7 @@ pub(super) struct KafkaGroupConsumer {
 impl KafkaGroupConsumer {
     /// A member of its own in `group`, over `topics`.
     pub(super) fn subscribe(config: &KafkaConfig, group: &str, topics: &RawTopics) -> Result<Self, LogError> {
-        Self::new(GroupMember::join(config, group, topics, 1, HeaderCopy::Copied)?, 0)
+        Self::new(GroupMember::connect(config, group, topics, 1, HeaderCopy::Copied)?.subscribed(topics)?, 0)
     }
 
     fn new(member: Arc<GroupMember>, thread: usize) -> Result<Self, LogError> {
@@ -796,7 +769,7 @@ impl Drop for KafkaGroupConsumer {
         // member's last holder the member leaves the group next, and the
         // partitions' next owners start from the last commit anyway.
         if !self.uncommitted_from.is_empty() && Arc::strong_count(&self.member) > 1 {
-            self.member.rewind(&self.uncommitted_from);
+            self.member.rewind(self.thread, &self.uncommitted_from);
         }
     }
 }

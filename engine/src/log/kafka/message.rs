@@ -98,15 +98,15 @@ impl RecordReader {
     /// `message` is a live message from librdkafka's consume calls, owned
     /// by the caller, who never uses it again.
     pub(super) unsafe fn take_record(&mut self, message: *mut rd_kafka_message_t) -> Option<Record> {
-        let (Some(lease), Some(lent)) = (&self.lease, NonNull::new(message)) else {
+        // librdkafka never hands out a null message: nothing to destroy.
+        let owned = NonNull::new(message)?;
+        let Some(lease) = &self.lease else {
             let record = self.record(message);
             rd_kafka_message_destroy(message);
             return record;
         };
-        let lent = LentPayload { message: lent, _client: Arc::clone(lease) };
-        let mut record = record_of(message, &mut self.names, self.headers, Payloads::Lent)?;
-        record.payload = Payload::lent(lent);
-        Some(record)
+        let lent = LentPayload { message: owned, _client: Arc::clone(lease) };
+        record_of(message, &mut self.names, self.headers, Some(lent))
     }
 
     /// `message` copied into a record; `None` for an error record (logged)
@@ -115,27 +115,23 @@ impl RecordReader {
     /// # Safety
     /// `message` is a live message from librdkafka's consume calls.
     pub(super) unsafe fn record(&mut self, message: *const rd_kafka_message_t) -> Option<Record> {
-        record_of(message, &mut self.names, self.headers, Payloads::Copied)
+        record_of(message, &mut self.names, self.headers, None)
     }
 }
 
-/// Whether `record_of` copies the payload, or leaves it to the caller.
-#[derive(Clone, Copy)]
-enum Payloads {
-    Copied,
-    Lent,
-}
-
-/// `message` copied into a record (its headers as `headers` says); `None`
-/// for an error record (logged) and for a topic name that is not UTF-8.
+/// `message` made into a record (its headers as `headers` says), reading
+/// its payload through `lent` when given (the message then goes with the
+/// record), else copying it; `None` for an error record (logged) and for a
+/// topic name that is not UTF-8.
 ///
 /// # Safety
-/// `message` is a live message from librdkafka's consume calls.
+/// `message` is a live message from librdkafka's consume calls, and `lent`
+/// (if any) holds that same message.
 unsafe fn record_of(
     message: *const rd_kafka_message_t,
     names: &mut TopicNames,
     headers: HeaderCopy,
-    payloads: Payloads,
+    lent: Option<LentPayload>,
 ) -> Option<Record> {
     let fields = &*message;
     if fields.err != rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
@@ -148,9 +144,9 @@ unsafe fn record_of(
         partition: PartitionId(fields.partition as u32),
         offset: fields.offset,
         key: bytes(fields.key, fields.key_len).map(<[u8]>::to_vec),
-        payload: match payloads {
-            Payloads::Copied => bytes(fields.payload, fields.len).unwrap_or_default().to_vec().into(),
-            Payloads::Lent => Payload::default(),
+        payload: match lent {
+            Some(lent) => Payload::lent(lent),
+            None => bytes(fields.payload, fields.len).unwrap_or_default().to_vec().into(),
         },
         timestamp_ms: timestamp_ms(message),
         headers: match headers {

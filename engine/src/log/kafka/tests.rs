@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use super::{KafkaConfig, KafkaLog};
 use crate::clock::now_ms;
-use crate::log::{Header, Headers, Log, LogConsumer, LogError, Message, PartitionId, Record};
+use crate::log::{Header, Headers, Log, LogConsumer, LogError, LogProducer, Message, PartitionId, Record};
 
 /// The broker address; a missing variable fails the test (services are
 /// part of the test setup) unless `CLICKTAIL_SKIP_SERVICES=1`.
@@ -100,23 +100,33 @@ fn produced_records_are_read_by_a_group_and_a_commit_survives_a_new_member() {
 /// A new topic of 4 partitions holding `count` records, the decimal
 /// numbers 0.. in turn, record n on partition n % 4.
 fn numbered_records(brokers: &str, prefix: &str, count: u32) -> (KafkaLog, String) {
-    let topic = unique(prefix);
-    let log = KafkaLog::new(KafkaConfig::new(brokers)).unwrap();
-    log.create_topic(&topic, 4).unwrap();
+    let (log, topic) = topic_of_four(brokers, prefix);
     let producer = log.producer().unwrap();
     for n in 0..count {
-        let payload = n.to_string();
-        let message = Message {
-            key: b"",
-            payload: payload.as_bytes(),
-            partition: Some(PartitionId(n % 4)),
-            timestamp_ms: now_ms(),
-            headers: &[],
-        };
-        producer.send(&topic, message).unwrap();
+        send_to(producer.as_ref(), &topic, n % 4, &n.to_string());
     }
     producer.flush(Duration::from_secs(30)).unwrap();
     (log, topic)
+}
+
+/// A new topic of 4 partitions, and the log it is on.
+fn topic_of_four(brokers: &str, prefix: &str) -> (KafkaLog, String) {
+    let topic = unique(prefix);
+    let log = KafkaLog::new(KafkaConfig::new(brokers)).unwrap();
+    log.create_topic(&topic, 4).unwrap();
+    (log, topic)
+}
+
+/// Sends `payload` to `partition` of `topic`, without key or headers, stamped now.
+fn send_to(producer: &dyn LogProducer, topic: &str, partition: u32, payload: &str) {
+    let message = Message {
+        key: b"",
+        payload: payload.as_bytes(),
+        partition: Some(PartitionId(partition)),
+        timestamp_ms: now_ms(),
+        headers: &[],
+    };
+    producer.send(topic, message).unwrap();
 }
 
 /// The number a record of [`numbered_records`] carries.
@@ -406,22 +416,12 @@ fn a_thread_sharing_a_member_fails_and_reads_again(brokers: &str, failing: usize
 #[test]
 fn a_member_reads_committed_partitions_on_from_the_commit_and_the_others_from_their_first_record() {
     let Some(brokers) = brokers() else { return };
-    let topic = unique("kafka-start");
-    let log = KafkaLog::new(KafkaConfig::new(&brokers)).unwrap();
-    log.create_topic(&topic, 4).unwrap();
+    let (log, topic) = topic_of_four(&brokers, "kafka-start");
     let producer = log.producer().unwrap();
     let send = |partitions: std::ops::Range<u32>, label: &str| {
         for partition in partitions {
             for n in 0..50 {
-                let payload = format!("{label} {partition} {n}");
-                let message = Message {
-                    key: b"",
-                    payload: payload.as_bytes(),
-                    partition: Some(PartitionId(partition)),
-                    timestamp_ms: now_ms(),
-                    headers: &[],
-                };
-                producer.send(&topic, message).unwrap();
+                send_to(producer.as_ref(), &topic, partition, &format!("{label} {partition} {n}"));
             }
         }
         producer.flush(Duration::from_secs(30)).unwrap();
